@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import avro from 'avsc';
+import { describe, expect, it } from 'vitest';
+import { AvroCodec, loadSchemaVersions, SCHEMA_DIR } from './codec.ts';
+import { createEventCodec } from './event-codec.ts';
+import { rabinFingerprint } from './fingerprint.ts';
+import { sampleEvent } from './sample.ts';
+import type { AiEvent } from './types.ts';
+
+const V2_FILE = join(import.meta.dirname, '../../../../test/fixtures/avro/ai-event.v2.avsc');
+const v1 = loadSchemaVersions('ai-event')[0] as avro.Schema;
+const v2 = JSON.parse(readFileSync(V2_FILE, 'utf8')) as avro.Schema;
+
+describe('CRC-64-AVRO fingerprint', () => {
+  // Expected values computed with fastavro's independent implementation (fastavro.schema.fingerprint).
+  it.each([
+    ['"int"', '8f5c393f1ad57572'],
+    ['"null"', '8a8f25cce724dd63'],
+    ['{"name":"a.b.R","type":"record","fields":[{"name":"x","type":"long"}]}', 'a87fa7bf9f7e8224'],
+  ])('fingerprints %s as the Avro specification does', (canonical, hex) => {
+    expect(rabinFingerprint(canonical).toString('hex')).toBe(hex);
+  });
+
+  it('fingerprints the v1 event schema in its parsing canonical form like fastavro does', () => {
+    expect(createEventCodec().fingerprint.toString('hex')).toBe('ee408caba846e02b');
+  });
+});
+
+describe('event codec', () => {
+  const codec = createEventCodec();
+
+  it('loads every schema version from schemas/avro, oldest first', () => {
+    expect(loadSchemaVersions('ai-event', SCHEMA_DIR).length).toBeGreaterThanOrEqual(1);
+    expect((v1 as { name: string }).name).toBe('AiEvent');
+  });
+
+  it('round-trips a full event', () => {
+    const event = sampleEvent();
+    expect(codec.decode(codec.encode(event))).toEqual(event);
+  });
+
+  it('round-trips an event with every optional field empty', () => {
+    const event = sampleEvent({
+      parent_span_id: null,
+      agent: null,
+      user: null,
+      identity: null,
+      scopes: [],
+      tool_name: null,
+      tool_risk: null,
+      input_tokens: null,
+      output_tokens: null,
+      finish_reasons: [],
+      attributes: {},
+      content: { policy: 'none', prompt: null, completion: null, tool_arguments: null, tool_result: null },
+    });
+    expect(codec.decode(codec.encode(event))).toEqual(event);
+  });
+
+  it('writes the single-object header: C3 01 and the writer fingerprint', () => {
+    const bytes = codec.encode(sampleEvent());
+    expect([...bytes.subarray(0, 2)]).toEqual([0xc3, 0x01]);
+    expect(bytes.subarray(2, 10).equals(codec.fingerprint)).toBe(true);
+  });
+
+  it('lists the same fields in the Avro schema and in the TypeScript type', () => {
+    const fields = (v1 as { fields: { name: string }[] }).fields.map((f) => f.name);
+    expect(fields.sort()).toEqual(Object.keys(sampleEvent()).sort());
+  });
+
+  it('reads a record written with a newer schema (v1 reader, v2 writer)', () => {
+    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(v2);
+    const v1Reader = new AvroCodec<AiEvent>(v1, [v2]);
+    const decoded = v1Reader.decode(v2Writer.encode({ ...sampleEvent(), session_risk: 0.75 }));
+    expect(decoded).toEqual(sampleEvent());
+    expect(decoded).not.toHaveProperty('session_risk');
+  });
+
+  it('reads a record written with an older schema (v2 reader, v1 writer), filling defaults', () => {
+    const v2Reader = new AvroCodec<AiEvent & { session_risk: number }>(v2, [v1]);
+    const decoded = v2Reader.decode(new AvroCodec<AiEvent>(v1).encode(sampleEvent()));
+    expect(decoded).toEqual({ ...sampleEvent(), session_risk: 0 });
+  });
+
+  it('rejects a record whose writer schema it does not know, naming the fingerprint', () => {
+    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(v2);
+    const bytes = v2Writer.encode({ ...sampleEvent(), session_risk: 1 });
+    expect(() => new AvroCodec<AiEvent>(v1).decode(bytes)).toThrow(
+      expect.objectContaining({ code: 'unknown_schema', message: expect.stringContaining(v2Writer.fingerprint.toString('hex')) }),
+    );
+  });
+
+  it('rejects bytes that are not a single-object record', () => {
+    expect(() => codec.decode(Buffer.from('{"json":true}'))).toThrow(expect.objectContaining({ code: 'bad_header' }));
+    expect(() => codec.decode(Buffer.from([0xc3]))).toThrow(expect.objectContaining({ code: 'bad_header' }));
+  });
+
+  it('rejects a truncated body', () => {
+    const bytes = codec.encode(sampleEvent());
+    expect(() => codec.decode(bytes.subarray(0, bytes.length - 20))).toThrow(expect.objectContaining({ code: 'undecodable' }));
+  });
+
+  it('reports invalid values by path', () => {
+    const bad: string[] = [];
+    expect(codec.isValid({ ...sampleEvent(), kind: 'teleport' }, (path) => bad.push(path.join('.')))).toBe(false);
+    expect(bad).toEqual(['kind']);
+  });
+});

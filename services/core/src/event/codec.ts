@@ -1,0 +1,96 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import avro from 'avsc';
+import { InvalidRecordError } from '../errors.ts';
+import { rabinFingerprint } from './fingerprint.ts';
+
+/**
+ * Avro single-object encoding: 0xC3 0x01, the writer schema's 8-byte CRC-64-AVRO
+ * fingerprint, then the Avro body. The fingerprint lets a reader resolve records
+ * written with any schema version it knows, older or newer than its own.
+ */
+const MAGIC = Buffer.from([0xc3, 0x01]);
+const HEADER_BYTES = MAGIC.length + 8;
+
+export const SCHEMA_DIR = join(import.meta.dirname, '../../../../schemas/avro');
+
+interface WriterSchema {
+  type: avro.Type;
+  fingerprint: Buffer;
+  resolver?: avro.types.Resolver | undefined;
+}
+
+export class AvroCodec<T> {
+  readonly fingerprint: Buffer;
+  private readonly reader: avro.Type;
+  private readonly writers = new Map<string, WriterSchema>();
+
+  /**
+   * @param readerSchema the schema this process reads and writes.
+   * @param knownSchemas every schema version a writer may have used (the reader's own included).
+   */
+  constructor(readerSchema: avro.Schema, knownSchemas: readonly avro.Schema[] = []) {
+    this.reader = avro.Type.forSchema(readerSchema);
+    this.fingerprint = canonicalFingerprint(this.reader);
+    for (const schema of [readerSchema, ...knownSchemas]) this.addWriterSchema(schema);
+  }
+
+  addWriterSchema(schema: avro.Schema): void {
+    const type = avro.Type.forSchema(schema);
+    const fingerprint = canonicalFingerprint(type);
+    const same = fingerprint.equals(this.fingerprint);
+    this.writers.set(fingerprint.toString('hex'), {
+      type,
+      fingerprint,
+      resolver: same ? undefined : this.reader.createResolver(type),
+    });
+  }
+
+  encode(value: T): Buffer {
+    const body = this.reader.toBuffer(value);
+    return Buffer.concat([MAGIC, this.fingerprint, body], HEADER_BYTES + body.length);
+  }
+
+  /** Decodes a record written with any known schema; throws InvalidRecordError with the reason otherwise. */
+  decode(bytes: Buffer): T {
+    if (bytes.length < HEADER_BYTES || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1]) {
+      throw new InvalidRecordError(
+        'bad_header',
+        'not an Avro single-object record (expected the bytes C3 01 and an 8-byte schema fingerprint)',
+      );
+    }
+    const fingerprint = bytes.subarray(MAGIC.length, HEADER_BYTES).toString('hex');
+    const writer = this.writers.get(fingerprint);
+    if (!writer) {
+      throw new InvalidRecordError(
+        'unknown_schema',
+        `record written with unknown schema fingerprint ${fingerprint}; deploy that schema version under schemas/avro/`,
+      );
+    }
+    try {
+      const body = bytes.subarray(HEADER_BYTES);
+      return (writer.resolver ? this.reader.fromBuffer(body, writer.resolver) : this.reader.fromBuffer(body)) as T;
+    } catch (err) {
+      throw new InvalidRecordError('undecodable', `Avro body does not match its schema: ${(err as Error).message}`);
+    }
+  }
+
+  isValid(value: unknown, onInvalid?: (path: string[], value: unknown) => void): value is T {
+    return this.reader.isValid(value, onInvalid ? { errorHook: onInvalid } : undefined);
+  }
+}
+
+/** avsc's `schema()` with no options is the Avro Parsing Canonical Form. */
+function canonicalFingerprint(type: avro.Type): Buffer {
+  return rabinFingerprint(JSON.stringify(type.schema()));
+}
+
+/** Reads every version of a schema family from schemas/avro (`<family>.v<N>.avsc`), oldest first. */
+export function loadSchemaVersions(family: string, dir = SCHEMA_DIR): avro.Schema[] {
+  const pattern = new RegExp(`^${family}\\.v(\\d+)\\.avsc$`);
+  return readdirSync(dir)
+    .map((file) => ({ file, version: Number(pattern.exec(file)?.[1]) }))
+    .filter((entry) => Number.isInteger(entry.version))
+    .sort((a, b) => a.version - b.version)
+    .map((entry) => JSON.parse(readFileSync(join(dir, entry.file), 'utf8')) as avro.Schema);
+}
