@@ -2,6 +2,7 @@
 
 export { AispmError, ConfigError, InvalidRecordError, describeError } from './errors.ts';
 export { loadConfig, CONFIG_KEYS, type Config } from './config/config.ts';
+export { createLogger, silentLogger, type Logger, type LogLevel } from './log.ts';
 
 // event
 export {
@@ -17,7 +18,8 @@ export {
   type EventContent,
   type EventStatus,
 } from './event/types.ts';
-export { AvroCodec, loadSchemaVersions, SCHEMA_DIR } from './event/codec.ts';
+export { AvroCodec, createCodec, loadSchemaVersions, SCHEMA_DIR } from './event/codec.ts';
+export { sampleEvent } from './event/sample.ts';
 export { createEventCodec } from './event/event-codec.ts';
 export { invalidReason, EVENT_LIMITS } from './event/validate.ts';
 

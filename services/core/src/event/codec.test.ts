@@ -1,12 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import avro from 'avsc';
+import type avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { AvroCodec, loadSchemaVersions, SCHEMA_DIR } from './codec.ts';
 import { createEventCodec } from './event-codec.ts';
 import { rabinFingerprint } from './fingerprint.ts';
 import { sampleEvent } from './sample.ts';
 import type { AiEvent } from './types.ts';
+import { InvalidRecordError } from '../errors.ts';
+
+/** The error a call throws, for asserting its code and message. */
+function thrown(fn: () => unknown): InvalidRecordError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof InvalidRecordError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to throw');
+}
 
 const V2_FILE = join(import.meta.dirname, '../../../../test/fixtures/avro/ai-event.v2.avsc');
 const v1 = loadSchemaVersions('ai-event')[0] as avro.Schema;
@@ -86,19 +98,19 @@ describe('event codec', () => {
   it('rejects a record whose writer schema it does not know, naming the fingerprint', () => {
     const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(v2);
     const bytes = v2Writer.encode({ ...sampleEvent(), session_risk: 1 });
-    expect(() => new AvroCodec<AiEvent>(v1).decode(bytes)).toThrow(
-      expect.objectContaining({ code: 'unknown_schema', message: expect.stringContaining(v2Writer.fingerprint.toString('hex')) }),
-    );
+    const err = thrown(() => new AvroCodec<AiEvent>(v1).decode(bytes));
+    expect(err.code).toBe('unknown_schema');
+    expect(err.message).toContain(v2Writer.fingerprint.toString('hex'));
   });
 
   it('rejects bytes that are not a single-object record', () => {
-    expect(() => codec.decode(Buffer.from('{"json":true}'))).toThrow(expect.objectContaining({ code: 'bad_header' }));
-    expect(() => codec.decode(Buffer.from([0xc3]))).toThrow(expect.objectContaining({ code: 'bad_header' }));
+    expect(thrown(() => codec.decode(Buffer.from('{"json":true}'))).code).toBe('bad_header');
+    expect(thrown(() => codec.decode(Buffer.from([0xc3]))).code).toBe('bad_header');
   });
 
   it('rejects a truncated body', () => {
     const bytes = codec.encode(sampleEvent());
-    expect(() => codec.decode(bytes.subarray(0, bytes.length - 20))).toThrow(expect.objectContaining({ code: 'undecodable' }));
+    expect(thrown(() => codec.decode(bytes.subarray(0, bytes.length - 20))).code).toBe('undecodable');
   });
 
   it('reports invalid values by path', () => {

@@ -17,7 +17,7 @@ export const SCHEMA_DIR = join(import.meta.dirname, '../../../../schemas/avro');
 interface WriterSchema {
   type: avro.Type;
   fingerprint: Buffer;
-  resolver?: avro.types.Resolver | undefined;
+  resolver?: ReturnType<avro.Type['createResolver']> | undefined;
 }
 
 export class AvroCodec<T> {
@@ -93,4 +93,12 @@ export function loadSchemaVersions(family: string, dir = SCHEMA_DIR): avro.Schem
     .filter((entry) => Number.isInteger(entry.version))
     .sort((a, b) => a.version - b.version)
     .map((entry) => JSON.parse(readFileSync(join(dir, entry.file), 'utf8')) as avro.Schema);
+}
+
+/** A codec that writes the newest version of a schema family and reads every version it finds. */
+export function createCodec<T>(family: string, dir = SCHEMA_DIR): AvroCodec<T> {
+  const versions = loadSchemaVersions(family, dir);
+  const newest = versions.at(-1);
+  if (!newest) throw new Error(`no ${family}.v<N>.avsc found in ${dir}`);
+  return new AvroCodec<T>(newest, versions);
 }

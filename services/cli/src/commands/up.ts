@@ -1,0 +1,45 @@
+import { parseArgs } from 'node:util';
+import { loadConfig, type Logger } from '@aispm/core';
+import { startRuntime } from '../runtime.ts';
+import { abortOnSignals } from '../signals.ts';
+
+export const UP_HELP = `Usage: aispm up [options]
+
+Runs the pipeline in one process until Ctrl-C: the processor consuming the
+events topic, scoring, and writing to the store. Embedded mode (default):
+in-process bus and chdb under <data-dir>/chdb. Distributed mode
+(AISPM_MODE=distributed): Kafka (KAFKA_BROKERS) and a ClickHouse server
+(AISPM_CLICKHOUSE_URL); run several to share the partitions.
+
+Options:
+  --data-dir <p>      where embedded-mode data goes (default ./data, or AISPM_DATA_DIR)
+  --status-every <s>  seconds between status lines (default 10)
+  -h, --help          show this help
+
+Configuration comes from AISPM_* environment variables (see the README).`;
+
+export async function upCommand(argv: string[], log: Logger): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string' },
+      'status-every': { type: 'string', default: '10' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${UP_HELP}\n`);
+    return 0;
+  }
+  const config = loadConfig(process.env, { dataDir: values['data-dir'] });
+  const runtime = await startRuntime(config, log);
+  log.info('aispm is up', { mode: config.mode, bus: runtime.bus.kind, store: runtime.store.kind, topic: config.topics.events });
+  const stopped = new Promise<NodeJS.Signals>((resolve) => abortOnSignals(resolve));
+  const timer = setInterval(() => log.info('status', { ...runtime.processor.stats() }), Number(values['status-every']) * 1000);
+  const signal = await stopped;
+  clearInterval(timer);
+  log.info('stopping: draining the batch in flight and flushing', { signal });
+  await runtime.close();
+  log.info('stopped', { ...runtime.processor.stats() });
+  return 0;
+}

@@ -1,0 +1,96 @@
+import type { Store } from '@aispm/core';
+import { LABEL_ATTRIBUTE, SCENARIOS } from './traffic.ts';
+
+/** What the demo read back from the store: counts, entities, and the top anomalies with their ground truth. */
+export interface DemoSummary {
+  events: number;
+  injected: number;
+  entities: Record<'apps' | 'agents' | 'users' | 'identities' | 'tools' | 'models' | 'providers', number>;
+  /** Highest-scoring events, learning baselines excluded. */
+  topEvents: { score: number; app: string; agent: string; kind: string; label: string; reason: string }[];
+  /** Per scenario: how many of its events scored at or above the alert score. */
+  detected: { label: string; events: number; flagged: number; best: number }[];
+  /** Benign events at or above the alert score, out of all benign scored events. */
+  falsePositives: { flagged: number; of: number };
+}
+
+export const ALERT_SCORE = 0.5;
+
+export async function summarize(store: Store, tenant: string, top: number): Promise<DemoSummary> {
+  const p = { tenant, label: LABEL_ATTRIBUTE, alert: ALERT_SCORE, top };
+  const [counts] = await store.query<Record<string, string>>(
+    `SELECT count() AS events, countIf(attributes[{label:String}] != '') AS injected,
+            uniqExact(app) AS apps, uniqExact(agent) AS agents, uniqExact(user) AS users,
+            uniqExact(identity) AS identities, uniqExactIf(tool_name, tool_name != '') AS tools,
+            uniqExactIf(response_model, response_model != '') AS models, uniqExactIf(provider, provider != '') AS providers
+     FROM events FINAL WHERE tenant = {tenant:String}`,
+    p,
+  );
+  const scored = `SELECT s.score AS score, s.app AS app, s.agent AS agent, e.kind AS kind,
+                         e.attributes[{label:String}] AS label, s.reasons AS reasons, s.learning AS learning
+                  FROM (SELECT * FROM anomaly_scores FINAL WHERE tenant = {tenant:String}) AS s
+                  INNER JOIN (SELECT event_id, kind, attributes FROM events FINAL WHERE tenant = {tenant:String}) AS e
+                  ON s.event_id = e.event_id`;
+  const topEvents = await store.query<{ score: number; app: string; agent: string; kind: string; label: string; reasons: string[] }>(
+    `SELECT score, app, agent, kind, label, reasons FROM (${scored}) WHERE NOT learning ORDER BY score DESC, agent LIMIT {top:UInt32}`,
+    p,
+  );
+  const perLabel = await store.query<{ label: string; events: string; flagged: string; best: number }>(
+    `SELECT label, count() AS events, countIf(score >= {alert:Float64}) AS flagged, max(score) AS best
+     FROM (${scored}) GROUP BY label`,
+    p,
+  );
+  const benign = perLabel.find((row) => row.label === '');
+  return {
+    events: Number(counts?.events ?? 0),
+    injected: Number(counts?.injected ?? 0),
+    entities: {
+      apps: Number(counts?.apps ?? 0),
+      agents: Number(counts?.agents ?? 0),
+      users: Number(counts?.users ?? 0),
+      identities: Number(counts?.identities ?? 0),
+      tools: Number(counts?.tools ?? 0),
+      models: Number(counts?.models ?? 0),
+      providers: Number(counts?.providers ?? 0),
+    },
+    topEvents: topEvents.map((row) => ({
+      score: Number(row.score),
+      app: row.app,
+      agent: row.agent,
+      kind: row.kind,
+      label: row.label,
+      reason: row.reasons[0] ?? '',
+    })),
+    detected: SCENARIOS.map(({ label }) => {
+      const row = perLabel.find((r) => r.label === label);
+      return { label, events: Number(row?.events ?? 0), flagged: Number(row?.flagged ?? 0), best: Number(row?.best ?? 0) };
+    }),
+    falsePositives: { flagged: Number(benign?.flagged ?? 0), of: Number(benign?.events ?? 0) },
+  };
+}
+
+export function formatSummary(summary: DemoSummary, seconds: number, deadLettered: number): string {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const e = summary.entities;
+  const labeledTop = summary.topEvents.filter((t) => t.label !== '').length;
+  const lines = [
+    '',
+    `aispm demo — summary (read back from the store, ${seconds.toFixed(1)} s)`,
+    `  events stored     ${n(summary.events)} (${n(summary.injected)} injected misbehaviour, ${n(deadLettered)} dead-lettered)`,
+    `  entities seen     ${e.apps} apps · ${e.agents} agents · ${n(e.users)} users · ${e.identities} identities · ${e.tools} tools · ${e.models} models · ${e.providers} providers`,
+    '',
+    `  top ${summary.topEvents.length} anomalies (${labeledTop} of them labeled misbehaviour):`,
+    ...summary.topEvents.map(
+      (t, i) =>
+        `  ${String(i + 1).padStart(3)}. ${t.score.toFixed(3)}  ${`${t.app}/${t.agent}`.padEnd(30)} ${(t.label || 'benign').padEnd(17)} ${t.reason}`,
+    ),
+    '',
+    `  injected scenarios (flagged = score ≥ ${ALERT_SCORE}):`,
+    ...summary.detected.map(
+      (d) => `    ${d.label.padEnd(17)} ${String(d.flagged).padStart(3)}/${String(d.events).padEnd(3)} flagged, best score ${d.best.toFixed(3)}`,
+    ),
+    `  benign events flagged: ${n(summary.falsePositives.flagged)} of ${n(summary.falsePositives.of)} (${((100 * summary.falsePositives.flagged) / Math.max(summary.falsePositives.of, 1)).toFixed(2)}%)`,
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,230 @@
+import { eventIdOf, type AiEvent, type EventKind } from '@aispm/core';
+import { FLEET, agentNamed, type AgentProfile } from './fleet.ts';
+import { Random } from './random.ts';
+
+/** Ground truth: the attribute that marks an injected event, and its scenario. */
+export const LABEL_ATTRIBUTE = 'aispm.demo.label';
+
+export interface TrafficOptions {
+  seed: number;
+  /** Benign events to generate (injected ones come on top). */
+  total: number;
+  tenant: string;
+  /** Simulated time the traffic covers, ending at `endMs`. */
+  spanMs: number;
+  endMs: number;
+}
+
+/** Misbehaviour injected into the benign stream at a known point of simulated time. */
+export interface Scenario {
+  label: string;
+  agent: string;
+  description: string;
+  /** Where in the simulated span it starts, as a fraction. */
+  at: number;
+  events(rng: Random, startMs: number, tenant: string): AiEvent[];
+}
+
+const MS = { second: 1000, minute: 60_000, hour: 3_600_000 };
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    label: 'denial_of_wallet',
+    agent: 'refactor-agent',
+    description: 'an agent stuck in a generation loop, spending ~20x its usual output tokens per call',
+    at: 0.7,
+    events: (rng, start, tenant) =>
+      Array.from({ length: 12 }, (_, i) =>
+        llmCall(rng, agentNamed('refactor-agent'), start + i * 40 * MS.second, tenant, {
+          input_tokens: Math.round(rng.logNormal(48_000, 0.2)),
+          output_tokens: Math.round(rng.logNormal(30_000, 0.2)),
+          finish_reasons: ['length'],
+        }),
+      ),
+  },
+  {
+    label: 'runaway_loop',
+    agent: 'outreach-bot',
+    description: 'an agent calling send_email in a tight loop: ~90 mails in two minutes',
+    at: 0.78,
+    events: (rng, start, tenant) => {
+      const profile = agentNamed('outreach-bot');
+      const sendEmail = profile.tools.find((t) => t.name === 'send_email');
+      return Array.from({ length: 90 }, (_, i) =>
+        toolCall(rng, profile, start + Math.round(i * 1.3 * MS.second), tenant, sendEmail),
+      );
+    },
+  },
+  {
+    label: 'exfiltration',
+    agent: 'sql-analyst',
+    description: 'whole warehouse tables pulled into the model context (~30x the usual input tokens), then exported',
+    at: 0.86,
+    events: (rng, start, tenant) => {
+      const profile = agentNamed('sql-analyst');
+      const exportCsv = profile.tools.find((t) => t.name === 'export_csv');
+      return Array.from({ length: 6 }, (_, i) => [
+        llmCall(rng, profile, start + i * 90 * MS.second, tenant, { input_tokens: Math.round(rng.logNormal(60_000, 0.15)) }),
+        toolCall(rng, profile, start + i * 90 * MS.second + 5 * MS.second, tenant, exportCsv),
+      ]).flat();
+    },
+  },
+  {
+    label: 'prompt_stuffing',
+    agent: 'triage-bot',
+    description: 'one user pasting ~30k-token prompts into the support bot (context-stuffing jailbreak attempt)',
+    at: 0.93,
+    events: (rng, start, tenant) =>
+      Array.from({ length: 5 }, (_, i) =>
+        llmCall(rng, agentNamed('triage-bot'), start + i * 70 * MS.second, tenant, {
+          user: 'cust-666',
+          input_tokens: Math.round(rng.logNormal(31_000, 0.15)),
+        }),
+      ),
+  },
+];
+
+/**
+ * The demo's traffic in event-time order: benign fleet traffic spread over the
+ * simulated span (office-hours agents busier by day), with each scenario's events
+ * merged in where it happens. Deterministic for a seed.
+ */
+export function* generateTraffic(options: TrafficOptions): Generator<AiEvent> {
+  const rng = new Random(options.seed);
+  const startMs = options.endMs - options.spanMs;
+  const injected = SCENARIOS.flatMap((s) =>
+    s.events(rng, startMs + Math.round(s.at * options.spanMs), options.tenant).map((event) => {
+      event.attributes[LABEL_ATTRIBUTE] = s.label;
+      return event;
+    }),
+  ).sort((a, b) => a.time - b.time);
+  let next = 0;
+  const timeAt = eventTimeline(startMs, options.spanMs);
+  for (let i = 0; i < options.total; i++) {
+    const timeMs = Math.round(timeAt((i + rng.next()) / options.total));
+    while (next < injected.length && (injected[next] as AiEvent).time <= timeMs * 1000) yield injected[next++] as AiEvent;
+    yield benignEvent(rng, timeMs, options.tenant);
+  }
+  while (next < injected.length) yield injected[next++] as AiEvent;
+}
+
+/** How busy each agent is at a time of day: office-hours agents peak mid-day, batch agents are flat. */
+function agentWeights(timeMs: number): number[] {
+  const date = new Date(timeMs);
+  const hour = date.getUTCHours() + date.getUTCMinutes() / 60;
+  const office = 0.3 + 0.7 * Math.max(0, Math.sin((Math.PI * (hour - 7)) / 12));
+  return FLEET.map((a) => a.weight * (a.diurnal ? office : 0.6));
+}
+
+/**
+ * Maps a fraction of all events to its time: the inverse of the fleet's
+ * cumulative activity over the span, so busy hours get more events.
+ */
+function eventTimeline(startMs: number, spanMs: number): (fraction: number) => number {
+  const minutes = Math.max(1, Math.ceil(spanMs / MS.minute));
+  const cumulative = new Float64Array(minutes + 1);
+  for (let m = 0; m < minutes; m++) {
+    const activity = agentWeights(startMs + m * MS.minute).reduce((a, b) => a + b, 0);
+    cumulative[m + 1] = (cumulative[m] as number) + activity;
+  }
+  const total = cumulative[minutes] as number;
+  return (fraction) => {
+    const target = fraction * total;
+    let lo = 0;
+    let hi = minutes;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if ((cumulative[mid] as number) <= target) lo = mid;
+      else hi = mid;
+    }
+    const within = (target - (cumulative[lo] as number)) / ((cumulative[lo + 1] as number) - (cumulative[lo] as number));
+    return Math.min(startMs + (lo + within) * MS.minute, startMs + spanMs);
+  };
+}
+
+export const injectedCount = (): number => SCENARIOS.reduce((n, s) => n + s.events(new Random(0), 0, 't').length, 0);
+
+function benignEvent(rng: Random, timeMs: number, tenant: string): AiEvent {
+  const profile = FLEET[rng.weighted(agentWeights(timeMs))] as AgentProfile;
+  const kind: EventKind = (['llm_call', 'tool_call', 'agent_action'] as const)[rng.weighted([55, 35, 10])] ?? 'llm_call';
+  if (kind === 'llm_call') return llmCall(rng, profile, timeMs, tenant);
+  if (kind === 'tool_call') return toolCall(rng, profile, timeMs, tenant);
+  return base(rng, profile, timeMs, tenant, {
+    kind,
+    operation: 'invoke_agent',
+    latency_ms: rng.logNormal(profile.latencyMs * 3, 0.5),
+  });
+}
+
+function llmCall(rng: Random, profile: AgentProfile, timeMs: number, tenant: string, overrides: Partial<AiEvent> = {}): AiEvent {
+  const failed = rng.next() < 0.01;
+  return base(rng, profile, timeMs, tenant, {
+    kind: 'llm_call',
+    operation: 'chat',
+    provider: profile.provider,
+    request_model: profile.model,
+    response_model: profile.model,
+    destination: profile.endpoint,
+    input_tokens: Math.round(rng.logNormal(profile.inputTokens, 0.35)),
+    output_tokens: failed ? 0 : Math.round(rng.logNormal(profile.outputTokens, 0.45)),
+    latency_ms: rng.logNormal(profile.latencyMs, 0.4),
+    status: failed ? 'error' : 'ok',
+    error_type: failed ? rng.pick(['429', 'timeout', '500']) : null,
+    finish_reasons: failed ? [] : [rng.next() < 0.4 ? 'tool_calls' : 'stop'],
+    ...overrides,
+  });
+}
+
+function toolCall(
+  rng: Random,
+  profile: AgentProfile,
+  timeMs: number,
+  tenant: string,
+  chosen = rng.pick(profile.tools),
+): AiEvent {
+  return base(rng, profile, timeMs, tenant, {
+    kind: 'tool_call',
+    operation: 'execute_tool',
+    tool_name: chosen?.name ?? null,
+    tool_risk: chosen?.risk ?? null,
+    destination: chosen?.destination ?? null,
+    latency_ms: rng.logNormal(150, 0.6),
+  });
+}
+
+function base(rng: Random, profile: AgentProfile, timeMs: number, tenant: string, fields: Partial<AiEvent>): AiEvent {
+  const traceId = rng.hex(32);
+  const spanId = rng.hex(16);
+  return {
+    event_id: eventIdOf(traceId, spanId),
+    trace_id: traceId,
+    span_id: spanId,
+    parent_span_id: null,
+    tenant,
+    time: timeMs * 1000,
+    kind: 'agent_action',
+    operation: null,
+    app: profile.app,
+    environment: profile.environment,
+    agent: profile.agent,
+    user: rng.pick(profile.users),
+    identity: profile.identity,
+    scopes: profile.scopes,
+    conversation_id: null,
+    provider: null,
+    request_model: null,
+    response_model: null,
+    tool_name: null,
+    tool_risk: null,
+    destination: null,
+    input_tokens: null,
+    output_tokens: null,
+    latency_ms: 0,
+    status: 'ok',
+    error_type: null,
+    finish_reasons: [],
+    content: { policy: 'none', prompt: null, completion: null, tool_arguments: null, tool_result: null },
+    attributes: {},
+    ...fields,
+  };
+}

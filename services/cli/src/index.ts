@@ -1,0 +1,6 @@
+// @aispm/cli: the `aispm` command. Exported for tests and embedding.
+
+export { runDemo, type DemoOptions, type DemoResult } from './commands/demo.ts';
+export { startRuntime, type Runtime } from './runtime.ts';
+export { generateTraffic, SCENARIOS, LABEL_ATTRIBUTE, type TrafficOptions, type Scenario } from './demo/traffic.ts';
+export { ALERT_SCORE, type DemoSummary } from './demo/summary.ts';

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { AispmError, ConfigError, createLogger, loadConfig } from '@aispm/core';
+import { demoCommand } from './commands/demo.ts';
+import { migrateCommand } from './commands/migrate.ts';
+import { upCommand } from './commands/up.ts';
+import { UsageError } from './usage.ts';
+
+const HELP = `Usage: aispm <command> [options]
+
+aispm watches AI apps and agents: their OpenTelemetry spans flow through a bus
+into stream analytics that learn normal behaviour and score anomalies, and land
+in ClickHouse.
+
+Commands:
+  demo      run a synthetic fleet through the pipeline and summarise what it found
+  up        run the pipeline until Ctrl-C
+  migrate   apply ClickHouse migrations
+
+Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
+environment variables, listed in the README.`;
+
+const COMMANDS: Record<string, (argv: string[], log: ReturnType<typeof createLogger>) => Promise<number>> = {
+  demo: demoCommand,
+  up: upCommand,
+  migrate: migrateCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  const log = createLogger(loadConfig().logLevel);
+  return command(rest, log);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`aispm: ${err.message}\nRun \`aispm --help\` or \`aispm <command> --help\`.\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError || err instanceof AispmError) {
+      process.stderr.write(`aispm: ${err.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`aispm: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import {
+  ChdbStore,
+  ClickHouseStore,
+  KafkaBus,
+  MemoryBus,
+  migrate,
+  type Bus,
+  type Config,
+  type Logger,
+  type Store,
+} from '@aispm/core';
+import { Processor } from '@aispm/processor';
+
+/**
+ * The pipeline in one process: a bus, a store with its migrations applied, and
+ * the processor consuming the events topic. Which bus and store depends only on
+ * the configured mode; everything downstream is the same code.
+ */
+export interface Runtime {
+  bus: Bus;
+  store: Store;
+  processor: Processor;
+  /** Drains the processor, then closes the bus and the store. */
+  close(): Promise<void>;
+}
+
+export async function openStore(config: Config, log: Logger): Promise<Store> {
+  const store =
+    config.mode === 'embedded'
+      ? await ChdbStore.open({ path: join(config.dataDir, 'chdb'), database: config.clickhouse.database })
+      : await ClickHouseStore.open({ ...config.clickhouse });
+  const applied = await migrate(store);
+  if (applied.length > 0) log.info('migrations applied', { applied });
+  return store;
+}
+
+export function openBus(config: Config, log: Logger): Bus {
+  return config.mode === 'embedded'
+    ? new MemoryBus()
+    : new KafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log: (message) => log.warn(message) });
+}
+
+export async function startRuntime(config: Config, log: Logger): Promise<Runtime> {
+  const store = await openStore(config, log);
+  const bus = openBus(config, log);
+  const { topics } = config;
+  await bus.ensureTopics([
+    { topic: topics.events, partitions: config.partitions },
+    { topic: topics.scores, partitions: config.partitions },
+    { topic: topics.findings, partitions: config.partitions },
+    { topic: topics.deadLetter, partitions: 1 },
+    { topic: topics.state, partitions: config.partitions, compacted: true },
+  ]);
+  const processor = new Processor({ bus, store, topics, log });
+  await processor.start();
+  return {
+    bus,
+    store,
+    processor,
+    async close() {
+      await processor.stop();
+      await bus.close();
+      await store.close();
+    },
+  };
+}
