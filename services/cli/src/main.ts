@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { AispmError, ConfigError, createLogger, loadConfig } from '@aispm/core';
+import { AispmError, ConfigError, createLogger, loadConfig, type LogLevel, type Logger } from '@aispm/core';
 import { demoCommand } from './commands/demo.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { upCommand } from './commands/up.ts';
@@ -19,10 +19,16 @@ Commands:
 Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
 environment variables, listed in the README.`;
 
-const COMMANDS: Record<string, (argv: string[], log: ReturnType<typeof createLogger>) => Promise<number>> = {
-  demo: demoCommand,
-  up: upCommand,
-  migrate: migrateCommand,
+interface Command {
+  run: (argv: string[], log: Logger) => Promise<number>;
+  /** Log level unless AISPM_LOG_LEVEL says otherwise: commands that print a report keep logs to warnings. */
+  logLevel: LogLevel;
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: { run: demoCommand, logLevel: 'warn' },
+  up: { run: upCommand, logLevel: 'info' },
+  migrate: { run: migrateCommand, logLevel: 'warn' },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -33,14 +39,18 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command "${name}"`);
-  const log = createLogger(loadConfig().logLevel);
-  return command(rest, log);
+  const config = loadConfig();
+  const log = createLogger(process.env.AISPM_LOG_LEVEL ? config.logLevel : command.logLevel);
+  return command.run(rest, log);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      err instanceof UsageError ||
+      (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       process.stderr.write(`aispm: ${err.message}\nRun \`aispm --help\` or \`aispm <command> --help\`.\n`);
       process.exit(2);
     }
@@ -48,7 +58,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`aispm: ${err.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`aispm: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `aispm: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -36,9 +36,10 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
 }
 
 export function openBus(config: Config, log: Logger): Bus {
+  const busLog = (message: string, level: 'warn' | 'error'): void => log[level](message);
   return config.mode === 'embedded'
-    ? new MemoryBus()
-    : new KafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log: (message) => log.warn(message) });
+    ? new MemoryBus({ log: busLog })
+    : new KafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log: busLog });
 }
 
 export async function startRuntime(config: Config, log: Logger): Promise<Runtime> {

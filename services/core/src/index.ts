@@ -34,9 +34,37 @@ export type {
   Subscription,
   TopicSpec,
 } from './bus/bus.ts';
+export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
+export { KafkaBus, type KafkaBusOptions, type KafkaConsumerTiming } from './bus/kafka.ts';
+export type { BusLog } from './bus/log.ts';
+export type { RetryBackoff } from './bus/retry.ts';
 
 // store
+export { ChdbStore, type ChdbStoreOptions } from './store/chdb.ts';
+export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
+export {
+  migrate,
+  MIGRATIONS_DIR,
+  type MigrateOptions,
+  type MigrationFile,
+  type AppliedMigration,
+} from './store/migrate.ts';
+export { eventRow, clickhouseTime, EVENTS_TABLE } from './store/event-row.ts';
+export { StoreError } from './store/store-error.ts';
 export type { Store, Row, QueryParams } from './store/store.ts';
 
 // otel mapping and content capture
-
+export {
+  SPAN_LIMITS,
+  type SpanInput,
+  type SpanAttributes,
+  type AttributeValue,
+  type SpanInputStatus,
+} from './otel/span-input.ts';
+export { fromReadableSpan } from './otel/from-readable-span.ts';
+export { fromOtlpJson, type OtlpJsonResult, type RejectedSpan } from './otel/from-otlp-json.ts';
+export { spanToEvent, UNKNOWN_APP, type SpanToEventOptions, type SpanToEventResult } from './otel/span-to-event.ts';
+export { captureContent, type CaptureOptions, type RawContent } from './content/capture.ts';
+export { redact, type Redaction } from './content/redact.ts';
+export { PII_KINDS, SECRET_KINDS, type RedactionKind } from './content/redaction-rules.ts';
+export { truncateUtf8 } from './content/truncate.ts';

@@ -122,11 +122,20 @@ export class Processor {
   private async persist(scored: [AiEvent, Score][], dead: OutgoingRecord[]): Promise<void> {
     const { bus, store, topics } = this.options;
     if (scored.length > 0) {
-      await store.insert('events', scored.map(([event]) => eventRow(event)));
-      await store.insert('anomaly_scores', scored.map(([event, score]) => scoreRow(event, score)));
+      await store.insert(
+        'events',
+        scored.map(([event]) => eventRow(event)),
+      );
+      await store.insert(
+        'anomaly_scores',
+        scored.map(([event, score]) => scoreRow(event, score)),
+      );
       await bus.publish(
         topics.scores,
-        scored.map(([event, score]) => ({ key: event.event_id, value: this.scoreCodec.encode(scoreRecord(event, score)) })),
+        scored.map(([event, score]) => ({
+          key: event.event_id,
+          value: this.scoreCodec.encode(scoreRecord(event, score)),
+        })),
       );
     }
     if (dead.length > 0) await bus.publish(topics.deadLetter, dead);

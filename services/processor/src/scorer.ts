@@ -1,5 +1,11 @@
 import { eventKey, type AiEvent } from '@aispm/core';
-import { DEFAULT_BASELINE_OPTIONS, newAgentBaseline, observe, type AgentBaseline, type BaselineOptions } from './baseline/agent.ts';
+import {
+  DEFAULT_BASELINE_OPTIONS,
+  newAgentBaseline,
+  observe,
+  type AgentBaseline,
+  type BaselineOptions,
+} from './baseline/agent.ts';
 import { scoreMeasurement, type Score } from './score/score.ts';
 
 export const SCORE_MODEL = 'agent-rate-tokens/1';

@@ -54,7 +54,13 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
   const codec = createEventCodec();
   const benign = Math.max(1, Math.round(options.durationS * options.rate));
   const total = benign + injectedCount();
-  const traffic = generateTraffic({ seed: options.seed, total: benign, tenant: config.tenant, spanMs: options.hours * 3_600_000, endMs: Date.now() - 60_000 });
+  const traffic = generateTraffic({
+    seed: options.seed,
+    total: benign,
+    tenant: config.tenant,
+    spanMs: options.hours * 3_600_000,
+    endMs: Date.now() - 60_000,
+  });
   const bar = quiet ? null : progressBar(total, 'demo');
   let published = 0;
   try {

@@ -13,7 +13,10 @@ Options:
   -h, --help       show this help`;
 
 export async function migrateCommand(argv: string[], log: Logger): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     process.stdout.write(`${MIGRATE_HELP}\n`);
     return 0;

@@ -33,9 +33,17 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   }
   const config = loadConfig(process.env, { dataDir: values['data-dir'] });
   const runtime = await startRuntime(config, log);
-  log.info('aispm is up', { mode: config.mode, bus: runtime.bus.kind, store: runtime.store.kind, topic: config.topics.events });
+  log.info('aispm is up', {
+    mode: config.mode,
+    bus: runtime.bus.kind,
+    store: runtime.store.kind,
+    topic: config.topics.events,
+  });
   const stopped = new Promise<NodeJS.Signals>((resolve) => abortOnSignals(resolve));
-  const timer = setInterval(() => log.info('status', { ...runtime.processor.stats() }), Number(values['status-every']) * 1000);
+  const timer = setInterval(
+    () => log.info('status', { ...runtime.processor.stats() }),
+    Number(values['status-every']) * 1000,
+  );
   const signal = await stopped;
   clearInterval(timer);
   log.info('stopping: draining the batch in flight and flushing', { signal });

@@ -6,12 +6,29 @@ export interface DemoSummary {
   events: number;
   injected: number;
   entities: Record<'apps' | 'agents' | 'users' | 'identities' | 'tools' | 'models' | 'providers', number>;
-  /** Highest-scoring events, learning baselines excluded. */
-  topEvents: { score: number; app: string; agent: string; kind: string; label: string; reason: string }[];
+  /**
+   * Highest-scoring episodes: an agent's scored events in one 15-minute window, ranked
+   * by their best score (learning baselines excluded), with the ground-truth label of
+   * any injected event among them.
+   */
+  topEpisodes: Episode[];
+  /** Of the `top` highest-scoring single events, how many are injected. */
+  topEvents: { labeled: number; of: number };
   /** Per scenario: how many of its events scored at or above the alert score. */
   detected: { label: string; events: number; flagged: number; best: number }[];
   /** Benign events at or above the alert score, out of all benign scored events. */
   falsePositives: { flagged: number; of: number };
+}
+
+export interface Episode {
+  score: number;
+  app: string;
+  agent: string;
+  label: string;
+  start: string;
+  events: number;
+  flagged: number;
+  reason: string;
 }
 
 export const ALERT_SCORE = 0.5;
@@ -26,13 +43,23 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
      FROM events FINAL WHERE tenant = {tenant:String}`,
     p,
   );
-  const scored = `SELECT s.score AS score, s.app AS app, s.agent AS agent, e.kind AS kind,
+  const scored = `SELECT s.score AS score, s.app AS app, s.agent AS agent, s.time AS time,
                          e.attributes[{label:String}] AS label, s.reasons AS reasons, s.learning AS learning
                   FROM (SELECT * FROM anomaly_scores FINAL WHERE tenant = {tenant:String}) AS s
-                  INNER JOIN (SELECT event_id, kind, attributes FROM events FINAL WHERE tenant = {tenant:String}) AS e
+                  INNER JOIN (SELECT event_id, attributes FROM events FINAL WHERE tenant = {tenant:String}) AS e
                   ON s.event_id = e.event_id`;
-  const topEvents = await store.query<{ score: number; app: string; agent: string; kind: string; label: string; reasons: string[] }>(
-    `SELECT score, app, agent, kind, label, reasons FROM (${scored}) WHERE NOT learning ORDER BY score DESC, agent LIMIT {top:UInt32}`,
+  const topEpisodes = await store.query<Record<string, string | number | string[]>>(
+    `SELECT max(score) AS best, app, agent, anyIf(label, label != '') AS injected,
+            formatDateTime(min(time), '%Y-%m-%d %H:%i') AS start, count() AS events,
+            countIf(score >= {alert:Float64}) AS flagged, argMax(reasons, score) AS reasons
+     FROM (${scored}) WHERE NOT learning
+     GROUP BY app, agent, toStartOfInterval(time, INTERVAL 15 MINUTE) AS window
+     ORDER BY best DESC, window LIMIT {top:UInt32}`,
+    p,
+  );
+  const [topEvents] = await store.query<{ labeled: string; of: string }>(
+    `SELECT countIf(label != '') AS labeled, count() AS of
+     FROM (SELECT label FROM (${scored}) WHERE NOT learning ORDER BY score DESC LIMIT {top:UInt32})`,
     p,
   );
   const perLabel = await store.query<{ label: string; events: string; flagged: string; best: number }>(
@@ -53,17 +80,25 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
       models: Number(counts?.models ?? 0),
       providers: Number(counts?.providers ?? 0),
     },
-    topEvents: topEvents.map((row) => ({
-      score: Number(row.score),
-      app: row.app,
-      agent: row.agent,
-      kind: row.kind,
-      label: row.label,
-      reason: row.reasons[0] ?? '',
+    topEpisodes: topEpisodes.map((row) => ({
+      score: Number(row.best),
+      app: String(row.app),
+      agent: String(row.agent),
+      label: String(row.injected),
+      start: String(row.start),
+      events: Number(row.events),
+      flagged: Number(row.flagged),
+      reason: (row.reasons as string[])[0] ?? '',
     })),
+    topEvents: { labeled: Number(topEvents?.labeled ?? 0), of: Number(topEvents?.of ?? 0) },
     detected: SCENARIOS.map(({ label }) => {
       const row = perLabel.find((r) => r.label === label);
-      return { label, events: Number(row?.events ?? 0), flagged: Number(row?.flagged ?? 0), best: Number(row?.best ?? 0) };
+      return {
+        label,
+        events: Number(row?.events ?? 0),
+        flagged: Number(row?.flagged ?? 0),
+        best: Number(row?.best ?? 0),
+      };
     }),
     falsePositives: { flagged: Number(benign?.flagged ?? 0), of: Number(benign?.events ?? 0) },
   };
@@ -72,22 +107,25 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
 export function formatSummary(summary: DemoSummary, seconds: number, deadLettered: number): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const e = summary.entities;
-  const labeledTop = summary.topEvents.filter((t) => t.label !== '').length;
+  const labeledTop = summary.topEpisodes.filter((t) => t.label !== '').length;
   const lines = [
     '',
     `aispm demo — summary (read back from the store, ${seconds.toFixed(1)} s)`,
     `  events stored     ${n(summary.events)} (${n(summary.injected)} injected misbehaviour, ${n(deadLettered)} dead-lettered)`,
     `  entities seen     ${e.apps} apps · ${e.agents} agents · ${n(e.users)} users · ${e.identities} identities · ${e.tools} tools · ${e.models} models · ${e.providers} providers`,
     '',
-    `  top ${summary.topEvents.length} anomalies (${labeledTop} of them labeled misbehaviour):`,
-    ...summary.topEvents.map(
+    `  top ${summary.topEpisodes.length} anomalies, one line per agent and 15 minutes (${labeledTop} labeled misbehaviour):`,
+    `         score  agent                            label             flagged     first event       top reason`,
+    ...summary.topEpisodes.map(
       (t, i) =>
-        `  ${String(i + 1).padStart(3)}. ${t.score.toFixed(3)}  ${`${t.app}/${t.agent}`.padEnd(30)} ${(t.label || 'benign').padEnd(17)} ${t.reason}`,
+        `  ${String(i + 1).padStart(3)}. ${t.score.toFixed(3)}  ${`${t.app}/${t.agent}`.padEnd(32)} ${(t.label || 'benign').padEnd(17)} ${String(t.flagged).padStart(3)}/${String(t.events).padEnd(4)} ${t.start}  ${t.reason}`,
     ),
+    `  of the top ${summary.topEvents.of} single events, ${summary.topEvents.labeled} are labeled misbehaviour`,
     '',
     `  injected scenarios (flagged = score ≥ ${ALERT_SCORE}):`,
     ...summary.detected.map(
-      (d) => `    ${d.label.padEnd(17)} ${String(d.flagged).padStart(3)}/${String(d.events).padEnd(3)} flagged, best score ${d.best.toFixed(3)}`,
+      (d) =>
+        `    ${d.label.padEnd(17)} ${String(d.flagged).padStart(3)}/${String(d.events).padEnd(3)} flagged, best score ${d.best.toFixed(3)}`,
     ),
     `  benign events flagged: ${n(summary.falsePositives.flagged)} of ${n(summary.falsePositives.of)} (${((100 * summary.falsePositives.flagged) / Math.max(summary.falsePositives.of, 1)).toFixed(2)}%)`,
     '',

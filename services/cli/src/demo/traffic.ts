@@ -64,7 +64,9 @@ export const SCENARIOS: readonly Scenario[] = [
       const profile = agentNamed('sql-analyst');
       const exportCsv = profile.tools.find((t) => t.name === 'export_csv');
       return Array.from({ length: 6 }, (_, i) => [
-        llmCall(rng, profile, start + i * 90 * MS.second, tenant, { input_tokens: Math.round(rng.logNormal(60_000, 0.15)) }),
+        llmCall(rng, profile, start + i * 90 * MS.second, tenant, {
+          input_tokens: Math.round(rng.logNormal(60_000, 0.15)),
+        }),
         toolCall(rng, profile, start + i * 90 * MS.second + 5 * MS.second, tenant, exportCsv),
       ]).flat();
     },
@@ -102,7 +104,8 @@ export function* generateTraffic(options: TrafficOptions): Generator<AiEvent> {
   const timeAt = eventTimeline(startMs, options.spanMs);
   for (let i = 0; i < options.total; i++) {
     const timeMs = Math.round(timeAt((i + rng.next()) / options.total));
-    while (next < injected.length && (injected[next] as AiEvent).time <= timeMs * 1000) yield injected[next++] as AiEvent;
+    while (next < injected.length && (injected[next] as AiEvent).time <= timeMs * 1000)
+      yield injected[next++] as AiEvent;
     yield benignEvent(rng, timeMs, options.tenant);
   }
   while (next < injected.length) yield injected[next++] as AiEvent;
@@ -137,7 +140,8 @@ function eventTimeline(startMs: number, spanMs: number): (fraction: number) => n
       if ((cumulative[mid] as number) <= target) lo = mid;
       else hi = mid;
     }
-    const within = (target - (cumulative[lo] as number)) / ((cumulative[lo + 1] as number) - (cumulative[lo] as number));
+    const within =
+      (target - (cumulative[lo] as number)) / ((cumulative[lo + 1] as number) - (cumulative[lo] as number));
     return Math.min(startMs + (lo + within) * MS.minute, startMs + spanMs);
   };
 }
@@ -146,7 +150,8 @@ export const injectedCount = (): number => SCENARIOS.reduce((n, s) => n + s.even
 
 function benignEvent(rng: Random, timeMs: number, tenant: string): AiEvent {
   const profile = FLEET[rng.weighted(agentWeights(timeMs))] as AgentProfile;
-  const kind: EventKind = (['llm_call', 'tool_call', 'agent_action'] as const)[rng.weighted([55, 35, 10])] ?? 'llm_call';
+  const kind: EventKind =
+    (['llm_call', 'tool_call', 'agent_action'] as const)[rng.weighted([55, 35, 10])] ?? 'llm_call';
   if (kind === 'llm_call') return llmCall(rng, profile, timeMs, tenant);
   if (kind === 'tool_call') return toolCall(rng, profile, timeMs, tenant);
   return base(rng, profile, timeMs, tenant, {
@@ -156,7 +161,13 @@ function benignEvent(rng: Random, timeMs: number, tenant: string): AiEvent {
   });
 }
 
-function llmCall(rng: Random, profile: AgentProfile, timeMs: number, tenant: string, overrides: Partial<AiEvent> = {}): AiEvent {
+function llmCall(
+  rng: Random,
+  profile: AgentProfile,
+  timeMs: number,
+  tenant: string,
+  overrides: Partial<AiEvent> = {},
+): AiEvent {
   const failed = rng.next() < 0.01;
   return base(rng, profile, timeMs, tenant, {
     kind: 'llm_call',

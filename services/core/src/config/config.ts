@@ -74,7 +74,10 @@ export const CONFIG_KEYS = {
     env: 'KAFKA_BROKERS',
     expected: 'comma-separated host:port list, e.g. 127.0.0.1:9092',
     schema: z.string().transform((s, ctx) => {
-      const list = s.split(',').map((b) => b.trim()).filter(Boolean);
+      const list = s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean);
       if (list.length === 0 || !list.every((b) => port.safeParse(b).success)) {
         ctx.addIssue({ code: 'custom', message: 'bad broker list' });
         return z.NEVER;
@@ -122,7 +125,8 @@ export const CONFIG_KEYS = {
   } satisfies Key<CapturePolicy>,
   captureHmacKey: {
     env: 'AISPM_CAPTURE_HMAC_KEY',
-    expected: 'a secret of at least 16 characters (or AISPM_CAPTURE_HMAC_KEY_FILE); required when the capture policy is "hash"',
+    expected:
+      'a secret of at least 16 characters (or AISPM_CAPTURE_HMAC_KEY_FILE); required when the capture policy is "hash"',
     schema: z.string().min(16).nullable(),
     default: null,
     secret: true,
@@ -149,7 +153,10 @@ function read<T>(key: Key<T>, env: Env): T {
     try {
       raw = readFileSync(file, 'utf8').trim();
     } catch (err) {
-      throw new ConfigError(`${key.env}_FILE`, `cannot read ${file} (${(err as Error).message}); expected a readable file holding ${key.expected}`);
+      throw new ConfigError(
+        `${key.env}_FILE`,
+        `cannot read ${file} (${(err as Error).message}); expected a readable file holding ${key.expected}`,
+      );
     }
   }
   if (raw === undefined || raw === '') return key.default;
@@ -162,7 +169,10 @@ function read<T>(key: Key<T>, env: Env): T {
 }
 
 /** Parses the configuration from the environment; `overrides` (from CLI flags) win over it. */
-export function loadConfig(env: Env = process.env, overrides: Partial<Record<keyof typeof CONFIG_KEYS, string>> = {}): Config {
+export function loadConfig(
+  env: Env = process.env,
+  overrides: Partial<Record<keyof typeof CONFIG_KEYS, string>> = {},
+): Config {
   const merged: Env = { ...env };
   for (const [name, value] of Object.entries(overrides)) {
     if (value !== undefined) merged[CONFIG_KEYS[name as keyof typeof CONFIG_KEYS].env] = value;
@@ -195,7 +205,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<key
     },
   };
   if (config.capture.policy === 'hash' && config.capture.hmacKey === null) {
-    throw new ConfigError(k.captureHmacKey.env, `is required when ${k.capturePolicy.env}=hash; expected ${k.captureHmacKey.expected}`);
+    throw new ConfigError(
+      k.captureHmacKey.env,
+      `is required when ${k.capturePolicy.env}=hash; expected ${k.captureHmacKey.expected}`,
+    );
   }
   return config;
 }

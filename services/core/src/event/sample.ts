@@ -30,7 +30,13 @@ export function sampleEvent(overrides: Partial<AiEvent> = {}): AiEvent {
     status: 'ok',
     error_type: null,
     finish_reasons: ['tool_calls'],
-    content: { policy: 'redacted', prompt: 'Email [EMAIL] the invoice', completion: null, tool_arguments: '{"to":"[EMAIL]"}', tool_result: null },
+    content: {
+      policy: 'redacted',
+      prompt: 'Email [EMAIL] the invoice',
+      completion: null,
+      tool_arguments: '{"to":"[EMAIL]"}',
+      tool_result: null,
+    },
     attributes: { 'gen_ai.tool.call.id': 'call_1' },
     ...overrides,
   };

@@ -4,14 +4,7 @@
  * crosses Avro, TypeScript and SQL without renaming. `event.test.ts` checks that
  * this type and the Avro schema list the same fields.
  */
-export const EVENT_KINDS = [
-  'llm_call',
-  'tool_call',
-  'agent_action',
-  'retrieval',
-  'embedding',
-  'guardrail',
-] as const;
+export const EVENT_KINDS = ['llm_call', 'tool_call', 'agent_action', 'retrieval', 'embedding', 'guardrail'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export const TOOL_RISKS = ['unknown', 'read', 'write', 'execute', 'egress', 'privileged'] as const;

@@ -16,7 +16,7 @@ describe('invalidReason', () => {
     [{ latency_ms: -1 }, 'latency_ms must be >= 0, got -1'],
     [{ latency_ms: Number.NaN }, 'latency_ms must be >= 0, got NaN'],
     [{ time: (nowMs + 3_600_000) * 1000 }, 'time is more than 15 minutes in the future'],
-    [{ time: (nowMs - 500 * 86_400_000) * 1000 }, 'time is more than 400 days in the past'],
+    [{ time: (nowMs - 31 * 86_400_000) * 1000 }, 'time is more than 30 days in the past'],
     [{ tenant: '' }, 'tenant is empty'],
     [{ app: 'x'.repeat(300) }, 'app is longer than 256 characters'],
   ])('rejects %o with a reason', (override, reason) => {

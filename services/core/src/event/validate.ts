@@ -5,7 +5,7 @@ export const EVENT_LIMITS = {
   maxTokens: 10_000_000,
   maxLatencyMs: 24 * 3600 * 1000,
   maxFutureSkewMs: 15 * 60 * 1000,
-  maxAgeMs: 400 * 24 * 3600 * 1000,
+  maxAgeMs: 30 * 24 * 3600 * 1000,
   maxIdentifierLength: 256,
 } as const;
 
@@ -23,14 +23,15 @@ export function invalidReason(event: AiEvent, nowMs: number): string | null {
   const timeMs = event.time / 1000;
   if (!Number.isFinite(timeMs)) return 'time is not a number';
   if (timeMs > nowMs + EVENT_LIMITS.maxFutureSkewMs) return 'time is more than 15 minutes in the future';
-  if (timeMs < nowMs - EVENT_LIMITS.maxAgeMs) return 'time is more than 400 days in the past';
+  if (timeMs < nowMs - EVENT_LIMITS.maxAgeMs) return 'time is more than 30 days in the past';
   for (const field of ['input_tokens', 'output_tokens'] as const) {
     const tokens = event[field];
     if (tokens === null) continue;
     if (!Number.isInteger(tokens) || tokens < 0) return `${field} must be a non-negative integer, got ${tokens}`;
     if (tokens > EVENT_LIMITS.maxTokens) return `${field} above ${EVENT_LIMITS.maxTokens}`;
   }
-  if (!Number.isFinite(event.latency_ms) || event.latency_ms < 0) return `latency_ms must be >= 0, got ${event.latency_ms}`;
+  if (!Number.isFinite(event.latency_ms) || event.latency_ms < 0)
+    return `latency_ms must be >= 0, got ${event.latency_ms}`;
   if (event.latency_ms > EVENT_LIMITS.maxLatencyMs) return 'latency_ms above 24 hours';
   return null;
 }

@@ -82,4 +82,11 @@ describe('agent baseline', () => {
     expect(measurements.at(-1)!.typical.ratePerMinute).toBeLessThan(0.5);
     expect(measurements.at(-1)!.z.rate).toBeGreaterThan(8);
   });
+
+  it('does not count late or replayed events towards the current minute', () => {
+    const replay = steady.slice(0, 60);
+    const { measurements, state } = run([...steady, ...replay]);
+    expect(Math.max(...measurements.slice(600).map((m) => m.z.rate))).toBe(0);
+    expect(state.minuteCount).toBe(run(steady).state.minuteCount);
+  });
 });

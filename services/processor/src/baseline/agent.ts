@@ -62,14 +62,17 @@ export function observe(
   options: BaselineOptions = DEFAULT_BASELINE_OPTIONS,
 ): { state: AgentBaseline; measurement: Measurement } {
   const timeMs = event.time / 1000;
-  const rolled = rollMinutes(state, Math.floor(timeMs / MS_PER_MINUTE), options.alpha);
-  const current = rolled.minuteCount + 1;
+  const minute = Math.floor(timeMs / MS_PER_MINUTE);
+  const rolled = rollMinutes(state, minute, options.alpha);
+  // A late or replayed event belongs to a minute already closed: it says nothing about the current rate.
+  const late = minute < rolled.minute;
+  const current = late ? rolled.minuteCount : rolled.minuteCount + 1;
   const typicalRate = rolled.rate.mean;
   // Counts are Poisson-like: their spread is at least the square root of the mean.
   const rateFloor = Math.max(1, Math.sqrt(typicalRate));
   const measurement: Measurement = {
     learning: rolled.events < options.minEvents || timeMs - rolled.firstMs < options.minMinutes * MS_PER_MINUTE,
-    z: { rate: rolled.rate.n === 0 ? 0 : zAbove(rolled.rate, current, rateFloor) },
+    z: { rate: rolled.rate.n === 0 || late ? 0 : zAbove(rolled.rate, current, rateFloor) },
     observed: { ratePerMinute: current },
     typical: {
       ratePerMinute: typicalRate,

@@ -29,8 +29,12 @@ describe('anomaly score', () => {
     const score = scoreMeasurement(measurement({ rate: 6, inputTokens: 1, outputTokens: 9 }), 'agent `billing-bot`');
     expect(score.parts.map((p) => p.feature)).toEqual(['output_tokens', 'rate']);
     expect(score.score).toBeCloseTo(1 - (1 - partScore(9)) * (1 - partScore(6)), 10);
-    expect(score.parts[0]!.reason).toBe('output tokens 2000 vs typical 110 for agent `billing-bot` (9 σ above baseline)');
-    expect(score.parts[1]!.reason).toBe('agent `billing-bot` made 12 calls this minute, typical 1.5/min (6 σ above baseline)');
+    expect(score.parts[0]!.reason).toBe(
+      'output tokens 2000 vs typical 110 for agent `billing-bot` (9 σ above baseline)',
+    );
+    expect(score.parts[1]!.reason).toBe(
+      'agent `billing-bot` made 12 calls this minute, typical 1.5/min (6 σ above baseline)',
+    );
   });
 
   it('carries the learning flag through', () => {

@@ -1,0 +1,103 @@
+import { createServer } from 'node:net';
+import kafkajs from 'kafkajs';
+import type { Admin } from 'kafkajs';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { busContract } from './bus.contract.ts';
+import { KafkaBus, type KafkaBusOptions } from './kafka.ts';
+
+const brokers = inject('kafkaBrokers');
+const label = inject('kafkaLabel');
+
+/** Every warning this test process sees; kafkajs must add none. */
+const warnings: Error[] = [];
+process.on('warning', (warning) => warnings.push(warning));
+
+/** Short timings so joins and rebalances take well under a second; 6 s is the least session a broker allows. */
+const options: KafkaBusOptions = {
+  brokers,
+  clientId: 'aispm-test',
+  log: () => undefined,
+  consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 10_000, maxWaitTimeMs: 100 },
+};
+
+let admin: Admin | undefined;
+async function adminClient(): Promise<Admin> {
+  if (!admin) {
+    admin = new kafkajs.Kafka({ brokers, clientId: 'aispm-test-admin', logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+  }
+  return admin;
+}
+afterAll(async () => {
+  await admin?.disconnect();
+});
+
+busContract({
+  name: `kafka — ${label}`,
+  create: () => Promise.resolve(new KafkaBus(options)),
+  timeoutMs: 30_000,
+  // Read back from the broker with a separate admin client, not through the bus under test.
+  describeTopic: async (_bus, topic) => {
+    const client = await adminClient();
+    if (!(await client.listTopics()).includes(topic)) return undefined;
+    const [metadata] = (await client.fetchTopicMetadata({ topics: [topic] })).topics;
+    const { resources } = await client.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }],
+    });
+    const policy = resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+    return { partitions: metadata!.partitions.length, compacted: policy === 'compact' };
+  },
+});
+
+describe(`KafkaBus — ${label}`, () => {
+  it('fails to connect with an AispmError that names the brokers and what to check', async () => {
+    const port = await closedPort();
+    const bus = new KafkaBus({ ...options, brokers: [`127.0.0.1:${port}`], retries: 1 });
+    const error = await bus.ensureTopics([{ topic: 't', partitions: 1 }]).catch((err: unknown) => err);
+    await bus.close();
+    expect(error).toMatchObject({ name: 'AispmError', code: 'kafka_unreachable' });
+    expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+    expect((error as Error).message).toContain('ECONNREFUSED');
+    expect((error as Error).message).toContain('KAFKA_BROKERS');
+  });
+
+  it('keeps a member in its group through a batch that outlasts the session timeout', async () => {
+    const bus = new KafkaBus(options);
+    const topic = `kafka.long.${Date.now()}`;
+    const group = `${topic}.g`;
+    await bus.ensureTopics([{ topic, partitions: 1 }]);
+    await bus.publish(topic, [{ key: 'k', value: Buffer.from('slow') }]);
+    let calls = 0;
+    const handled = Promise.withResolvers<void>();
+    const sub = await bus.subscribe({
+      topic,
+      group,
+      handler: async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 7500));
+        handled.resolve();
+      },
+    });
+    await handled.promise;
+    await sub.stop();
+    const [offsets] = await (await adminClient()).fetchOffsets({ groupId: group, topics: [topic] });
+    expect(offsets?.partitions).toEqual([{ partition: 0, offset: '1', metadata: null }]);
+    expect(calls).toBe(1);
+    await bus.close();
+  }, 30_000);
+
+  it('adds no TimeoutNegativeWarning from kafkajs to the process', () => {
+    expect(warnings.filter((w) => w.name === 'TimeoutNegativeWarning')).toEqual([]);
+  });
+});
+
+/** A loopback port nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

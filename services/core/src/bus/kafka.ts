@@ -1,0 +1,377 @@
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { CONFIG_KEYS } from '../config/config.ts';
+import { AispmError, describeError } from '../errors.ts';
+import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
+import { busClosed, topicMissing } from './bus-errors.ts';
+import { kafkajsLogCreator } from './kafka-log.ts';
+import { fixKafkajsRequestQueue } from './kafkajs-request-queue.ts';
+import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
+import { DEFAULT_RETRY_BACKOFF, retryDelayMs, type RetryBackoff } from './retry.ts';
+import { checkTopicSpecs, subscribeDefaults } from './validate.ts';
+
+fixKafkajsRequestQueue();
+
+/** Consumer group timing. The defaults suit production; tests shorten them to rebalance in well under a second. */
+export interface KafkaConsumerTiming {
+  /** The broker drops a member it has not heard from for this long (default 30000; brokers allow 6000 and up). */
+  sessionTimeoutMs?: number;
+  /** How often a member tells the broker it is alive, also while a handler runs (default 3000). */
+  heartbeatIntervalMs?: number;
+  /** How long a rebalance waits for members to finish their batches and rejoin (default 60000). */
+  rebalanceTimeoutMs?: number;
+  /** Longest a fetch waits for new records; bounds how long stop() waits for an idle member (default 1000). */
+  maxWaitTimeMs?: number;
+}
+
+export interface KafkaBusOptions {
+  /** Bootstrap brokers, host:port. */
+  brokers: string[];
+  /** Client id the broker logs and quotas see (default "aispm"). */
+  clientId?: string;
+  /** Receives kafkajs warnings and errors, and handler failures (default: stderr). */
+  log?: BusLog;
+  /** Wait before a failed batch is delivered again (default 100 ms doubling to 5 s). */
+  retryBackoff?: RetryBackoff;
+  /**
+   * Retries of a failed connection or admin request, with backoff from 300 ms (default 5,
+   * about 10 s in all). Publishing is not limited by it: the idempotent producer retries
+   * until the brokers acknowledge, so a publish waits out a broker outage.
+   */
+  retries?: number;
+  consumer?: KafkaConsumerTiming;
+}
+
+const CLEANUP_POLICY = 'cleanup.policy';
+
+/**
+ * The distributed-mode bus: Apache Kafka through kafkajs. One idempotent producer
+ * (acks from all in-sync replicas, keys partitioned by murmur2 like the Java client)
+ * and one admin client per bus; one consumer, a consumer-group member, per
+ * subscription. Offsets are committed by hand after each handler call succeeds.
+ * The bus connects on first use (in practice the ensureTopics at start-up); when the
+ * brokers cannot be reached, that call fails with an AispmError saying what to check.
+ */
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka';
+  readonly #options: KafkaBusOptions;
+  readonly #kafka: Kafka;
+  readonly #producer: Producer;
+  readonly #admin: Admin;
+  /** Topics known to exist, so publish and subscribe check the broker once per topic. */
+  readonly #known = new Set<string>();
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: KafkaBusOptions) {
+    this.#options = options;
+    this.#kafka = new kafkajs.Kafka({
+      brokers: options.brokers,
+      clientId: options.clientId ?? 'aispm',
+      logLevel: kafkajs.logLevel.WARN,
+      logCreator: kafkajsLogCreator(options.log ?? stderrBusLog),
+      ...(options.retries === undefined ? {} : { retry: { retries: options.retries } }),
+    });
+    this.#producer = this.#kafka.producer({
+      idempotent: true,
+      // Explicit, so keys land where the Java client puts them (and kafkajs does not warn about its default).
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+      // An idempotent producer may only retry without limit; a lower client-wide `retries` must not reach it.
+      retry: { retries: Number.MAX_SAFE_INTEGER },
+    });
+    this.#admin = this.#kafka.admin();
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    checkTopicSpecs(specs);
+    await this.#connect();
+    const unique = specs.filter((s, i) => specs.findIndex((o) => o.topic === s.topic) === i);
+    const existing = new Set(await this.#request('listing topics', () => this.#admin.listTopics()));
+    const missing = unique.filter((s) => !existing.has(s.topic));
+    if (missing.length > 0) {
+      try {
+        await this.#admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => ({
+            topic: s.topic,
+            numPartitions: s.partitions,
+            configEntries: s.compacted ? [{ name: CLEANUP_POLICY, value: 'compact' }] : [],
+          })),
+        });
+      } catch (err) {
+        throw new AispmError(
+          'kafka_topic_create_failed',
+          `creating topics ${missing.map((s) => s.topic).join(', ')} on ${this.#brokers()} failed: ` +
+            `${rootMessage(err)}; check that this client may create topics (ACLs) and that the brokers accept ` +
+            'the partition counts',
+          { cause: err },
+        );
+      }
+    }
+    for (const spec of unique) this.#known.add(spec.topic);
+  }
+
+  async publish(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
+    await this.#connect();
+    await this.#requireTopic(topic);
+    if (records.length === 0) return;
+    try {
+      await this.#producer.send({
+        topic,
+        acks: -1,
+        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
+      });
+    } catch (err) {
+      throw new AispmError(
+        'kafka_publish_failed',
+        `publishing ${records.length} records to ${topic} on ${this.#brokers()} failed: ${rootMessage(err)}; ` +
+          'they may not be stored, so publish them again once the cause is fixed',
+        { cause: err },
+      );
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    const resolved = subscribeDefaults(options);
+    await this.#connect();
+    await this.#requireTopic(resolved.topic);
+    const subscription = new KafkaSubscription(this.#kafka, resolved, {
+      timing: this.#options.consumer ?? {},
+      backoff: this.#options.retryBackoff ?? DEFAULT_RETRY_BACKOFF,
+      log: this.#options.log ?? stderrBusLog,
+      brokers: this.#options.brokers,
+      onStopped: () => this.#subscriptions.delete(subscription),
+    });
+    this.#subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (err) {
+      await subscription.stop();
+      throw err;
+    }
+    return subscription;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#subscriptions].map((s) => s.stop()));
+      await this.#connecting?.catch(() => undefined);
+      await Promise.all([this.#producer.disconnect(), this.#admin.disconnect()]);
+    })();
+    return this.#closing;
+  }
+
+  /** Connects the producer and admin client once; a failed attempt is retried by the next call. */
+  #connect(): Promise<void> {
+    if (this.#closing) return Promise.reject(busClosed(this.kind));
+    this.#connecting ??= Promise.all([this.#producer.connect(), this.#admin.connect()]).then(
+      () => undefined,
+      async (err: unknown) => {
+        this.#connecting = undefined;
+        await Promise.allSettled([this.#producer.disconnect(), this.#admin.disconnect()]);
+        throw unreachable(this.#options.brokers, err);
+      },
+    );
+    return this.#connecting;
+  }
+
+  async #requireTopic(topic: string): Promise<void> {
+    if (this.#known.has(topic)) return;
+    const topics = await this.#request('listing topics', () => this.#admin.listTopics());
+    if (!topics.includes(topic)) throw topicMissing(topic);
+    this.#known.add(topic);
+  }
+
+  async #request<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      throw new AispmError('kafka_request_failed', `${what} on ${this.#brokers()} failed: ${rootMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  #brokers(): string {
+    return this.#options.brokers.join(', ');
+  }
+}
+
+interface SubscriptionContext {
+  timing: KafkaConsumerTiming;
+  backoff: RetryBackoff;
+  log: BusLog;
+  brokers: string[];
+  onStopped: () => void;
+}
+
+/** One consumer-group member. */
+class KafkaSubscription implements Subscription {
+  readonly #consumer: Consumer;
+  readonly #options: Required<SubscribeOptions>;
+  readonly #context: SubscriptionContext;
+  readonly #heartbeatMs: number;
+  #assignment: number[] = [];
+  /** Consecutive failures per partition, for the backoff. */
+  readonly #failures = new Map<number, number>();
+  /** Timers that resume partitions paused after a failure. */
+  readonly #resumeTimers = new Set<NodeJS.Timeout>();
+  #stopping: Promise<void> | undefined;
+
+  constructor(kafka: Kafka, options: Required<SubscribeOptions>, context: SubscriptionContext) {
+    this.#options = options;
+    this.#context = context;
+    const timing = context.timing;
+    this.#heartbeatMs = timing.heartbeatIntervalMs ?? 3000;
+    this.#consumer = kafka.consumer({
+      groupId: options.group,
+      sessionTimeout: timing.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: this.#heartbeatMs,
+      rebalanceTimeout: timing.rebalanceTimeoutMs ?? 60_000,
+      maxWaitTimeInMs: timing.maxWaitTimeMs ?? 1000,
+      allowAutoTopicCreation: false,
+    });
+    const { GROUP_JOIN, CRASH } = this.#consumer.events;
+    this.#consumer.on(GROUP_JOIN, ({ payload }) => {
+      if (this.#stopping) return;
+      this.#assignment = [...(payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
+    });
+    this.#consumer.on(CRASH, ({ payload }) => {
+      if (payload.restart) return;
+      this.#assignment = [];
+      context.log(
+        `member of group ${options.group} on ${options.topic} stopped after an error it cannot retry: ` +
+          `${rootMessage(payload.error)}; subscribe again once the cause is fixed`,
+        'error',
+      );
+    });
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.#consumer.connect();
+    } catch (err) {
+      throw unreachable(this.#context.brokers, err);
+    }
+    await this.#consumer.subscribe({ topic: this.#options.topic, fromBeginning: this.#options.fromBeginning });
+    // Resolves once this member has joined the group and has its partitions.
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+  }
+
+  assignment(): number[] {
+    return [...this.#assignment];
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const timer of this.#resumeTimers) clearTimeout(timer);
+      // Stops fetching, waits for the in-flight #eachBatch (which commits), leaves the group.
+      await this.#consumer.disconnect();
+      this.#assignment = [];
+      this.#context.onStopped();
+    })();
+    return this.#stopping;
+  }
+
+  /**
+   * A fetched kafkajs batch may hold more records than maxBatchSize: it is handed
+   * over in slices, each committed once its handler call resolves. A failed slice
+   * is not resolved, so kafkajs fetches the partition again from that slice's first
+   * offset; the partition is paused for the backoff first, and the others go on.
+   */
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { topic, partition, messages } = payload.batch;
+    const { handler, maxBatchSize, group } = this.#options;
+    for (let start = 0; start < messages.length; start += maxBatchSize) {
+      // Stopping or rebalancing: leave the rest uncommitted for whoever owns the partition next.
+      if (!payload.isRunning()) return;
+      const slice = messages.slice(start, start + maxBatchSize);
+      const first = slice[0]!.offset;
+      const last = slice.at(-1)!.offset;
+      try {
+        const records = slice.map((m) => toBusRecord(topic, partition, m));
+        await this.#whileHeartbeating(payload, () => handler({ topic, partition, records }));
+      } catch (err) {
+        const delay = this.#pauseAfterFailure(partition, payload);
+        this.#context.log(handlerFailed({ group, topic, partition, first, last }, err, delay), 'warn');
+        return;
+      }
+      this.#failures.delete(partition);
+      payload.resolveOffset(last);
+      await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+      // Throws when the group rebalances; kafkajs then rejoins before fetching again.
+      await payload.heartbeat();
+    }
+  }
+
+  /** Keeps the membership alive while a handler runs longer than the session timeout. */
+  async #whileHeartbeating(payload: EachBatchPayload, work: () => Promise<void>): Promise<void> {
+    const timer = setInterval(() => {
+      // A failed heartbeat (rebalance, lost membership) resurfaces in the commit or heartbeat after the handler.
+      payload.heartbeat().catch(() => undefined);
+    }, this.#heartbeatMs);
+    try {
+      await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  #pauseAfterFailure(partition: number, payload: EachBatchPayload): number {
+    const failures = (this.#failures.get(partition) ?? 0) + 1;
+    this.#failures.set(partition, failures);
+    const delay = retryDelayMs(failures, this.#context.backoff);
+    const resume = payload.pause();
+    const timer = setTimeout(() => {
+      this.#resumeTimers.delete(timer);
+      resume();
+    }, delay);
+    this.#resumeTimers.add(timer);
+    return delay;
+  }
+}
+
+function toBusRecord(topic: string, partition: number, message: KafkaMessage): BusRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key?.toString('utf8') ?? '',
+    value: message.value ?? Buffer.alloc(0),
+    headers: headersOf(message.headers),
+    timestamp: Number(message.timestamp),
+  };
+}
+
+/** Kafka allows repeated header keys; the contract has one value per key, so the last wins. */
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const one = Array.isArray(value) ? value.at(-1) : value;
+    if (one !== undefined) out[name] = one.toString();
+  }
+  return out;
+}
+
+function unreachable(brokers: readonly string[], err: unknown): AispmError {
+  return new AispmError(
+    'kafka_unreachable',
+    `cannot connect to Kafka at ${brokers.join(', ')}: ${rootMessage(err)}. Check that a broker runs there and is ` +
+      `reachable from this host, and that ${CONFIG_KEYS.kafkaBrokers.env} lists the host:port the broker advertises ` +
+      '(its advertised.listeners)',
+    { cause: err },
+  );
+}
+
+/** kafkajs wraps the error that matters (e.g. ECONNREFUSED) in retry errors; report the innermost. */
+function rootMessage(err: unknown): string {
+  let inner = err;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  return describeError(inner);
+}

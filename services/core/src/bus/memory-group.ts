@@ -1,0 +1,132 @@
+import type { MemoryPartition, StoredRecord } from './memory-partition.ts';
+import { retryDelayMs, type RetryBackoff } from './retry.ts';
+
+/** What a group needs from one of its members. */
+export interface GroupMember {
+  /** Where to start on a partition the group has no offset for yet. */
+  readonly fromBeginning: boolean;
+  /** Something changed (records, assignment, a partition freed or done backing off): look for work. */
+  wake(): void;
+}
+
+interface Retry {
+  failures: number;
+  /** Set while the partition waits out its backoff. */
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * A consumer group on one topic: its committed offsets, which member owns which
+ * partition, and which partitions have a batch in flight or are backing off after a
+ * failure. A partition's batch is handled by one member at a time: after a
+ * rebalance the new owner waits until the old owner's in-flight batch is done and
+ * committed, then resumes at the committed offset, as on a Kafka broker.
+ */
+export class MemoryGroup<M extends GroupMember> {
+  readonly #partitions: readonly MemoryPartition[];
+  /** Next offset to deliver per partition; undefined until the group first owns the partition. */
+  readonly #committed: (number | undefined)[];
+  readonly #owners: (M | undefined)[];
+  readonly #members: M[] = [];
+  readonly #inFlight = new Set<number>();
+  readonly #retries = new Map<number, Retry>();
+
+  constructor(partitions: readonly MemoryPartition[]) {
+    this.#partitions = partitions;
+    this.#committed = partitions.map(() => undefined);
+    this.#owners = partitions.map(() => undefined);
+  }
+
+  join(member: M): void {
+    this.#members.push(member);
+    this.#rebalance();
+  }
+
+  leave(member: M): void {
+    const at = this.#members.indexOf(member);
+    if (at >= 0) this.#members.splice(at, 1);
+    if (this.#members.length === 0) {
+      // Nobody is left to wake; the next member to join starts without waiting.
+      for (const retry of this.#retries.values()) clearTimeout(retry.timer);
+      this.#retries.clear();
+    }
+    this.#rebalance();
+  }
+
+  assignment(member: M): number[] {
+    return this.#owners.flatMap((owner, partition) => (owner === member ? [partition] : []));
+  }
+
+  /** The lowest offset this group still needs on `partition`; undefined when it never read it. */
+  floor(partition: number): number | undefined {
+    return this.#committed[partition];
+  }
+
+  /** The next partition `member` can take a batch from, round robin after `after`. */
+  nextPartition(member: M, after: number): number | undefined {
+    const n = this.#partitions.length;
+    for (let i = 1; i <= n; i++) {
+      const p = (after + i + n) % n;
+      if (this.#owners[p] !== member || this.#inFlight.has(p) || this.#retries.get(p)?.timer) continue;
+      if (this.#committed[p]! < this.#partitions[p]!.endOffset) return p;
+    }
+    return undefined;
+  }
+
+  /** Marks a batch of `partition` in flight and returns its records, from the committed offset on. */
+  begin(partition: number, maxBatchSize: number): StoredRecord[] {
+    this.#inFlight.add(partition);
+    return this.#partitions[partition]!.read(this.#committed[partition]!, maxBatchSize);
+  }
+
+  /** The batch succeeded: `next` is the offset after its last record. */
+  commit(partition: number, next: number): void {
+    this.#committed[partition] = next;
+    const retry = this.#retries.get(partition);
+    if (retry) {
+      clearTimeout(retry.timer);
+      this.#retries.delete(partition);
+    }
+  }
+
+  /** The batch failed: it stays uncommitted and the partition backs off; returns the delay in ms. */
+  fail(partition: number, backoff: RetryBackoff): number {
+    const retry = this.#retries.get(partition) ?? { failures: 0, timer: undefined };
+    retry.failures++;
+    const delay = retryDelayMs(retry.failures, backoff);
+    clearTimeout(retry.timer);
+    retry.timer = setTimeout(() => {
+      retry.timer = undefined;
+      this.#wakeAll();
+    }, delay);
+    this.#retries.set(partition, retry);
+    return delay;
+  }
+
+  /** The batch is over, committed or not; the partition is free for its (maybe new) owner. */
+  end(partition: number): void {
+    this.#inFlight.delete(partition);
+    this.#owners[partition]?.wake();
+  }
+
+  wake(partition: number): void {
+    this.#owners[partition]?.wake();
+  }
+
+  #rebalance(): void {
+    const members = this.#members;
+    for (let p = 0; p < this.#owners.length; p++) {
+      const owner = members.length > 0 ? members[p % members.length] : undefined;
+      this.#owners[p] = owner;
+      if (owner && this.#committed[p] === undefined) {
+        const log = this.#partitions[p]!;
+        this.#committed[p] = owner.fromBeginning ? log.startOffset : log.endOffset;
+      }
+    }
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
+    for (const member of this.#members) member.wake();
+  }
+}

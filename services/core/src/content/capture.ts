@@ -1,0 +1,54 @@
+import { createHmac } from 'node:crypto';
+import type { CapturePolicy, EventContent } from '../event/types.ts';
+import { redact } from './redact.ts';
+import { truncateUtf8 } from './truncate.ts';
+
+/** The `capture` section of the configuration (AISPM_CAPTURE_*). */
+export interface CaptureOptions {
+  policy: CapturePolicy;
+  /** Required for `hash`; configuration refuses to start without it. */
+  hmacKey: string | null;
+  /** Bytes kept per stored text, counted in UTF-8. */
+  maxContentBytes: number;
+}
+
+/** The texts of one span before the policy is applied; null where the span carried none. */
+export type RawContent = Omit<EventContent, 'policy'>;
+
+/**
+ * Applies the capture policy to one span's texts:
+ * - none: nothing is kept;
+ * - hash: keyed HMAC-SHA256 hex of the whole text, so equal texts can be matched
+ *   without being readable (an unkeyed hash of a short prompt could be guessed);
+ * - redacted: PII and secrets masked, then cut to maxContentBytes;
+ * - full: the text, cut to maxContentBytes.
+ * Without an HMAC key, `hash` degrades to `none` rather than storing anything weaker.
+ */
+export function captureContent(raw: RawContent, options: CaptureOptions): EventContent {
+  const policy = options.policy === 'hash' && options.hmacKey === null ? 'none' : options.policy;
+  const apply = (text: string | null): string | null => (text === null ? null : captureText(text, policy, options));
+  return {
+    policy,
+    prompt: apply(raw.prompt),
+    completion: apply(raw.completion),
+    tool_arguments: apply(raw.tool_arguments),
+    tool_result: apply(raw.tool_result),
+  };
+}
+
+function captureText(text: string, policy: CapturePolicy, options: CaptureOptions): string | null {
+  // Lone surrogates cannot be written as UTF-8; replace them before anything is measured or hashed.
+  const wellFormed = text.toWellFormed();
+  switch (policy) {
+    case 'none':
+      return null;
+    case 'hash':
+      return options.hmacKey === null
+        ? null
+        : createHmac('sha256', options.hmacKey).update(wellFormed, 'utf8').digest('hex');
+    case 'redacted':
+      return truncateUtf8(redact(wellFormed).text, options.maxContentBytes);
+    case 'full':
+      return truncateUtf8(wellFormed, options.maxContentBytes);
+  }
+}

@@ -1,0 +1,179 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { redact } from './redact.ts';
+
+describe('redact', () => {
+  it.each([
+    ['email', 'write to jane.doe+tag@mail.example.co.uk today', 'write to [EMAIL] today'],
+    ['phone, international', 'call +44 20 7946 0958 now', 'call [PHONE] now'],
+    ['phone, international without spaces', 'call +4915112345678', 'call [PHONE]'],
+    ['phone, US with parentheses', 'call (415) 555-0100', 'call [PHONE]'],
+    ['phone, US with dashes', 'call 415-555-0100.', 'call [PHONE].'],
+    ['credit card, grouped', 'card 4111 1111 1111 1111 exp 12/29', 'card [CREDIT_CARD] exp 12/29'],
+    ['credit card, dashed', 'card 5555-5555-5555-4444', 'card [CREDIT_CARD]'],
+    ['credit card, Amex', 'amex 378282246310005', 'amex [CREDIT_CARD]'],
+    ['credit card, next to other digits', 'ref 1234 4111 1111 1111 1111', 'ref 1234 [CREDIT_CARD]'],
+    ['IBAN, grouped', 'IBAN DE89 3704 0044 0532 0130 00 OK', 'IBAN [IBAN] OK'],
+    ['IBAN, compact', 'to GB82WEST12345698765432.', 'to [IBAN].'],
+    ['US SSN', 'ssn 123-45-6789', 'ssn [US_SSN]'],
+    ['IPv4', 'from 192.168.1.20.', 'from [IPV4].'],
+    [
+      'PEM private key',
+      'key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nqh6Y2QIDAQAB\n-----END RSA PRIVATE KEY-----\nthanks',
+      'key:\n[SECRET:private_key]\nthanks',
+    ],
+    [
+      'PEM private key cut off',
+      'key -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEA',
+      'key [SECRET:private_key]',
+    ],
+    [
+      'JWT',
+      'token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end',
+      'token [SECRET:jwt] end',
+    ],
+    ['Anthropic key', `key sk-ant-api03-${'Ab3'.repeat(30)}`, 'key [SECRET:anthropic_api_key]'],
+    ['OpenAI key', `OPENAI sk-proj-${'xY7'.repeat(20)}`, 'OPENAI [SECRET:openai_api_key]'],
+    ['AWS access key', 'aws AKIAIOSFODNN7EXAMPLE', 'aws [SECRET:aws_access_key]'],
+    ['GitHub token', `gh ghp_${'a1B2'.repeat(9)}`, 'gh [SECRET:github_token]'],
+    ['GitHub fine-grained token', `gh github_pat_11ABCDEFG0${'x'.repeat(40)}`, 'gh [SECRET:github_token]'],
+    ['Slack token', 'slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx', 'slack [SECRET:slack_token]'],
+    ['Google API key', 'g AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI', 'g [SECRET:google_api_key]'],
+    ['Stripe key', `stripe sk_live_${'4eC39HqLyjWDarjtT1zdp7dc'}`, 'stripe [SECRET:stripe_key]'],
+    ['Bearer token', 'Authorization: Bearer abc123def456ghi789jkl', 'Authorization: Bearer [SECRET:bearer_token]'],
+    ['password pair', 'login with password=hunter2 please', 'login with password=[SECRET:password] please'],
+    [
+      'password in JSON',
+      '{"db_password": "s3cr\\"et", "user": "bob"}',
+      '{"db_password": "[SECRET:password]", "user": "bob"}',
+    ],
+    ['credential pair', 'api_key: abcd1234efgh', 'api_key: [SECRET:credential]'],
+    ['prefixed credential', 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG', 'AWS_SECRET_ACCESS_KEY=[SECRET:credential]'],
+  ])('masks %s', (_, text, masked) => {
+    expect(redact(text).text).toBe(masked);
+  });
+
+  it('reports the kinds found, each once', () => {
+    const { kinds } = redact('a@b.io c@d.io AKIAIOSFODNN7EXAMPLE 10.0.0.1');
+    expect(kinds).toEqual(['aws_access_key', 'email', 'ipv4']);
+  });
+
+  it.each([
+    ['a card number failing Luhn', 'card 4111 1111 1111 1112'],
+    ['a Luhn-valid number of no card scheme', 'order 1000000000000008'],
+    ['an epoch timestamp in milliseconds', 'at 1795168800000'],
+    ['an IBAN failing its check', 'DE89 3704 0044 0532 0130 01'],
+    ['an SSN of a never-issued area', '666-12-3456 and 000-12-3456'],
+    ['an impossible address', '999.1.1.1 and 1.2.3'],
+    ['an address without a domain', 'root@localhost'],
+    ['a short sk- word', 'use sk-learn for that'],
+    ['prose mentioning a bearer', 'The Bearer of this letter is welcome'],
+  ])('leaves %s alone', (_, text) => {
+    expect(redact(text)).toEqual({ text, kinds: [] });
+  });
+
+  it('leaves ordinary text alone', () => {
+    const text = [
+      'Meeting on 2026-11-20T10:00:00Z at 10:30 in room 4.2 with 3 people; budget $1,234.56.',
+      'Order #123456 shipped; tracking 1Z999AA10123456784 via HTTP 404 retry, version 2.1.0.',
+      'Trace 4bf92f3577b34da6a3ce929d0e0e4736, request 550e8400-e29b-41d4-a716-446655440000.',
+      'We used max_tokens: 256 and the token count stayed low; the password policy is strict.',
+      'Summarise chapter 12, pages 100-120, and call the bearer bonds "old news".',
+    ].join('\n');
+    expect(redact(text)).toEqual({ text, kinds: [] });
+  });
+
+  it('never re-matches its own placeholders', () => {
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+    expect(redact(`secret: ${jwt}`)).toEqual({ text: 'secret: [SECRET:jwt]', kinds: ['jwt'] });
+    expect(redact(redact('x AKIAIOSFODNN7EXAMPLE').text)).toEqual({ text: 'x [SECRET:aws_access_key]', kinds: [] });
+  });
+
+  // Each input is shaped to make a backtracking pattern retry from every position.
+  it.each([
+    ['letters', 'a'.repeat(1 << 20)],
+    ['digits', '1'.repeat(1 << 20)],
+    ['digit groups', '1 '.repeat(1 << 19)],
+    ['dotted digits', '1.'.repeat(1 << 19)],
+    ['dashed digits', '123-45-'.repeat(1 << 17)],
+    ['at signs', 'a@'.repeat(1 << 19)],
+    ['dotted domain without a TLD', `a@${'b.'.repeat(1 << 19)}`],
+    ['key names', 'password'.repeat(1 << 17)],
+    ['unterminated quoted value', `password="${'a'.repeat(1 << 20)}`],
+    ['assignments', 'a=b '.repeat(1 << 18)],
+    ['bearer words', 'Bearer '.repeat(1 << 17)],
+    ['JWT headers', 'eyJ'.repeat(1 << 18)],
+    ['JWT segments', 'eyJaaaaa.'.repeat(1 << 17)],
+    ['key prefixes', 'sk-ant-'.repeat(1 << 17)],
+    ['PEM headers', '-----BEGIN PRIVATE KEY-----'.repeat(1 << 15)],
+    ['PEM body without an end', `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(1 << 20)}`],
+    ['phone prefixes', '+1 '.repeat(1 << 18)],
+    ['IBAN prefixes', 'DE89 '.repeat(1 << 18)],
+    ['Luhn-valid cards back to back', '4111111111111111 '.repeat(1 << 16)],
+  ])('stays linear on 1 MB of %s', (_, text) => {
+    const started = performance.now();
+    redact(text);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+});
+
+/** The usual email detector; redacted text must give it nothing. */
+const EMAIL = /[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}/;
+
+describe('redact (properties)', () => {
+  it('leaves no email a simple detector finds, in any text', () => {
+    const pieces = fc.constantFrom('a', 'Z', '7', '.', '-', '_', '+', '@', ' ', '\n', 'io', 'example.com', '"', ':');
+    fc.assert(
+      fc.property(fc.array(pieces, { maxLength: 300 }), (parts) => {
+        expect(redact(parts.join('')).text).not.toMatch(EMAIL);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('changes nothing when applied twice', () => {
+    const pieces = fc.constantFrom(
+      'a',
+      '7',
+      '.',
+      '@',
+      ' ',
+      '=',
+      ':',
+      '[',
+      ']',
+      '"',
+      'password',
+      'secret',
+      'x.io',
+      '4111',
+    );
+    fc.assert(
+      fc.property(fc.array(pieces, { maxLength: 200 }), (parts) => {
+        const once = redact(parts.join('')).text;
+        expect(redact(once).text).toBe(once);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('leaves a simple detector nothing in text around any RFC address', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.emailAddress(), fc.string(), (before, email, after) => {
+        expect(redact(`${before} ${email} ${after}`).text).not.toMatch(EMAIL);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('masks a usual address entirely, wherever it sits', () => {
+    const local = fc.stringMatching(/^[a-z0-9][a-z0-9._%+-]{0,30}$/);
+    fc.assert(
+      fc.property(fc.string(), local, fc.domain(), fc.string(), (before, name, domain, after) => {
+        const email = `${name}@${domain}`;
+        expect(redact(`${before} ${email} ${after}`).text).not.toContain(email);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChdbStore } from './chdb.ts';
+import { describeStoreContract } from './store.contract.ts';
+
+const folder = mkdtempSync(join(tmpdir(), 'aispm-chdb-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+describeStoreContract({
+  name: `chdb (in-process engine, data in ${folder})`,
+  open: (database) => ChdbStore.open({ path: folder, database }),
+});
+
+describe('ChdbStore', () => {
+  it('runs concurrent calls one after another, and close() waits for them', async () => {
+    const store = new ChdbStore({ path: folder, database: 'concurrency' });
+    await store.command('CREATE TABLE IF NOT EXISTS n (i UInt32) ENGINE = MergeTree ORDER BY i');
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      calls.push(store.insert('n', [{ i }]));
+      calls.push(store.query('SELECT count() AS c FROM n WHERE i <= {i:UInt32}', { i }));
+    }
+    const closed = store.close();
+    const results = await Promise.all(calls);
+    await closed;
+    // Queued in order: each count sees exactly the inserts queued before it.
+    expect(results.filter((_, k) => k % 2 === 1)).toEqual(Array.from({ length: 40 }, (_, i) => [{ c: String(i + 1) }]));
+  });
+
+  it('keeps its data across close and reopen', async () => {
+    const first = new ChdbStore({ path: folder, database: 'durable' });
+    await first.command('CREATE TABLE IF NOT EXISTS kept (s String) ENGINE = MergeTree ORDER BY s');
+    await first.insert('kept', [{ s: 'still here' }]);
+    await first.close();
+    const second = new ChdbStore({ path: folder, database: 'durable' });
+    expect(await second.query('SELECT s FROM kept')).toEqual([{ s: 'still here' }]);
+    await second.close();
+  });
+
+  it('refuses a second data folder in the same process until the first store is closed', async () => {
+    const first = new ChdbStore({ path: folder, database: 'one' });
+    await first.command('SELECT 1');
+    const other = join(folder, 'elsewhere');
+    expect(() => new ChdbStore({ path: other, database: 'two' })).toThrow(
+      expect.objectContaining({
+        code: 'store_path_in_use',
+        message: expect.stringContaining('close that ChdbStore first') as unknown,
+      }),
+    );
+    await first.close();
+    const second = new ChdbStore({ path: other, database: 'two' });
+    expect(await second.query('SELECT currentDatabase() AS db')).toEqual([{ db: 'two' }]);
+    await second.close();
+  });
+
+  it('refuses database and table names that are not plain identifiers', async () => {
+    expect(() => new ChdbStore({ path: folder, database: 'x; DROP DATABASE y' })).toThrow(
+      expect.objectContaining({ code: 'store_bad_identifier' }),
+    );
+    const store = new ChdbStore({ path: folder, database: 'names' });
+    await expect(store.insert('t (a) SELECT 1 --', [{ a: 1 }])).rejects.toMatchObject({ code: 'store_bad_identifier' });
+    await store.close();
+  });
+});

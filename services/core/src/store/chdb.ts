@@ -1,0 +1,199 @@
+import { Session, drainPending, type ChdbResult } from 'chdb';
+import { describeError } from '../errors.ts';
+import { PINNED_SETTINGS, toBindable } from './parity.ts';
+import { assertIdentifier, singleStatement } from './sql-text.ts';
+import type { QueryParams, Row, Store } from './store.ts';
+import { StoreError, excerpt } from './store-error.ts';
+
+export interface ChdbStoreOptions {
+  /** The engine's data folder (created if missing), e.g. join(config.dataDir, 'chdb'). */
+  path: string;
+  /** The database the store creates and works in (config.clickhouse.database). */
+  database: string;
+}
+
+/**
+ * The Store over chdb, the ClickHouse engine in this process.
+ *
+ * What chdb requires, and how this class meets it:
+ * - One data folder per process, and one process per folder (the engine locks
+ *   `<path>/status`). A second store on another folder is refused until the first
+ *   is closed; a second store on the same folder shares the engine.
+ * - A connection runs one statement at a time (its native mutex would park the
+ *   others on libuv's small thread pool), and closing it while a statement runs
+ *   aborts the engine for the whole process. So operations are queued here, one
+ *   after another, and close() waits for the queue, then for chdb's own
+ *   bookkeeping (drainPending) before the folder is free again.
+ * - Settings and the current database are per connection: they are given when
+ *   the connection opens (PINNED_SETTINGS) and by `USE`, which the queue makes
+ *   the first statement.
+ */
+export class ChdbStore implements Store {
+  readonly kind = 'chdb';
+  readonly path: string;
+  readonly database: string;
+  private session: Session | null;
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly ready: Promise<void>;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: ChdbStoreOptions) {
+    this.path = options.path;
+    this.database = assertIdentifier('database', options.database);
+    const connectionArgs = Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`);
+    try {
+      this.session = new Session(this.path, { connectionArgs });
+    } catch (err) {
+      throw openError(this.path, err);
+    }
+    const session = this.session;
+    this.ready = this.enqueue(async () => {
+      try {
+        await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${this.database}`);
+        await session.queryAsync(`USE ${this.database}`);
+      } catch (err) {
+        throw new StoreError(
+          'store_open_failed',
+          `cannot create or use database ${this.database} in chdb at ${this.path}: ${describeError(err)}`,
+          { cause: err, engineCode: engineCodeOf(err) },
+        );
+      }
+    });
+    // Every operation awaits `ready` and reports its failure; this only keeps an unused store from an unhandled rejection.
+    this.ready.catch(() => {});
+  }
+
+  /** Opens the store and waits until its database is created and in use, so a problem shows at start-up. */
+  static async open(options: ChdbStoreOptions): Promise<ChdbStore> {
+    const store = new ChdbStore(options);
+    try {
+      await store.ready;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  async command(sql: string, params: QueryParams = {}): Promise<void> {
+    await this.execute(singleStatement(sql), params, 'CSV');
+  }
+
+  async query<T extends Row = Row>(sql: string, params: QueryParams = {}): Promise<T[]> {
+    const result = await this.execute(singleStatement(sql), params, 'JSONEachRow');
+    return parseJsonEachRow<T>(result.text());
+  }
+
+  async insert(table: string, rows: readonly Row[]): Promise<void> {
+    assertIdentifier('table', table);
+    if (rows.length === 0) return;
+    let values: Buffer;
+    try {
+      values = Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+    } catch (err) {
+      throw new StoreError(
+        'store_bad_row',
+        `cannot serialize rows for ${table}: ${describeError(err)}; pass 64-bit integers as strings`,
+        { cause: err },
+      );
+    }
+    await this.operate(async (session) => {
+      try {
+        await session.insert({ table, values, format: 'JSONEachRow' });
+      } catch (err) {
+        throw new StoreError(
+          'store_insert_failed',
+          `chdb refused the insert of ${rows.length} rows into ${table}: ${describeError(err)}; check that the rows match the table's columns and types`,
+          { cause: err, engineCode: engineCodeOf(err) },
+        );
+      }
+    });
+  }
+
+  /** Waits for queued operations, releases the connection, and waits until chdb has let go of the folder. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.tail.catch(() => {});
+      this.session?.close();
+      this.session = null;
+      await drainPending();
+    })();
+    return this.closing;
+  }
+
+  private execute(sql: string, params: QueryParams, format: string): Promise<ChdbResult> {
+    const bound = toBindable(params);
+    return this.operate(async (session) => {
+      try {
+        return Object.keys(bound).length === 0
+          ? await session.queryAsync(sql, { format })
+          : await session.queryBindAsync(sql, bound, { format });
+      } catch (err) {
+        throw queryError(sql, err);
+      }
+    });
+  }
+
+  private operate<R>(task: (session: Session) => Promise<R>): Promise<R> {
+    if (this.closing !== null) return Promise.reject(closedError(this.path));
+    return this.enqueue(async () => {
+      await this.ready;
+      if (this.session === null) throw closedError(this.path);
+      return task(this.session);
+    });
+  }
+
+  private enqueue<R>(task: () => Promise<R>): Promise<R> {
+    const result = this.tail.then(task);
+    this.tail = result.catch(() => {});
+    return result;
+  }
+}
+
+function parseJsonEachRow<T>(text: string): T[] {
+  const rows: T[] = [];
+  for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as T);
+  return rows;
+}
+
+/** ClickHouse's error number, which chdb's typed errors carry as `clickhouseCode`. */
+function engineCodeOf(err: unknown): number | undefined {
+  const code = (err as { clickhouseCode?: unknown } | null)?.clickhouseCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function queryError(sql: string, err: unknown): StoreError {
+  if ((err as { code?: unknown } | null)?.code === 'CHDB_BIND') {
+    return new StoreError('store_bad_param', `a query parameter cannot be bound: ${describeError(err)}`, {
+      cause: err,
+    });
+  }
+  return new StoreError(
+    'store_query_failed',
+    `chdb refused the statement: ${describeError(err)}\nstatement: ${excerpt(sql)}`,
+    {
+      cause: err,
+      engineCode: engineCodeOf(err),
+    },
+  );
+}
+
+function openError(path: string, err: unknown): StoreError {
+  const message = describeError(err);
+  if (message.includes('only one active data directory')) {
+    return new StoreError(
+      'store_path_in_use',
+      `cannot open chdb at ${path}: this process already runs chdb on another folder (${message}); close that ChdbStore first — chdb runs one data folder per process`,
+      { cause: err },
+    );
+  }
+  return new StoreError(
+    'store_open_failed',
+    `cannot open chdb at ${path}: ${message}; check that the folder is writable and that no other process (another aispm, clickhouse-local) is using it — chdb locks ${path}/status`,
+    { cause: err },
+  );
+}
+
+function closedError(path: string): StoreError {
+  return new StoreError('store_closed', `the chdb store at ${path} is closed; open a new ChdbStore to use it again`);
+}

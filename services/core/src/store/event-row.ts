@@ -1,0 +1,61 @@
+import type { AiEvent } from '../event/types.ts';
+import type { Row } from './store.ts';
+
+/** The table eventRow() writes, created by schemas/clickhouse/001_events.sql. */
+export const EVENTS_TABLE = 'events';
+
+/**
+ * The JSONEachRow row of the `events` table for one event. Absent labels and
+ * ids become '' and the content record is flattened to content_<field>, as the
+ * table's header explains; ingested_at is left to the table's default.
+ */
+export function eventRow(event: AiEvent): Row {
+  return {
+    event_id: event.event_id,
+    trace_id: event.trace_id,
+    span_id: event.span_id,
+    parent_span_id: event.parent_span_id ?? '',
+    tenant: event.tenant,
+    time: clickhouseTime(event.time),
+    kind: event.kind,
+    operation: event.operation ?? '',
+    app: event.app,
+    environment: event.environment,
+    agent: event.agent ?? '',
+    user: event.user ?? '',
+    identity: event.identity ?? '',
+    scopes: event.scopes,
+    conversation_id: event.conversation_id ?? '',
+    provider: event.provider ?? '',
+    request_model: event.request_model ?? '',
+    response_model: event.response_model ?? '',
+    tool_name: event.tool_name ?? '',
+    tool_risk: event.tool_risk ?? '',
+    destination: event.destination ?? '',
+    input_tokens: event.input_tokens,
+    output_tokens: event.output_tokens,
+    latency_ms: event.latency_ms,
+    status: event.status,
+    error_type: event.error_type ?? '',
+    finish_reasons: event.finish_reasons,
+    content_policy: event.content.policy,
+    content_prompt: event.content.prompt,
+    content_completion: event.content.completion,
+    content_tool_arguments: event.content.tool_arguments,
+    content_tool_result: event.content.tool_result,
+    attributes: event.attributes,
+  };
+}
+
+/**
+ * Microseconds since the epoch as 'YYYY-MM-DD hh:mm:ss.ffffff' in UTC: the form
+ * DateTime64(6, 'UTC') parses exactly under any date_time_input_format, where a
+ * JSON number would pass through a double and lose the last digits.
+ */
+export function clickhouseTime(micros: number): string {
+  const whole = Math.floor(micros);
+  const seconds = Math.floor(whole / 1_000_000);
+  const fraction = whole - seconds * 1_000_000;
+  const date = new Date(seconds * 1000).toISOString(); // 'YYYY-MM-DDThh:mm:ss.000Z'
+  return `${date.slice(0, 10)} ${date.slice(11, 19)}.${String(fraction).padStart(6, '0')}`;
+}
