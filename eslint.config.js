@@ -6,7 +6,16 @@ import { importX, createNodeResolver } from 'eslint-plugin-import-x';
 const SERVICES = '(core|shim|gateway|processor|alerter|cli)';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'data/**', 'bench/results/**', 'deploy/local/kafka/lib/**', 'coverage/**'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      '.vitest-tmp/**',
+      'data/**',
+      'bench/results/**',
+      'deploy/local/kafka/lib/**',
+      'coverage/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

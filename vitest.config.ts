@@ -13,6 +13,6 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: process.env.CI ? ['verbose'] : ['default'],
+    reporters: [process.env.CI ? 'verbose' : 'default', './test/setup/closing-line-reporter.ts'],
   },
 });

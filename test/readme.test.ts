@@ -10,7 +10,7 @@ describe('README', () => {
   it.each(Object.values(CONFIG_KEYS).map((key) => [key.env, key.default] as const))(
     'documents %s with its real default',
     (env, fallback) => {
-      const row = readme.split('\n').find((line) => line.startsWith(`| \`${env}\` |`));
+      const row = readme.split('\n').find((line) => new RegExp(`^\\|\\s*\`${env}\`\\s*\\|`).test(line));
       expect(row, `README configuration table has no row for ${env}`).toBeDefined();
       const shown = Array.isArray(fallback) ? fallback.join(',') : fallback;
       if (shown === null || shown === '') return;

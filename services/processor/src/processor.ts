@@ -1,6 +1,7 @@
 import {
   InvalidRecordError,
   createEventCodec,
+  eventKey,
   eventRow,
   invalidReason,
   silentLogger,
@@ -133,7 +134,7 @@ export class Processor {
       await bus.publish(
         topics.scores,
         scored.map(([event, score]) => ({
-          key: event.event_id,
+          key: eventKey(event),
           value: this.scoreCodec.encode(scoreRecord(event, score)),
         })),
       );

@@ -91,7 +91,7 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
   const seconds = (performance.now() - started) / 1000;
   const deadLettered = Object.values(runtime.processor.stats().deadLettered).reduce((a, b) => a + b, 0);
   await runtime.close();
-  if (!quiet) process.stdout.write(formatSummary(summary, seconds, deadLettered));
+  if (!quiet) process.stdout.write(formatSummary(summary, { seconds, published, deadLettered }));
   return { summary, published, interrupted: signal.aborted };
 }
 

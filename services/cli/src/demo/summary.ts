@@ -104,14 +104,17 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
   };
 }
 
-export function formatSummary(summary: DemoSummary, seconds: number, deadLettered: number): string {
+export function formatSummary(
+  summary: DemoSummary,
+  run: { seconds: number; published: number; deadLettered: number },
+): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const e = summary.entities;
   const labeledTop = summary.topEpisodes.filter((t) => t.label !== '').length;
   const lines = [
     '',
-    `aispm demo — summary (read back from the store, ${seconds.toFixed(1)} s)`,
-    `  events stored     ${n(summary.events)} (${n(summary.injected)} injected misbehaviour, ${n(deadLettered)} dead-lettered)`,
+    `aispm demo — summary (read back from the store, ${run.seconds.toFixed(1)} s)`,
+    `  events stored     ${n(summary.events)} of ${n(run.published)} published (${n(summary.injected)} injected misbehaviour, ${n(run.deadLettered)} dead-lettered)`,
     `  entities seen     ${e.apps} apps · ${e.agents} agents · ${n(e.users)} users · ${e.identities} identities · ${e.tools} tools · ${e.models} models · ${e.providers} providers`,
     '',
     `  top ${summary.topEpisodes.length} anomalies, one line per agent and 15 minutes (${labeledTop} labeled misbehaviour):`,

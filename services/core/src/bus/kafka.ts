@@ -289,7 +289,7 @@ class KafkaSubscription implements Subscription {
     const { topic, partition, messages } = payload.batch;
     const { handler, maxBatchSize, group } = this.#options;
     for (let start = 0; start < messages.length; start += maxBatchSize) {
-      // Stopping or rebalancing: leave the rest uncommitted for whoever owns the partition next.
+      // Stopping: leave the rest uncommitted for whoever owns the partition next.
       if (!payload.isRunning()) return;
       const slice = messages.slice(start, start + maxBatchSize);
       const first = slice[0]!.offset;

@@ -12,9 +12,10 @@ import { checkTopicSpecs, subscribeDefaults } from './validate.ts';
 
 export interface MemoryBusOptions {
   /**
-   * Records per partition kept after every group has committed past them, so a group
-   * that subscribes later from the beginning still finds recent history (default
-   * 10000). Records some group has not committed yet are never dropped.
+   * Records per partition kept after every group has committed past them (on a topic no
+   * group reads: the newest ones), so a group that subscribes later from the beginning
+   * still finds recent history (default 10000). Records a group has not committed yet
+   * are never dropped.
    */
   retainRecords?: number;
   /** Wait before a failed batch is delivered again (default 100 ms doubling to 5 s). */

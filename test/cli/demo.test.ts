@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * `aispm demo` as a user runs it: a real process, its exit code, what it prints,
+ * and a clean stop on Ctrl-C.
+ */
+const repo = join(import.meta.dirname, '../..');
+const dataDir = mkdtempSync(join(tmpdir(), 'aispm-demo-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function aispm(args: string[], interruptAfterMs?: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(repo, 'services/cli/src/main.ts'), ...args], {
+      cwd: repo,
+      env: { ...process.env, AISPM_DATA_DIR: dataDir },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    if (interruptAfterMs !== undefined) {
+      // Interrupt once the demo is producing, as a user pressing Ctrl-C would.
+      const timer = setTimeout(() => child.kill('SIGINT'), interruptAfterMs);
+      child.on('exit', () => clearTimeout(timer));
+    }
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const number = (text: string, pattern: RegExp): number => Number(pattern.exec(text)?.[1]?.replaceAll(',', ''));
+
+describe('aispm demo', () => {
+  it('runs the fleet through the pipeline and ranks the injected misbehaviour at the top', async () => {
+    const run = await aispm(['demo', '--duration', '6', '--rate', '3000', '--seed', '3']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('aispm demo — summary');
+    expect(number(run.stdout, /events stored\s+([\d,]+)/)).toBe(18_000 + 119);
+    expect(number(run.stdout, /of the top (\d+) single events/)).toBe(10);
+    expect(number(run.stdout, /single events, (\d+) are labeled/)).toBeGreaterThanOrEqual(8);
+    for (const scenario of ['denial_of_wallet', 'runaway_loop', 'exfiltration', 'prompt_stuffing']) {
+      const flagged = number(run.stdout, new RegExp(`${scenario}\\s+(\\d+)/`));
+      expect(flagged, `${scenario} flagged`).toBeGreaterThan(0);
+    }
+    const benign = /benign events flagged: ([\d,]+) of ([\d,]+)/.exec(run.stdout);
+    expect(Number(benign?.[1]?.replaceAll(',', '')) / Number(benign?.[2]?.replaceAll(',', ''))).toBeLessThan(0.01);
+  });
+
+  it('stops cleanly on Ctrl-C: everything produced is stored, and the summary still prints', async () => {
+    const run = await aispm(['demo', '--duration', '60', '--rate', '1000'], 4000);
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stderr).toContain('SIGINT: stopping, flushing what was produced');
+    const stored = number(run.stdout, /events stored\s+([\d,]+) of/);
+    const published = number(run.stdout, /events stored\s+[\d,]+ of ([\d,]+) published/);
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBe(published);
+  });
+
+  it('explains a bad flag and exits 2', async () => {
+    const run = await aispm(['demo', '--rate', 'fast']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--rate expects a positive number, got "fast"');
+  });
+
+  it('stops on a wrong configuration value, naming the key', async () => {
+    const child = await new Promise<Run>((resolve) => {
+      const p = spawn(process.execPath, [join(repo, 'services/cli/src/main.ts'), 'demo'], {
+        env: { ...process.env, AISPM_MODE: 'cluster' },
+      });
+      let stderr = '';
+      p.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      p.on('close', (code) => resolve({ code, stdout: '', stderr }));
+    });
+    expect(child.code).toBe(1);
+    expect(child.stderr).toContain('configuration AISPM_MODE: got "cluster"; expected "embedded"');
+  });
+
+  it.each(['demo', 'up', 'migrate'])('prints help for %s', async (command) => {
+    const run = await aispm([command, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Usage: aispm ${command}`);
+  });
+});
