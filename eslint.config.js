@@ -1,9 +1,21 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import { importX, createNodeResolver } from 'eslint-plugin-import-x';
+import importPlugin from 'eslint-plugin-import';
 
 const SERVICES = '(core|shim|gateway|processor|alerter|cli)';
+
+/** A service is used only through its package root; its src/ is private. */
+const SERVICE_BOUNDARIES = [
+  {
+    regex: '^@aispm/[^/]+/.+',
+    message: "Import a service only through its package root (its index.ts), e.g. '@aispm/core'.",
+  },
+  {
+    regex: `^\\.\\.?/(.*/)?(services/)?${SERVICES}/src/`,
+    message: "Import another service through its package name (e.g. '@aispm/core'), never its src/.",
+  },
+];
 
 export default tseslint.config(
   {
@@ -22,31 +34,31 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },
     },
-    plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js'] })] },
+    plugins: { import: importPlugin },
+    settings: {
+      'import/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import/resolver': { node: { extensions: ['.ts', '.js'] } },
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      'import-x/no-cycle': 'error',
-      'import-x/no-self-import': 'error',
+      'import/no-cycle': 'error',
+      'import/no-self-import': 'error',
       'no-restricted-syntax': [
         'error',
         { selector: 'ExportAllDeclaration', message: 'Name what a module exports: no `export *`.' },
       ],
+      'no-restricted-imports': ['error', { patterns: SERVICE_BOUNDARIES }],
+    },
+  },
+  {
+    files: ['services/core/**/*.ts'],
+    rules: {
       'no-restricted-imports': [
         'error',
         {
-          patterns: [
-            {
-              regex: '^@aispm/[^/]+/.+',
-              message: "Import a service only through its package root (its index.ts), e.g. '@aispm/core'.",
-            },
-            {
-              regex: `^\\.\\.?/(.*/)?(services/)?${SERVICES}/src/`,
-              message: "Import another service through its package name (e.g. '@aispm/core'), never its src/.",
-            },
-          ],
+          patterns: [...SERVICE_BOUNDARIES, { regex: '^@aispm/', message: 'core depends on no other service.' }],
         },
       ],
     },
