@@ -13,9 +13,12 @@ export const SCORE_MODEL = 'agent-rate-tokens/1';
 /**
  * Per-entity baselines for the events of the partitions this process owns,
  * keyed like the partition key, so an entity's state lives where its events land.
+ * State leaves and re-enters through snapshot/restore, keyed the same way, so it
+ * can be checkpointed and handed over on restart or rebalance.
  */
 export class Scorer {
   private readonly baselines = new Map<string, AgentBaseline>();
+  private readonly dirty = new Set<string>();
   private readonly options: BaselineOptions;
 
   constructor(options: Partial<BaselineOptions> = {}) {
@@ -31,6 +34,33 @@ export class Scorer {
     const state = this.baselines.get(key) ?? newAgentBaseline(event.time / 1000);
     const { state: next, measurement } = observe(state, event, this.options);
     this.baselines.set(key, next);
+    this.dirty.add(key);
     return scoreMeasurement(measurement, event.agent ? `agent \`${event.agent}\`` : `app \`${event.app}\``);
+  }
+
+  /** Keys whose state changed since the last call; the caller checkpoints them. */
+  takeDirty(): string[] {
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    return keys;
+  }
+
+  /** The serialized state of one key, or null when it has none. */
+  snapshot(key: string): Buffer | null {
+    const state = this.baselines.get(key);
+    return state ? Buffer.from(JSON.stringify(state)) : null;
+  }
+
+  /** Replaces one key's state with a snapshot taken earlier (by this or another process). */
+  restore(key: string, snapshot: Buffer): void {
+    this.baselines.set(key, JSON.parse(snapshot.toString('utf8')) as AgentBaseline);
+  }
+
+  /** Forgets keys this process no longer owns (after a rebalance). */
+  drop(keys: Iterable<string>): void {
+    for (const key of keys) {
+      this.baselines.delete(key);
+      this.dirty.delete(key);
+    }
   }
 }
