@@ -45,10 +45,10 @@ describe('aispm demo', () => {
     const run = await aispm(['demo', '--duration', '6', '--rate', '3000', '--seed', '3']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('aispm demo — summary');
-    expect(number(run.stdout, /events stored\s+([\d,]+)/)).toBe(18_000 + 119);
+    expect(number(run.stdout, /events stored\s+([\d,]+)/)).toBe(18_000 + 122);
     expect(number(run.stdout, /of the top (\d+) single events/)).toBe(10);
     expect(number(run.stdout, /single events, (\d+) are labeled/)).toBeGreaterThanOrEqual(8);
-    for (const scenario of ['denial_of_wallet', 'runaway_loop', 'exfiltration', 'prompt_stuffing']) {
+    for (const scenario of ['denial_of_wallet', 'runaway_loop', 'exfiltration', 'shadow_egress', 'prompt_stuffing']) {
       const flagged = number(run.stdout, new RegExp(`${scenario}\\s+(\\d+)/`));
       expect(flagged, `${scenario} flagged`).toBeGreaterThan(0);
     }
@@ -85,7 +85,7 @@ describe('aispm demo', () => {
     expect(child.stderr).toContain('configuration AISPM_MODE: got "cluster"; expected "embedded"');
   });
 
-  it.each(['demo', 'up', 'migrate'])('prints help for %s', async (command) => {
+  it.each(['demo', 'up', 'migrate', 'gateway'])('prints help for %s', async (command) => {
     const run = await aispm([command, '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Usage: aispm ${command}`);

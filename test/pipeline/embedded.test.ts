@@ -46,6 +46,7 @@ beforeAll(async () => {
   await bus.ensureTopics([
     { topic: config.topics.events, partitions: 4 },
     { topic: config.topics.scores, partitions: 4 },
+    { topic: config.topics.findings, partitions: 4 },
     { topic: config.topics.deadLetter, partitions: 1 },
   ]);
   await bus.subscribe({

@@ -19,6 +19,7 @@ const config = loadConfig({
   KAFKA_BROKERS: brokers.join(','),
   AISPM_TOPIC_EVENTS: `it.events.${run}`,
   AISPM_TOPIC_SCORES: `it.scores.${run}`,
+  AISPM_TOPIC_FINDINGS: `it.findings.${run}`,
   AISPM_TOPIC_DEAD_LETTER: `it.dlq.${run}`,
 });
 const codec = createEventCodec();
@@ -46,6 +47,7 @@ beforeAll(async () => {
   await bus.ensureTopics([
     { topic: topics.events, partitions: 3 },
     { topic: topics.scores, partitions: 3 },
+    { topic: topics.findings, partitions: 3 },
     { topic: topics.deadLetter, partitions: 1 },
   ]);
   await bus.subscribe({

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { AispmError, ConfigError, createLogger, loadConfig, type LogLevel, type Logger } from '@aispm/core';
 import { demoCommand } from './commands/demo.ts';
+import { gatewayCommand } from './commands/gateway.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { upCommand } from './commands/up.ts';
 import { UsageError } from './usage.ts';
@@ -14,6 +15,7 @@ in ClickHouse.
 Commands:
   demo      run a synthetic fleet through the pipeline and summarise what it found
   up        run the pipeline until Ctrl-C
+  gateway   run the OTLP/HTTP ingest gateway alone (distributed mode)
   migrate   apply ClickHouse migrations
 
 Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
@@ -29,6 +31,7 @@ const COMMANDS: Record<string, Command> = {
   demo: { run: demoCommand, logLevel: 'warn' },
   up: { run: upCommand, logLevel: 'info' },
   migrate: { run: migrateCommand, logLevel: 'warn' },
+  gateway: { run: gatewayCommand, logLevel: 'info' },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -10,7 +10,7 @@ import {
   type Logger,
   type Store,
 } from '@aispm/core';
-import { Processor } from '@aispm/processor';
+import { KafkaChangelog, Processor } from '@aispm/processor';
 
 /**
  * The pipeline in one process: a bus, a store with its migrations applied, and
@@ -26,8 +26,9 @@ export interface Runtime {
 }
 
 export async function openStore(config: Config, log: Logger): Promise<Store> {
+  const kind = config.store === 'auto' ? (config.mode === 'embedded' ? 'chdb' : 'clickhouse') : config.store;
   const store =
-    config.mode === 'embedded'
+    kind === 'chdb'
       ? await ChdbStore.open({ path: join(config.dataDir, 'chdb'), database: config.clickhouse.database })
       : await ClickHouseStore.open({ ...config.clickhouse });
   const applied = await migrate(store);
@@ -39,7 +40,15 @@ export function openBus(config: Config, log: Logger): Bus {
   const busLog = (message: string, level: 'warn' | 'error'): void => log[level](message);
   return config.mode === 'embedded'
     ? new MemoryBus({ log: busLog })
-    : new KafkaBus({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log: busLog });
+    : new KafkaBus({
+        brokers: config.kafka.brokers,
+        clientId: config.kafka.clientId,
+        log: busLog,
+        consumer: {
+          sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+          heartbeatIntervalMs: Math.min(3000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
+        },
+      });
 }
 
 export async function startRuntime(config: Config, log: Logger): Promise<Runtime> {
@@ -53,7 +62,29 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     { topic: topics.deadLetter, partitions: 1 },
     { topic: topics.state, partitions: config.partitions, compacted: true },
   ]);
-  const processor = new Processor({ bus, store, topics, log });
+  // Distributed: state on the compacted changelog next to the events; embedded: in the store.
+  const state =
+    bus.kind === 'kafka'
+      ? new KafkaChangelog({
+          bus,
+          brokers: config.kafka.brokers,
+          clientId: config.kafka.clientId,
+          topic: topics.state,
+          eventsTopic: topics.events,
+        })
+      : undefined;
+  const processor = new Processor({
+    bus,
+    store,
+    topics,
+    log,
+    state,
+    group: config.processor.group,
+    maxBatchSize: config.processor.maxBatchSize,
+    findingThreshold: config.processor.findingThreshold,
+    analytics: config.analytics,
+    drift: { watch: config.analytics.psiWatch, act: config.analytics.psiAct },
+  });
   await processor.start();
   return {
     bus,

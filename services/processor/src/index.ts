@@ -1,6 +1,19 @@
 // @aispm/processor: stream analytics over the events topic.
 
 export { Processor, type ProcessorOptions, type ProcessorStats } from './processor.ts';
-export { SCORE_MODEL } from './scorer.ts';
+export { SCORE_MODEL, Scorer, type ScorerOptions, type ScorerDriftReport } from './scorer.ts';
 export { createScoreCodec, type AnomalyScoreRecord } from './score/score-codec.ts';
 export { DEFAULT_BASELINE_OPTIONS, type BaselineOptions } from './baseline/agent.ts';
+export type { StateBackend } from './state/backend.ts';
+export { createCheckpointCodec, type Checkpoint, type CheckpointValue } from './state/checkpoint.ts';
+export { KafkaChangelog, type KafkaChangelogOptions } from './state/changelog.ts';
+export { StoreStateTable } from './state/table.ts';
+export { createFindingCodec } from './findings/finding-codec.ts';
+export { findingId, SEVERITIES, type Finding, type FindingStatus, type Severity } from './findings/finding.ts';
+export {
+  DEFAULT_DRIFT_THRESHOLDS,
+  type DriftFeature,
+  type DriftReport,
+  type DriftSource,
+  type DriftThresholds,
+} from './findings/drift.ts';

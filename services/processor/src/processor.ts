@@ -1,5 +1,6 @@
 import {
   InvalidRecordError,
+  clickhouseTime,
   createEventCodec,
   eventKey,
   eventRow,
@@ -8,17 +9,32 @@ import {
   type AiEvent,
   type Batch,
   type Bus,
+  type BusRecord,
   type Config,
   type Logger,
   type OutgoingRecord,
   type Store,
   type Subscription,
 } from '@aispm/core';
-import type { BaselineOptions } from './baseline/agent.ts';
-import { Scorer } from './scorer.ts';
+import { Scorer, type ScorerOptions } from './scorer.ts';
 import { createScoreCodec } from './score/score-codec.ts';
 import { scoreRecord, scoreRow } from './sink.ts';
 import type { Score } from './score/score.ts';
+import type { StateBackend } from './state/backend.ts';
+import type { Checkpoint } from './state/checkpoint.ts';
+import { PartitionLedger, type PartitionEntry } from './state/ledger.ts';
+import { StoreStateTable } from './state/table.ts';
+import {
+  DEFAULT_DRIFT_THRESHOLDS,
+  driftSourceOf,
+  type DriftReport,
+  type DriftSource,
+  type DriftThresholds,
+} from './findings/drift.ts';
+import { dedupFindings, type Finding } from './findings/finding.ts';
+import { createFindingCodec } from './findings/finding-codec.ts';
+import { anomalyFinding, driftFinding } from './findings/from-score.ts';
+import { driftRow, findingRow } from './findings/rows.ts';
 
 export interface ProcessorOptions {
   bus: Bus;
@@ -27,9 +43,17 @@ export interface ProcessorOptions {
   /** Consumer group; instances with the same group share the partitions. */
   group?: string;
   log?: Logger;
-  baseline?: Partial<BaselineOptions>;
+  /** Baseline, scoring and drift settings (config.analytics); defaults otherwise. */
+  analytics?: Partial<ScorerOptions>;
   /** Clock for validating event times (tests pin it). */
   now?: () => number;
+  /** Where state is checkpointed; the store's processor_state table by default (embedded mode). */
+  state?: StateBackend;
+  /** A non-learning score at or above this becomes an anomaly finding (default 0.8). */
+  findingThreshold?: number;
+  drift?: DriftThresholds;
+  /** Most events handled (and checkpointed) per batch (default 1000). */
+  maxBatchSize?: number;
 }
 
 export interface ProcessorStats {
@@ -37,34 +61,100 @@ export interface ProcessorStats {
   received: number;
   /** Events stored and scored. */
   stored: number;
+  /** Replayed events whose effects were already durable, so they were not scored again. */
+  skipped: number;
   /** Records sent to the dead-letter topic, by reason code. */
   deadLettered: Record<string, number>;
   /** Entities with a baseline in this process. */
   entities: number;
+  /** Keys restored from checkpoints. */
+  restored: number;
+  findings: number;
+}
+
+/** An id per in-process bus: its offsets mean nothing to another process, whose bus starts again at 0. */
+const memoryBusIds = new WeakMap<Bus, string>();
+function logIdOf(bus: Bus, topic: string): string {
+  if (bus.kind === 'kafka') return `kafka:${topic}`;
+  let id = memoryBusIds.get(bus);
+  if (id === undefined) {
+    id = crypto.randomUUID();
+    memoryBusIds.set(bus, id);
+  }
+  return `memory:${id}:${topic}`;
+}
+
+interface Scored {
+  event: AiEvent;
+  key: string;
+  score: Score;
 }
 
 /**
  * The processor stage: events topic → decode and validate (dead-letter what
- * fails, with the reason) → score against per-entity baselines → store events
- * and scores → publish scores. A batch's offsets are committed by the bus only
- * after all of that is durable.
+ * fails, with the reason) → score against per-entity baselines → store events,
+ * scores, findings and drift → publish scores and findings → checkpoint state.
+ *
+ * State. Each partition's keys live in the scorer while this member owns the
+ * partition. On the first batch of a partition it does not hold (start, rebalance,
+ * or a gap in offsets showing another member had it meanwhile), the partition's
+ * checkpoints are loaded and restored; partitions the group took away are dropped.
+ *
+ * Checkpoint protocol, per batch, in this order:
+ *   1. skip events whose key's restored state already covers their offset;
+ *      score the rest (in memory only);
+ *   2. after a restore, probe the store for rows of these events (see 3–4 below)
+ *      and leave those out of the inserts;
+ *   3. write store rows and publish scores, findings and dead letters (together);
+ *   4. checkpoint every key the batch changed, with the batch's last offset;
+ *   5. return: the bus commits the offsets.
+ * A crash
+ *   - before 3 completes: nothing of the batch is durable except perhaps some
+ *     rows; the replay scores it again from the same state, to the same scores;
+ *     the probe (2) finds the rows already written and does not insert them again;
+ *   - between 3 and 4: rows are durable, state is not: as above, the replay
+ *     rebuilds the state by scoring again and the probe keeps rows single;
+ *   - between 4 and 5: state and rows are durable, the offset is not: the replay
+ *     skips every event at or below the checkpointed offset (1).
+ * Rows are written in offset order, so the first batch after a restore whose
+ * events are not all in the store ends the probing. Topic records may repeat in
+ * the crash windows (at-least-once; consumers dedupe by event id or finding id).
+ * A handler failure drops the partition's in-memory state, so the redelivered
+ * batch starts again from the checkpoint rather than from half-applied state.
+ * Scoring depends only on the state and the events, never on the wall clock, so
+ * a replay scores the same.
  */
 export class Processor {
   private readonly codec = createEventCodec();
   private readonly scoreCodec = createScoreCodec();
+  private readonly findingCodec = createFindingCodec();
   private readonly scorer: Scorer;
+  private readonly drift: DriftSource | null;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly state: StateBackend;
+  private readonly ledger = new PartitionLedger();
+  private readonly logId: string;
   private subscription: Subscription | null = null;
-  private readonly counts = { received: 0, stored: 0, deadLettered: {} as Record<string, number> };
+  private readonly counts = {
+    received: 0,
+    stored: 0,
+    skipped: 0,
+    restored: 0,
+    findings: 0,
+    deadLettered: {} as Record<string, number>,
+  };
 
   private readonly options: ProcessorOptions;
 
   constructor(options: ProcessorOptions) {
     this.options = options;
-    this.scorer = new Scorer(options.baseline);
-    this.log = options.log ?? silentLogger;
     this.now = options.now ?? Date.now;
+    this.scorer = new Scorer({ ...options.analytics, now: this.now });
+    this.drift = driftSourceOf(this.scorer);
+    this.log = options.log ?? silentLogger;
+    this.state = options.state ?? new StoreStateTable(options.store);
+    this.logId = logIdOf(options.bus, options.topics.events);
   }
 
   async start(): Promise<void> {
@@ -72,6 +162,7 @@ export class Processor {
       topic: this.options.topics.events,
       group: this.options.group ?? 'aispm-processor',
       handler: (batch) => this.handle(batch),
+      maxBatchSize: this.options.maxBatchSize ?? 1000,
     });
   }
 
@@ -79,6 +170,7 @@ export class Processor {
   async stop(): Promise<void> {
     await this.subscription?.stop();
     this.subscription = null;
+    await this.state.close();
   }
 
   stats(): ProcessorStats {
@@ -86,33 +178,82 @@ export class Processor {
   }
 
   private async handle(batch: Batch): Promise<void> {
-    const events: AiEvent[] = [];
+    try {
+      const entry = await this.own(batch);
+      await this.process(batch, entry);
+    } catch (err) {
+      // The redelivery must start from the checkpoint, not from state the failed batch already advanced.
+      this.scorer.drop(this.ledger.forget([batch.partition]));
+      this.scorer.takeDirty();
+      throw err;
+    }
+  }
+
+  /** Drops partitions the group moved elsewhere; restores this batch's partition when not held or stale. */
+  private async own(batch: Batch): Promise<PartitionEntry> {
+    const { partition } = batch;
+    const owned = this.subscription?.assignment() ?? [];
+    const lost = this.ledger.notIn(owned).filter((p) => p !== partition);
+    if (lost.length > 0) {
+      this.scorer.drop(this.ledger.forget(lost));
+      this.log.info('state dropped for partitions moved elsewhere', { partitions: lost });
+    }
+    const first = batch.records[0];
+    if (first && this.ledger.isStale(partition, BigInt(first.offset))) {
+      this.scorer.drop(this.ledger.forget([partition]));
+    }
+    const held = this.ledger.get(partition);
+    if (held) return held;
+    // Restore every owned partition not held yet in one read: a rebalance hands over several at once.
+    const wanted = [...new Set([partition, ...owned.filter((p) => !this.ledger.has(p))])];
+    await this.restore(wanted);
+    return this.ledger.get(partition)!;
+  }
+
+  private async restore(partitions: number[]): Promise<void> {
+    const started = Date.now();
+    const checkpoints = await this.state.load(partitions);
+    const applied = new Map(partitions.map((p) => [p, new Map<string, bigint>()]));
+    for (const c of checkpoints) {
+      const keys = applied.get(c.partition);
+      if (!keys) continue;
+      this.scorer.restore(c.key, c.snapshot);
+      // Offsets of another log (an in-process bus of an earlier run) say nothing about this one.
+      keys.set(c.key, c.log === this.logId ? BigInt(c.offset) : -1n);
+    }
+    for (const p of partitions) this.ledger.restored(p, applied.get(p)!);
+    this.counts.restored += checkpoints.length;
+    this.log.info('state restored', { partitions, keys: checkpoints.length, ms: Date.now() - started });
+  }
+
+  private async process(batch: Batch, entry: PartitionEntry): Promise<void> {
+    const last = batch.records.at(-1);
+    if (!last) return;
+    const scored: Scored[] = [];
     const dead: OutgoingRecord[] = [];
     const nowMs = this.now();
+    let skipped = 0;
     for (const record of batch.records) {
-      try {
-        const event = this.codec.decode(record.value);
-        const reason = invalidReason(event, nowMs);
-        if (reason) throw new InvalidRecordError('invalid_event', reason);
-        events.push(event);
-      } catch (err) {
-        if (!(err instanceof InvalidRecordError)) throw err;
-        dead.push({
-          key: record.key,
-          value: record.value,
-          headers: {
-            ...record.headers,
-            'aispm.dlq.code': err.code,
-            'aispm.dlq.reason': err.message,
-            'aispm.dlq.source': `${record.topic}/${record.partition}/${record.offset}`,
-          },
-        });
+      const event = this.decode(record, nowMs, dead);
+      if (!event) continue;
+      const key = eventKey(event);
+      if (PartitionLedger.alreadyApplied(entry, key, BigInt(record.offset))) {
+        skipped++;
+        continue;
       }
+      scored.push({ event, key, score: this.scorer.score(event) });
     }
-    const scored: [AiEvent, Score][] = events.map((event) => [event, this.scorer.score(event)]);
-    await this.persist(scored, dead);
+    const drift = this.drift?.takeDriftReports() ?? [];
+    const stored = entry.probing ? await this.probe(scored, entry) : { events: scored, scores: scored };
+    const findings = this.findings(stored.scores, drift);
+    await Promise.all([this.writeRows(stored, findings, drift), this.publish(scored, findings, dead)]);
+    await this.checkpoint(batch.partition, last.offset, entry);
+    entry.next = BigInt(last.offset) + 1n;
+
     this.counts.received += batch.records.length;
-    this.counts.stored += events.length;
+    this.counts.stored += stored.scores.length;
+    this.counts.skipped += skipped;
+    this.counts.findings += findings.length;
     for (const record of dead) {
       const code = record.headers?.['aispm.dlq.code'] ?? 'unknown';
       this.counts.deadLettered[code] = (this.counts.deadLettered[code] ?? 0) + 1;
@@ -120,25 +261,131 @@ export class Processor {
     }
   }
 
-  private async persist(scored: [AiEvent, Score][], dead: OutgoingRecord[]): Promise<void> {
-    const { bus, store, topics } = this.options;
-    if (scored.length > 0) {
-      await store.insert(
-        'events',
-        scored.map(([event]) => eventRow(event)),
-      );
-      await store.insert(
-        'anomaly_scores',
-        scored.map(([event, score]) => scoreRow(event, score)),
-      );
-      await bus.publish(
-        topics.scores,
-        scored.map(([event, score]) => ({
-          key: eventKey(event),
-          value: this.scoreCodec.encode(scoreRecord(event, score)),
-        })),
-      );
+  private decode(record: BusRecord, nowMs: number, dead: OutgoingRecord[]): AiEvent | null {
+    try {
+      const event = this.codec.decode(record.value);
+      const reason = invalidReason(event, nowMs);
+      if (reason) throw new InvalidRecordError('invalid_event', reason);
+      return event;
+    } catch (err) {
+      if (!(err instanceof InvalidRecordError)) throw err;
+      dead.push({
+        key: record.key,
+        value: record.value,
+        headers: {
+          ...record.headers,
+          'aispm.dlq.code': err.code,
+          'aispm.dlq.reason': err.message,
+          'aispm.dlq.source': `${record.topic}/${record.partition}/${record.offset}`,
+        },
+      });
+      return null;
     }
-    if (dead.length > 0) await bus.publish(topics.deadLetter, dead);
+  }
+
+  /**
+   * Which of these events already have rows (a batch that crashed before its
+   * checkpoint). Probing ends with the first batch holding an event not yet scored
+   * into the store: rows are written in offset order, so none after it exist.
+   */
+  private async probe(scored: Scored[], entry: PartitionEntry): Promise<{ events: Scored[]; scores: Scored[] }> {
+    if (scored.length === 0) return { events: scored, scores: scored };
+    const times = scored.map((s) => s.event.time);
+    const params = {
+      ids: scored.map((s) => s.event.event_id),
+      tenants: [...new Set(scored.map((s) => s.event.tenant))],
+      from: clickhouseTime(Math.min(...times)),
+      to: clickhouseTime(Math.max(...times)),
+    };
+    const where =
+      'tenant IN {tenants:Array(String)} AND time >= {from:DateTime64(6)} AND time <= {to:DateTime64(6)} ' +
+      'AND event_id IN {ids:Array(String)}';
+    const rows = await this.options.store.query<{ event_id: string; t: string }>(
+      `SELECT DISTINCT event_id, 'e' AS t FROM events WHERE ${where}
+       UNION ALL SELECT DISTINCT event_id, 's' AS t FROM anomaly_scores WHERE ${where}`,
+      params,
+    );
+    const inEvents = new Set(rows.filter((r) => r.t === 'e').map((r) => r.event_id));
+    const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => r.event_id));
+    if (inScores.size < scored.length) entry.probing = false;
+    if (inScores.size > 0) this.log.info('replayed events already in the store', { events: inScores.size });
+    return {
+      events: scored.filter((s) => !inEvents.has(s.event.event_id)),
+      scores: scored.filter((s) => !inScores.has(s.event.event_id)),
+    };
+  }
+
+  private findings(scores: Scored[], drift: DriftReport[]): Finding[] {
+    const threshold = this.options.findingThreshold ?? 0.8;
+    const thresholds = this.options.drift ?? DEFAULT_DRIFT_THRESHOLDS;
+    const found: Finding[] = [];
+    for (const { event, key, score } of scores) {
+      const finding = anomalyFinding(event, key, score, threshold);
+      if (finding) found.push(finding);
+    }
+    for (const report of drift) {
+      const finding = driftFinding(report, thresholds);
+      if (finding) found.push(finding);
+    }
+    return dedupFindings(found);
+  }
+
+  private async writeRows(
+    stored: { events: Scored[]; scores: Scored[] },
+    findings: Finding[],
+    drift: DriftReport[],
+  ): Promise<void> {
+    const { store } = this.options;
+    const writes: Promise<void>[] = [];
+    if (stored.events.length > 0)
+      writes.push(
+        store.insert(
+          'events',
+          stored.events.map((s) => eventRow(s.event)),
+        ),
+      );
+    if (stored.scores.length > 0)
+      writes.push(
+        store.insert(
+          'anomaly_scores',
+          stored.scores.map((s) => scoreRow(s.event, s.score)),
+        ),
+      );
+    if (findings.length > 0) writes.push(store.insert('findings', findings.map(findingRow)));
+    if (drift.length > 0) writes.push(store.insert('drift_reports', drift.map(driftRow)));
+    await Promise.all(writes);
+  }
+
+  private async publish(scored: Scored[], findings: Finding[], dead: OutgoingRecord[]): Promise<void> {
+    const { bus, topics } = this.options;
+    const sends: Promise<void>[] = [];
+    if (scored.length > 0)
+      sends.push(
+        bus.publish(
+          topics.scores,
+          scored.map((s) => ({ key: s.key, value: this.scoreCodec.encode(scoreRecord(s.event, s.score)) })),
+        ),
+      );
+    if (findings.length > 0)
+      sends.push(
+        bus.publish(
+          topics.findings,
+          findings.map((f) => ({ key: f.asset, value: this.findingCodec.encode(f) })),
+        ),
+      );
+    if (dead.length > 0) sends.push(bus.publish(topics.deadLetter, dead));
+    await Promise.all(sends);
+  }
+
+  private async checkpoint(partition: number, offset: string, entry: PartitionEntry): Promise<void> {
+    const at = BigInt(offset);
+    const checkpoints: Checkpoint[] = [];
+    for (const key of this.scorer.takeDirty()) {
+      const snapshot = this.scorer.snapshot(key);
+      if (!snapshot) continue;
+      checkpoints.push({ key, log: this.logId, partition, offset, snapshot });
+      entry.applied.set(key, at);
+    }
+    await this.state.save(checkpoints);
   }
 }

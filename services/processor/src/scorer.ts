@@ -1,41 +1,154 @@
-import { eventKey, type AiEvent } from '@aispm/core';
+import { EVENT_LIMITS, eventKey, type AiEvent } from '@aispm/core';
 import {
   DEFAULT_BASELINE_OPTIONS,
+  baselineContext,
   newAgentBaseline,
   observe,
+  reject,
   type AgentBaseline,
+  type BaselineContext,
   type BaselineOptions,
 } from './baseline/agent.ts';
-import { scoreMeasurement, type Score } from './score/score.ts';
+import { decodeBaseline, encodeBaseline } from './baseline/snapshot.ts';
+import {
+  DEFAULT_DRIFT_OPTIONS,
+  advanceWindow,
+  closeWindow,
+  countInWindow,
+  openWindow,
+  type DriftLevel,
+  type DriftOptions,
+  type FeatureDrift,
+  type WindowDrift,
+} from './drift/window.ts';
+import type { DriftReport, DriftSource } from './findings/drift.ts';
+import { DEFAULT_SCORE_OPTIONS, scoreMeasurement, type Score, type ScoreOptions } from './score/score.ts';
 
-export const SCORE_MODEL = 'agent-rate-tokens/1';
+export const SCORE_MODEL = 'agent-baseline/2';
 
 /**
  * Per-entity baselines for the events of the partitions this process owns,
- * keyed like the partition key, so an entity's state lives where its events land.
- * State leaves and re-enters through snapshot/restore, keyed the same way, so it
- * can be checkpointed and handed over on restart or rebalance.
+ * keyed like the partition key (eventKey = tenant/app/agent), so an entity's
+ * state lives where its events land.
+ *
+ * Seam for the processor and checkpointing:
+ * - score(event) measures the event against its key's baseline, then learns
+ *   from it. The Score carries `score`, `learning` and `parts` (feature, kind, z,
+ *   score, reason); `rejected` lists values left out as invalid (counted per key
+ *   in the snapshot, and per process in rejections()).
+ * - takeDriftReports() (DriftSource, findings/drift.ts) returns the drift reports
+ *   of windows closed since the last call: a key's window closes when its first
+ *   event of a later window arrives, or, for keys gone quiet, when the newest event
+ *   time seen passes the window's end by ALLOWED_LATENESS_MS (checked once per
+ *   window length of event time, so the sweep over all keys stays rare).
+ *   closeWindows(watermarkMs) forces that sweep (shutdown, tests). Report `psi`
+ *   is the largest PSI *in excess of sampling noise* ((bins − 1)/n, see
+ *   drift/window.ts); each feature keeps its raw PSI and JS. Only windows with
+ *   enough events and a baseline past learning are judged.
+ * - takeDirty/snapshot/restore/drop move a key's whole state (baseline, decay
+ *   clock, open drift window) in and out for checkpoints, restarts and rebalances.
  */
-export class Scorer {
+export interface ScorerOptions extends BaselineOptions, DriftOptions, ScoreOptions {
+  /** Clock for judging event times (tests and replays pin it). */
+  now: () => number;
+}
+
+/** The processor's drift report with this scorer's extras: the worst level, and per feature its noise, level and words. */
+export type ScorerDriftReport = DriftReport & { level: DriftLevel; features: FeatureDrift[] };
+
+/** How long after its end a quiet key's window waits for late events before the sweep closes it. */
+export const ALLOWED_LATENESS_MS = 5 * 60_000;
+
+export class Scorer implements DriftSource {
   private readonly baselines = new Map<string, AgentBaseline>();
   private readonly dirty = new Set<string>();
-  private readonly options: BaselineOptions;
+  private readonly ctx: BaselineContext;
+  private readonly options: ScorerOptions;
+  private readonly rejectedCounts: Record<string, number> = {};
+  private pendingDrift: ScorerDriftReport[] = [];
+  /** Newest valid event time seen, and the window (index) the last sweep covered. */
+  private watermarkMs = Number.NEGATIVE_INFINITY;
+  private sweptWindow = Number.NEGATIVE_INFINITY;
 
-  constructor(options: Partial<BaselineOptions> = {}) {
-    this.options = { ...DEFAULT_BASELINE_OPTIONS, ...options };
+  constructor(options: Partial<ScorerOptions> = {}) {
+    this.options = {
+      ...DEFAULT_BASELINE_OPTIONS,
+      ...DEFAULT_DRIFT_OPTIONS,
+      ...DEFAULT_SCORE_OPTIONS,
+      now: Date.now,
+      ...options,
+    };
+    this.ctx = baselineContext(this.options);
   }
 
   get entities(): number {
     return this.baselines.size;
   }
 
+  /** Values refused since start, by reason code (out-of-range numbers, oversized fields, implausible times). */
+  rejections(): Record<string, number> {
+    return { ...this.rejectedCounts };
+  }
+
   score(event: AiEvent): Score {
     const key = eventKey(event);
-    const state = this.baselines.get(key) ?? newAgentBaseline(event.time / 1000);
-    const { state: next, measurement } = observe(state, event, this.options);
-    this.baselines.set(key, next);
+    let state = this.baselines.get(key);
+    if (!state) {
+      state = newAgentBaseline(event);
+      this.baselines.set(key, state);
+    }
     this.dirty.add(key);
-    return scoreMeasurement(measurement, event.agent ? `agent \`${event.agent}\`` : `app \`${event.app}\``);
+    const timeMs = event.time / 1000;
+    const nowMs = this.options.now();
+    const timeOk =
+      Number.isFinite(timeMs) &&
+      timeMs <= nowMs + EVENT_LIMITS.maxFutureSkewMs &&
+      timeMs >= nowMs - EVENT_LIMITS.maxAgeMs;
+    if (timeOk) {
+      const drift = advanceWindow(state, this.ctx, this.options, timeMs);
+      if (drift) this.pendingDrift.push(driftReport(key, drift));
+      if (timeMs > this.watermarkMs) this.watermarkMs = timeMs;
+    }
+    const measurement = observe(state, event, this.ctx, timeOk);
+    if (timeOk) countInWindow(state, this.ctx, event);
+    else
+      reject(
+        state,
+        measurement.rejected,
+        'time_implausible',
+        `time ${event.time} µs is implausible; scored without time-based features`,
+      );
+    for (const { code } of measurement.rejected) this.rejectedCounts[code] = (this.rejectedCounts[code] ?? 0) + 1;
+    return scoreMeasurement(
+      measurement,
+      event.agent ? `agent \`${event.agent}\`` : `app \`${event.app}\``,
+      this.options,
+    );
+  }
+
+  /** Drift reports of the windows closed since the last call (see the seam notes above). */
+  takeDriftReports(): ScorerDriftReport[] {
+    const length = this.options.windowMinutes * 60_000;
+    const window = Math.floor((this.watermarkMs - ALLOWED_LATENESS_MS) / length);
+    if (Number.isFinite(window) && window > this.sweptWindow) {
+      this.sweptWindow = window;
+      this.closeWindows(this.watermarkMs - ALLOWED_LATENESS_MS);
+    }
+    const reports = this.pendingDrift;
+    this.pendingDrift = [];
+    return reports;
+  }
+
+  /** Closes the drift windows of keys whose window ended by `watermarkMs` (event time); their reports join the pending ones. */
+  closeWindows(watermarkMs: number): void {
+    const length = this.options.windowMinutes * 60_000;
+    for (const [key, state] of this.baselines) {
+      if (state.window.startMs + length > watermarkMs) continue;
+      const drift = closeWindow(state, this.ctx, this.options);
+      if (drift) this.pendingDrift.push(driftReport(key, drift));
+      openWindow(state, this.ctx, Math.floor(watermarkMs / length) * length);
+      this.dirty.add(key);
+    }
   }
 
   /** Keys whose state changed since the last call; the caller checkpoints them. */
@@ -48,12 +161,12 @@ export class Scorer {
   /** The serialized state of one key, or null when it has none. */
   snapshot(key: string): Buffer | null {
     const state = this.baselines.get(key);
-    return state ? Buffer.from(JSON.stringify(state)) : null;
+    return state ? encodeBaseline(state) : null;
   }
 
   /** Replaces one key's state with a snapshot taken earlier (by this or another process). */
   restore(key: string, snapshot: Buffer): void {
-    this.baselines.set(key, JSON.parse(snapshot.toString('utf8')) as AgentBaseline);
+    this.baselines.set(key, decodeBaseline(key, snapshot));
   }
 
   /** Forgets keys this process no longer owns (after a rebalance). */
@@ -63,4 +176,22 @@ export class Scorer {
       this.dirty.delete(key);
     }
   }
+}
+
+/** A closed window's drift in the processor's report shape (findings/drift.ts). */
+function driftReport(key: string, drift: WindowDrift): ScorerDriftReport {
+  let excess = 0;
+  for (const f of drift.features) excess = Math.max(excess, f.psi - f.noise);
+  return {
+    tenant: drift.tenant,
+    entity: key,
+    entity_type: drift.agent ? 'agent' : 'app',
+    window_start: drift.windowStartMs * 1000,
+    window_end: drift.windowEndMs * 1000,
+    psi: excess,
+    js: drift.js,
+    level: drift.level,
+    features: drift.features,
+    learning: false,
+  };
 }

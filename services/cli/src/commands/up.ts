@@ -1,12 +1,15 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Logger } from '@aispm/core';
+import { startGateway } from '@aispm/gateway';
 import { startRuntime } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
 
 export const UP_HELP = `Usage: aispm up [options]
 
-Runs the pipeline in one process until Ctrl-C: the processor consuming the
-events topic, scoring, and writing to the store. Embedded mode (default):
+Runs the pipeline in one process until Ctrl-C: the OTLP/HTTP gateway (when
+AISPM_GATEWAY_KEYS or AISPM_GATEWAY_KEYS_FILE names tenant keys; send traces to
+http://AISPM_GATEWAY_HOST:AISPM_GATEWAY_PORT/v1/traces), the processor consuming
+the events topic, scoring, and writing to the store. Embedded mode (default):
 in-process bus and chdb under <data-dir>/chdb. Distributed mode
 (AISPM_MODE=distributed): Kafka (KAFKA_BROKERS) and a ClickHouse server
 (AISPM_CLICKHOUSE_URL); run several to share the partitions.
@@ -33,11 +36,14 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   }
   const config = loadConfig(process.env, { dataDir: values['data-dir'] });
   const runtime = await startRuntime(config, log);
+  const gateway = config.gateway.keys === null ? null : await startGateway({ bus: runtime.bus, config, log });
+  if (!gateway) log.info('gateway off: set AISPM_GATEWAY_KEYS (tenant:key lines) to accept OTLP traces');
   log.info('aispm is up', {
     mode: config.mode,
     bus: runtime.bus.kind,
     store: runtime.store.kind,
     topic: config.topics.events,
+    gateway: gateway?.url ?? 'off',
   });
   const stopped = new Promise<NodeJS.Signals>((resolve) => abortOnSignals(resolve));
   const timer = setInterval(
@@ -47,6 +53,7 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   const signal = await stopped;
   clearInterval(timer);
   log.info('stopping: draining the batch in flight and flushing', { signal });
+  await gateway?.close();
   await runtime.close();
   log.info('stopped', { ...runtime.processor.stats() });
   return 0;

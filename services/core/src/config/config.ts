@@ -15,10 +15,31 @@ export interface Config {
   dataDir: string;
   partitions: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  kafka: { brokers: string[]; clientId: string };
+  kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number };
   clickhouse: { url: string; username: string; password: string; database: string };
   capture: { policy: CapturePolicy; hmacKey: string | null; maxContentBytes: number };
   topics: { events: string; scores: string; findings: string; state: string; deadLetter: string };
+  /** Which store: chdb in-process or a ClickHouse server; 'auto' follows the mode. */
+  store: 'auto' | 'chdb' | 'clickhouse';
+  processor: { group: string; maxBatchSize: number; findingThreshold: number };
+  /** Baselines and drift of the processor's analytics (services/processor: baseline/, drift/). */
+  analytics: {
+    minEvents: number;
+    minMinutes: number;
+    halfLifeHours: number;
+    windowMinutes: number;
+    psiWatch: number;
+    psiAct: number;
+  };
+  gateway: {
+    host: string;
+    port: number;
+    maxBodyBytes: number;
+    maxInFlight: number;
+    publishTimeoutMs: number;
+    /** `tenant:key` entries (or `tenant:sha256:<hex>`), one per line or comma-separated; parsed by the gateway. */
+    keys: string | null;
+  };
 }
 
 interface Key<T> {
@@ -142,6 +163,110 @@ export const CONFIG_KEYS = {
   topicFindings: topic('AISPM_TOPIC_FINDINGS', 'aispm.findings.v1'),
   topicState: topic('AISPM_TOPIC_STATE', 'aispm.state.v1'),
   topicDeadLetter: topic('AISPM_TOPIC_DEAD_LETTER', 'aispm.events.dlq.v1'),
+  store: {
+    env: 'AISPM_STORE',
+    expected: '"auto" (chdb in embedded mode, a ClickHouse server in distributed mode), "chdb" or "clickhouse"',
+    schema: z.enum(['auto', 'chdb', 'clickhouse']),
+    default: 'auto',
+  } satisfies Key<Config['store']>,
+  processorGroup: {
+    env: 'AISPM_PROCESSOR_GROUP',
+    expected: 'a Kafka consumer group id (letters, digits, . _ -)',
+    schema: topicName,
+    default: 'aispm-processor',
+  } satisfies Key<string>,
+  kafkaSessionTimeoutMs: {
+    env: 'AISPM_KAFKA_SESSION_TIMEOUT_MS',
+    expected: "an integer from 6000 to 300000 (ms before the group gives a silent member's partitions to others)",
+    schema: z.coerce.number().int().min(6000).max(300_000),
+    default: 30_000,
+  } satisfies Key<number>,
+  processorBatch: {
+    env: 'AISPM_PROCESSOR_BATCH',
+    expected: 'an integer from 1 to 100000 (events the processor scores, stores and checkpoints per batch)',
+    schema: z.coerce.number().int().min(1).max(100_000),
+    default: 1000,
+  } satisfies Key<number>,
+  findingThreshold: {
+    env: 'AISPM_FINDING_THRESHOLD',
+    expected: 'a number from 0 to 1 (anomaly score from which an event raises a finding)',
+    schema: z.coerce.number().min(0).max(1),
+    default: 0.8,
+  } satisfies Key<number>,
+  baselineMinEvents: {
+    env: 'AISPM_BASELINE_MIN_EVENTS',
+    expected: 'an integer from 1 to 1000000 (events before a baseline is trusted; earlier scores say "learning")',
+    schema: z.coerce.number().int().min(1).max(1_000_000),
+    default: 50,
+  } satisfies Key<number>,
+  baselineMinMinutes: {
+    env: 'AISPM_BASELINE_MIN_MINUTES',
+    expected: 'an integer from 0 to 525600 (minutes of event time before a baseline is trusted)',
+    schema: z.coerce.number().int().min(0).max(525_600),
+    default: 30,
+  } satisfies Key<number>,
+  baselineHalfLifeHours: {
+    env: 'AISPM_BASELINE_HALF_LIFE_HOURS',
+    expected: 'a number from 0.1 to 8760 (hours of event time after which an observation weighs half)',
+    schema: z.coerce.number().min(0.1).max(8760),
+    default: 72,
+  } satisfies Key<number>,
+  driftWindowMinutes: {
+    env: 'AISPM_DRIFT_WINDOW_MINUTES',
+    expected: 'an integer from 1 to 10080 (length of the tumbling drift window)',
+    schema: z.coerce.number().int().min(1).max(10_080),
+    default: 15,
+  } satisfies Key<number>,
+  driftPsiWatch: {
+    env: 'AISPM_DRIFT_PSI_WATCH',
+    expected: 'a number from 0 to 10 (PSI from which a window is at "watch")',
+    schema: z.coerce.number().min(0).max(10),
+    default: 0.1,
+  } satisfies Key<number>,
+  driftPsiAct: {
+    env: 'AISPM_DRIFT_PSI_ACT',
+    expected: 'a number from 0 to 10 (PSI from which a window is at "act")',
+    schema: z.coerce.number().min(0).max(10),
+    default: 0.25,
+  } satisfies Key<number>,
+  gatewayHost: {
+    env: 'AISPM_GATEWAY_HOST',
+    expected: 'an interface address for the OTLP/HTTP gateway to listen on, e.g. 127.0.0.1 or 0.0.0.0',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+  } satisfies Key<string>,
+  gatewayPort: {
+    env: 'AISPM_GATEWAY_PORT',
+    expected: 'a TCP port from 0 to 65535 (4318 is the OTLP/HTTP default)',
+    schema: z.coerce.number().int().min(0).max(65535),
+    default: 4318,
+  } satisfies Key<number>,
+  gatewayMaxBodyBytes: {
+    env: 'AISPM_GATEWAY_MAX_BODY_BYTES',
+    expected: 'an integer from 1024 to 268435456 (bytes of one request, measured after decompression)',
+    schema: z.coerce.number().int().min(1024).max(268_435_456),
+    default: 16_777_216,
+  } satisfies Key<number>,
+  gatewayMaxInFlight: {
+    env: 'AISPM_GATEWAY_MAX_IN_FLIGHT',
+    expected: 'an integer from 1 to 10000 (requests decoded or awaiting Kafka at once; more get 429)',
+    schema: z.coerce.number().int().min(1).max(10_000),
+    default: 64,
+  } satisfies Key<number>,
+  gatewayPublishTimeoutMs: {
+    env: 'AISPM_GATEWAY_PUBLISH_TIMEOUT_MS',
+    expected: 'an integer from 100 to 120000 (ms to wait for Kafka to acknowledge before answering 503)',
+    schema: z.coerce.number().int().min(100).max(120_000),
+    default: 10_000,
+  } satisfies Key<number>,
+  gatewayKeys: {
+    env: 'AISPM_GATEWAY_KEYS',
+    expected:
+      'API keys as tenant:key or tenant:sha256:<64 hex>, one per line or comma-separated (or AISPM_GATEWAY_KEYS_FILE, a path to them)',
+    schema: z.string().min(1).nullable(),
+    default: null,
+    secret: true,
+  } satisfies Key<string | null>,
 };
 
 type Env = Record<string, string | undefined>;
@@ -184,7 +309,11 @@ export function loadConfig(
     dataDir: read(k.dataDir, merged),
     partitions: read(k.partitions, merged),
     logLevel: read(k.logLevel, merged),
-    kafka: { brokers: read(k.kafkaBrokers, merged), clientId: read(k.kafkaClientId, merged) },
+    kafka: {
+      brokers: read(k.kafkaBrokers, merged),
+      clientId: read(k.kafkaClientId, merged),
+      sessionTimeoutMs: read(k.kafkaSessionTimeoutMs, merged),
+    },
     clickhouse: {
       url: read(k.clickhouseUrl, merged),
       username: read(k.clickhouseUser, merged),
@@ -202,6 +331,28 @@ export function loadConfig(
       findings: read(k.topicFindings, merged),
       state: read(k.topicState, merged),
       deadLetter: read(k.topicDeadLetter, merged),
+    },
+    store: read(k.store, merged),
+    processor: {
+      group: read(k.processorGroup, merged),
+      maxBatchSize: read(k.processorBatch, merged),
+      findingThreshold: read(k.findingThreshold, merged),
+    },
+    analytics: {
+      minEvents: read(k.baselineMinEvents, merged),
+      minMinutes: read(k.baselineMinMinutes, merged),
+      halfLifeHours: read(k.baselineHalfLifeHours, merged),
+      windowMinutes: read(k.driftWindowMinutes, merged),
+      psiWatch: read(k.driftPsiWatch, merged),
+      psiAct: read(k.driftPsiAct, merged),
+    },
+    gateway: {
+      host: read(k.gatewayHost, merged),
+      port: read(k.gatewayPort, merged),
+      maxBodyBytes: read(k.gatewayMaxBodyBytes, merged),
+      maxInFlight: read(k.gatewayMaxInFlight, merged),
+      publishTimeoutMs: read(k.gatewayPublishTimeoutMs, merged),
+      keys: read(k.gatewayKeys, merged),
     },
   };
   if (config.capture.policy === 'hash' && config.capture.hmacKey === null) {

@@ -80,3 +80,28 @@ describe('captureContent', () => {
     expect(captureContent({ ...RAW, completion: 'a\ud800b' }, options('full')).completion).toBe('a\ufffdb');
   });
 });
+
+describe('a policy the sender declares it applied', () => {
+  const options = { policy: 'redacted' as const, hmacKey: 'k'.repeat(32), maxContentBytes: 8192 };
+  const hashed = 'a'.repeat(64);
+
+  it('keeps texts declared hashed when they are HMAC hex, so a hash is not hashed again', () => {
+    const raw = { prompt: hashed, completion: null, tool_arguments: null, tool_result: null };
+    expect(captureContent(raw, { ...options, policy: 'hash' }, 'hash')).toEqual({ policy: 'hash', ...raw });
+    expect(captureContent(raw, options, 'hash')).toEqual({ policy: 'hash', ...raw });
+  });
+
+  it('does not trust the declaration to loosen anything', () => {
+    const raw = { prompt: 'mail bob@example.com', completion: null, tool_arguments: null, tool_result: null };
+    expect(captureContent(raw, options, 'hash').prompt).toBe('mail [EMAIL]');
+    expect(captureContent(raw, options, 'full').prompt).toBe('mail [EMAIL]');
+    const hashedRaw = { ...raw, prompt: hashed };
+    expect(captureContent(hashedRaw, { ...options, policy: 'none' }, 'hash')).toEqual({
+      policy: 'none',
+      prompt: null,
+      completion: null,
+      tool_arguments: null,
+      tool_result: null,
+    });
+  });
+});

@@ -12,6 +12,8 @@ export interface CaptureOptions {
   maxContentBytes: number;
 }
 
+const HMAC_HEX = /^[0-9a-f]{64}$/;
+
 /** The texts of one span before the policy is applied; null where the span carried none. */
 export type RawContent = Omit<EventContent, 'policy'>;
 
@@ -23,9 +25,20 @@ export type RawContent = Omit<EventContent, 'policy'>;
  * - redacted: PII and secrets masked, then cut to maxContentBytes;
  * - full: the text, cut to maxContentBytes.
  * Without an HMAC key, `hash` degrades to `none` rather than storing anything weaker.
+ *
+ * `declared` is the policy the sender says it already applied (the shim sets
+ * `aispm.capture.policy`). It is never trusted to loosen anything: redaction and
+ * truncation are idempotent, so they simply run again. Only hashing is not (a hash
+ * of a hash would no longer match the same prompt seen elsewhere), so texts declared
+ * hashed that are exactly HMAC-SHA256 hex are kept as they are, unless the policy
+ * here is `none`.
  */
-export function captureContent(raw: RawContent, options: CaptureOptions): EventContent {
-  const policy = options.policy === 'hash' && options.hmacKey === null ? 'none' : options.policy;
+export function captureContent(raw: RawContent, options: CaptureOptions, declared?: string): EventContent {
+  const configured = options.policy === 'hash' && options.hmacKey === null ? 'none' : options.policy;
+  if (declared === 'hash' && configured !== 'none' && Object.values(raw).every((t) => t === null || HMAC_HEX.test(t))) {
+    return { policy: 'hash', ...raw };
+  }
+  const policy = configured;
   const apply = (text: string | null): string | null => (text === null ? null : captureText(text, policy, options));
   return {
     policy,

@@ -87,7 +87,11 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
       ? (errorType ?? span.exceptionType?.slice(0, EVENT_LIMITS.maxIdentifierLength) ?? '_OTHER')
       : null,
     finish_reasons: finishReasons(attributes),
-    content: captureContent(extractContent(attributes, kind), options.capture),
+    content: captureContent(
+      extractContent(attributes, kind),
+      options.capture,
+      identifier(attributes, 'aispm.capture.policy') ?? undefined,
+    ),
     attributes: eventAttributes(span, unusable),
   };
   const reason = invalidReason(event, options.nowMs ?? Date.now());

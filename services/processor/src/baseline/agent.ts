@@ -1,115 +1,433 @@
-import type { AiEvent } from '@aispm/core';
-import { emptyEwm, updateEwm, zAbove, type Ewm } from './ewm.ts';
+import { EVENT_LIMITS, type AiEvent } from '@aispm/core';
+import { addToMix, emptyMix, isOpen, slotOf, slotStat, scaleMix, W, type CategoryMix } from './categorical.ts';
+import { emptyEwm, updateEwmInPlace, type Ewm } from './ewm.ts';
+import {
+  DEFAULT_SKETCH_PARAMS,
+  addToSketch,
+  emptySketch,
+  quartiles,
+  scaleSketch,
+  sketchMapping,
+  type Sketch,
+  type SketchMapping,
+} from './sketch.ts';
 
 /**
- * The first per-agent baseline: a decayed event rate (per minute of event time)
- * and the distributions of input and output tokens on a log scale. Pure: state in,
- * state and measurements out.
+ * The baseline of one partition key (tenant/app/agent; tenant/app/ for spans
+ * without an agent). State is held per partition key, so the entity baselines
+ * of users, identities, models, tools and destinations live inside the agent's
+ * state as the agent's view of them (its categorical mixes, capped per field):
+ * "has *this agent* used this tool before" is the question anomaly scoring asks,
+ * and it needs no cross-partition state. Fleet-wide baselines of a model or a
+ * user across agents would need events re-keyed by that entity; not done here.
+ *
+ * Everything decays with event time by forward decay (Cormode et al., ICDE 2009):
+ * an event at time t weighs g(t) = 2^((t − landmark)/halfLife), so older
+ * observations count for relatively less without touching them on every event;
+ * when g grows past RESCALE_AT, all weights are divided by it and the landmark moves.
+ * Mutable on purpose: the Scorer owns it, and the hot path allocates little.
  */
 export interface AgentBaseline {
+  v: 1;
+  tenant: string;
+  app: string;
+  agent: string | null;
+  /** Events counted (not decayed) and the span of event time they cover. */
   events: number;
   firstMs: number;
-  /** Minute (event time) being counted, and its count so far. */
+  lastMs: number;
+  landmarkMs: number;
+  /** Minute (event time) being counted, its count so far, and the per-minute count history (idle minutes included). */
   minute: number;
   minuteCount: number;
-  /** Per-minute event counts of past minutes, idle minutes included. */
   rate: Ewm;
-  inputTokens: Ewm;
-  outputTokens: Ewm;
+  /** Decayed event weight per hour of the week (0 = Monday 00:00 UTC). */
+  hours: Float32Array;
+  numeric: Record<NumericFeature, Sketch>;
+  mixes: Record<MixField, CategoryMix>;
+  /** The last action, for transition probabilities. */
+  prev: string | null;
+  window: DriftWindow;
+  /** Values refused (out of range, oversized), by reason; they never enter the baseline. */
+  rejected: Record<string, number>;
 }
 
+/** The drift window in progress; see drift/window.ts. */
+export interface DriftWindow {
+  startMs: number;
+  events: number;
+  /** Baseline shares and window counts of each numeric feature's bins, or null while learning. */
+  numeric: Float32Array | null;
+}
+
+export const NUMERIC_FEATURES = ['input_tokens', 'output_tokens', 'latency'] as const;
+export type NumericFeature = (typeof NUMERIC_FEATURES)[number];
+/** Fields whose values are scored for novelty and rarity, and checked for drift. */
+export const MIX_FIELDS = ['tool', 'model', 'destination', 'operation', 'user', 'identity'] as const;
+export type MixFieldScored = (typeof MIX_FIELDS)[number];
+export type MixField = MixFieldScored | 'action' | 'transition';
+
 export interface BaselineOptions {
-  /** Weight of the newest observation once history is long; 0.01 ≈ the last 100 observations. */
+  /** Weight of the newest minute in the per-minute rate history; 0.01 ≈ the last 100 minutes. */
   alpha: number;
   /** Events before the baseline is trusted; scores made earlier are marked `learning`. */
   minEvents: number;
   /** Minutes of event time before the baseline is trusted. */
   minMinutes: number;
+  /** Half-life of every decayed weight, in hours of event time. */
+  halfLifeHours: number;
+  /** Relative accuracy of the token and latency sketches, and their bucket cap. */
+  sketchAlpha: number;
+  sketchMaxBins: number;
+  /** Values tracked per categorical field per entity (tools, models, destinations, operations); more overflow uncounted. */
+  maxValues: number;
+  /**
+   * Users and identities tracked per entity. Lower: a customer-facing agent serves
+   * thousands, and its mix simply becomes open (a new user is not news there); an
+   * agent serving a handful of service accounts keeps novelty on them.
+   */
+  maxUsers: number;
+  /** Action-to-action transitions tracked per agent. */
+  maxTransitions: number;
 }
 
-export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = { alpha: 0.01, minEvents: 50, minMinutes: 30 };
+export const DEFAULT_BASELINE_OPTIONS: BaselineOptions = {
+  alpha: 0.01,
+  minEvents: 50,
+  minMinutes: 30,
+  halfLifeHours: 72,
+  sketchAlpha: DEFAULT_SKETCH_PARAMS.alpha,
+  sketchMaxBins: DEFAULT_SKETCH_PARAMS.maxBins,
+  maxValues: 32,
+  maxUsers: 16,
+  maxTransitions: 64,
+};
 
 /** What one event looks like against the baseline learned before it. */
 export interface Measurement {
   learning: boolean;
-  /** Standard deviations above the baseline, per feature; absent when the event lacks the feature. */
-  z: { rate: number; inputTokens?: number; outputTokens?: number };
-  observed: { ratePerMinute: number; inputTokens?: number; outputTokens?: number };
-  typical: { ratePerMinute: number; inputTokens: number; outputTokens: number };
+  /** Event time covered by the baseline before this event. */
+  ageMs: number;
+  rate: { z: number; observed: number; typical: number };
+  numeric: NumericMeasure[];
+  categorical: CategoricalMeasure[];
+  sequence: SequenceMeasure | null;
+  /** Values of this event left out as invalid, with why. */
+  rejected: Rejection[];
+}
+
+export interface Rejection {
+  code: string;
+  message: string;
+}
+
+export interface NumericMeasure {
+  feature: NumericFeature;
+  value: number;
+  median: number;
+  /** Median absolute deviation of ln(1 + x), from the quartiles. */
+  madLog: number;
+  /** MADs of ln(1 + x) above the median. */
+  z: number;
+}
+
+export interface CategoricalMeasure {
+  field: MixFieldScored;
+  value: string;
+  novel: boolean;
+  /** Smoothed probability of this value (of any unseen value, when novel). */
+  p: number;
+}
+
+export interface SequenceMeasure {
+  from: string;
+  to: string;
+  seen: boolean;
+  /** Smoothed P(to | from). */
+  p: number;
+}
+
+/** Precomputed constants for a set of options. */
+export interface BaselineContext {
+  options: BaselineOptions;
+  mapping: SketchMapping;
+  /** ln 2 / half-life, per ms. */
+  lambda: number;
+}
+
+export function baselineContext(options: Partial<BaselineOptions> = {}): BaselineContext {
+  const full = { ...DEFAULT_BASELINE_OPTIONS, ...options };
+  return {
+    options: full,
+    mapping: sketchMapping({ alpha: full.sketchAlpha, maxBins: full.sketchMaxBins }),
+    lambda: Math.LN2 / (full.halfLifeHours * MS_PER_HOUR),
+  };
 }
 
 const MS_PER_MINUTE = 60_000;
+const MS_PER_HOUR = 3_600_000;
+const MS_PER_WEEK = 7 * 24 * MS_PER_HOUR;
+/** 1970-01-01 was a Thursday: shift so hour 0 of the week is Monday 00:00 UTC. */
+const WEEK_SHIFT_MS = 3 * 24 * MS_PER_HOUR;
 /** Idle minutes are folded in at once, but at most this many: older history is already forgotten by then. */
 const MAX_IDLE_MINUTES = 24 * 60;
-/** Updates are clipped to this many standard deviations, so one outlier cannot drag the baseline. */
+/** Rate updates are clipped to this many standard deviations, so one burst cannot drag the baseline. */
 const CLIP_Z = 4;
+/** Forward-decay weights are rescaled before they grow past this. */
+const RESCALE_AT = 2 ** 20;
+/** Effective observations a mix or a transition source needs before it is scored. */
+const MIN_SCORED = 20;
+/** Effective observations a sketch needs before robust z is scored: quartiles of fewer are too noisy. */
+const MIN_SKETCH_SCORED = 40;
+/** Strength, in observations, of the prior that a step is as likely as its action overall. */
+const SEQUENCE_PRIOR = 10;
+/** Floor of the log-scale MAD: a near-constant history must not make every wiggle huge. */
+const MAD_LOG_FLOOR = 0.05;
+/** The hour-of-week profile shapes the expected rate only once it has seen a week. */
+const PROFILE_MIN_MS = MS_PER_WEEK;
+const MAX_VALUE_LENGTH = EVENT_LIMITS.maxIdentifierLength;
 
-export function newAgentBaseline(timeMs: number): AgentBaseline {
+export function newAgentBaseline(event: Pick<AiEvent, 'tenant' | 'app' | 'agent' | 'time'>): AgentBaseline {
+  const timeMs = event.time / 1000;
+  const mixes = {} as Record<MixField, CategoryMix>;
+  for (const field of [...MIX_FIELDS, 'action', 'transition'] as const) mixes[field] = emptyMix();
   return {
+    v: 1,
+    tenant: event.tenant,
+    app: event.app,
+    agent: event.agent,
     events: 0,
     firstMs: timeMs,
+    lastMs: timeMs,
+    landmarkMs: timeMs,
     minute: Math.floor(timeMs / MS_PER_MINUTE),
     minuteCount: 0,
     rate: emptyEwm(),
-    inputTokens: emptyEwm(),
-    outputTokens: emptyEwm(),
+    hours: new Float32Array(168),
+    numeric: { input_tokens: emptySketch(), output_tokens: emptySketch(), latency: emptySketch() },
+    mixes,
+    prev: null,
+    window: { startMs: Number.NEGATIVE_INFINITY, events: 0, numeric: null },
+    rejected: {},
   };
 }
 
-export function observe(
-  state: AgentBaseline,
-  event: AiEvent,
-  options: BaselineOptions = DEFAULT_BASELINE_OPTIONS,
-): { state: AgentBaseline; measurement: Measurement } {
-  const timeMs = event.time / 1000;
+export const isLearning = (state: AgentBaseline, timeMs: number, options: BaselineOptions): boolean =>
+  state.events < options.minEvents || timeMs - state.firstMs < options.minMinutes * MS_PER_MINUTE;
+
+/** The forward-decay weight of an event at `timeMs`, rescaling the state first when weights grow too large. */
+export function decayWeight(state: AgentBaseline, timeMs: number, ctx: BaselineContext): number {
+  let weight = Math.exp(ctx.lambda * (timeMs - state.landmarkMs));
+  if (weight > RESCALE_AT) {
+    rescale(state, 1 / weight);
+    state.landmarkMs = timeMs;
+    weight = 1;
+  }
+  return weight;
+}
+
+function rescale(state: AgentBaseline, factor: number): void {
+  for (let h = 0; h < state.hours.length; h++) state.hours[h] = (state.hours[h] as number) * factor;
+  for (const feature of NUMERIC_FEATURES) scaleSketch(state.numeric[feature], factor);
+  for (const mix of Object.values(state.mixes)) scaleMix(mix, factor);
+}
+
+/**
+ * Measures `event` against the baseline, then learns from it. Out-of-range
+ * values are measured as missing, counted in `state.rejected`, and never learned.
+ * `timeOk` false (the caller found the time implausible) keeps the event out of
+ * every time-based statistic: rate, hour profile, decay clock.
+ */
+export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineContext, timeOk = true): Measurement {
+  const { options } = ctx;
+  const timeMs = timeOk ? event.time / 1000 : state.lastMs;
+  const rejected: Rejection[] = [];
+  const learning = isLearning(state, timeMs, options);
+  const weight = decayWeight(state, timeMs, ctx);
+
+  const rate = timeOk
+    ? measureRate(state, timeMs, options)
+    : { z: 0, observed: state.minuteCount, typical: state.rate.mean };
+
+  const step: Step = { state, ctx, weight, timeMs, rejected };
+  const numeric: NumericMeasure[] = [];
+  numericFeature(step, 'input_tokens', event.input_tokens, EVENT_LIMITS.maxTokens, numeric);
+  numericFeature(step, 'output_tokens', event.output_tokens, EVENT_LIMITS.maxTokens, numeric);
+  // Model-call latency only: tool and agent spans are other populations (a 3 s agent step next to
+  // 150 ms tool calls), and a sketch per kind would cost memory for little.
+  if (event.kind === 'llm_call') numericFeature(step, 'latency', event.latency_ms, EVENT_LIMITS.maxLatencyMs, numeric);
+  else if (!(event.latency_ms >= 0 && event.latency_ms <= EVENT_LIMITS.maxLatencyMs))
+    reject(
+      state,
+      rejected,
+      'latency_out_of_range',
+      `latency ${event.latency_ms} is outside [0, ${EVENT_LIMITS.maxLatencyMs}]; ignored`,
+    );
+
+  const categorical: CategoricalMeasure[] = [];
+  const { maxValues, maxUsers } = options;
+  categoricalField(step, 'tool', event.tool_name, maxValues, categorical);
+  categoricalField(step, 'model', event.response_model ?? event.request_model, maxValues, categorical);
+  categoricalField(step, 'destination', event.destination, maxValues, categorical);
+  categoricalField(step, 'operation', event.operation ?? event.kind, maxValues, categorical);
+  categoricalField(step, 'user', event.user, maxUsers, categorical);
+  categoricalField(step, 'identity', event.identity, maxUsers, categorical);
+
+  const sequence = transition(step, actionOf(event));
+
+  if (timeOk) {
+    const hour = hourOfWeek(timeMs);
+    state.hours[hour] = (state.hours[hour] as number) + weight;
+    if (timeMs > state.lastMs) state.lastMs = timeMs;
+    if (timeMs < state.firstMs) state.firstMs = timeMs;
+  }
+  const ageMs = state.lastMs - state.firstMs;
+  state.events++;
+  return { learning, ageMs, rate, numeric, categorical, sequence, rejected };
+}
+
+/** Hour of the week of a time, 0 = Monday 00:00–01:00 UTC. */
+export const hourOfWeek = (timeMs: number): number =>
+  Math.floor(((((timeMs + WEEK_SHIFT_MS) % MS_PER_WEEK) + MS_PER_WEEK) % MS_PER_WEEK) / MS_PER_HOUR);
+
+/** Counts a refused value in the key's state and reports it with the measurement. */
+export function reject(state: AgentBaseline, rejected: Rejection[], code: string, message: string): void {
+  state.rejected[code] = (state.rejected[code] ?? 0) + 1;
+  rejected.push({ code, message });
+}
+
+/** An agent's action, for transitions: the tool it called, or the kind and operation of the span. */
+export const actionOf = (event: AiEvent): string =>
+  event.tool_name !== null ? `tool:${event.tool_name}` : `${event.kind}:${event.operation ?? ''}`;
+
+function measureRate(state: AgentBaseline, timeMs: number, options: BaselineOptions): Measurement['rate'] {
   const minute = Math.floor(timeMs / MS_PER_MINUTE);
-  const rolled = rollMinutes(state, minute, options.alpha);
+  rollMinutes(state, minute, options.alpha);
   // A late or replayed event belongs to a minute already closed: it says nothing about the current rate.
-  const late = minute < rolled.minute;
-  const current = late ? rolled.minuteCount : rolled.minuteCount + 1;
-  const typicalRate = rolled.rate.mean;
+  if (minute < state.minute) return { z: 0, observed: state.minuteCount, typical: state.rate.mean };
+  state.minuteCount++;
+  const factor = hourFactor(state, timeMs);
+  const typical = state.rate.mean * factor;
   // Counts are Poisson-like: their spread is at least the square root of the mean.
-  const rateFloor = Math.max(1, Math.sqrt(typicalRate));
-  const measurement: Measurement = {
-    learning: rolled.events < options.minEvents || timeMs - rolled.firstMs < options.minMinutes * MS_PER_MINUTE,
-    z: { rate: rolled.rate.n === 0 || late ? 0 : zAbove(rolled.rate, current, rateFloor) },
-    observed: { ratePerMinute: current },
-    typical: {
-      ratePerMinute: typicalRate,
-      inputTokens: Math.expm1(rolled.inputTokens.mean),
-      outputTokens: Math.expm1(rolled.outputTokens.mean),
-    },
-  };
-  let { inputTokens, outputTokens } = rolled;
-  if (event.input_tokens !== null) {
-    const x = Math.log1p(event.input_tokens);
-    if (inputTokens.n > 0) measurement.z.inputTokens = zAbove(inputTokens, x, 0.1);
-    measurement.observed.inputTokens = event.input_tokens;
-    inputTokens = updateEwm(inputTokens, clip(inputTokens, x), options.alpha);
-  }
-  if (event.output_tokens !== null) {
-    const x = Math.log1p(event.output_tokens);
-    if (outputTokens.n > 0) measurement.z.outputTokens = zAbove(outputTokens, x, 0.1);
-    measurement.observed.outputTokens = event.output_tokens;
-    outputTokens = updateEwm(outputTokens, clip(outputTokens, x), options.alpha);
-  }
-  return {
-    state: { ...rolled, events: rolled.events + 1, minuteCount: current, inputTokens, outputTokens },
-    measurement,
-  };
+  const spread = Math.max(Math.sqrt(state.rate.variance) * factor, Math.sqrt(typical), 1);
+  const z = state.rate.n === 0 ? 0 : (state.minuteCount - typical) / spread;
+  return { z, observed: state.minuteCount, typical };
+}
+
+/** How busy this hour of the week usually is relative to the average hour (1 until a week is known). */
+function hourFactor(state: AgentBaseline, timeMs: number): number {
+  if (state.lastMs - state.firstMs < PROFILE_MIN_MS) return 1;
+  let total = 0;
+  for (let h = 0; h < 168; h++) total += state.hours[h] as number;
+  const share = ((state.hours[hourOfWeek(timeMs)] as number) * 168) / Math.max(total, 1e-12);
+  return Math.min(10, Math.max(0.1, share));
 }
 
 /** Closes the minutes between the last event and this one into the rate history. */
-function rollMinutes(state: AgentBaseline, minute: number, alpha: number): AgentBaseline {
-  if (minute <= state.minute) return state;
-  let rate = updateEwm(state.rate, clip(state.rate, state.minuteCount), alpha);
+function rollMinutes(state: AgentBaseline, minute: number, alpha: number): void {
+  if (minute <= state.minute) return;
+  updateEwmInPlace(state.rate, clip(state.rate, state.minuteCount), alpha);
   const idle = Math.min(minute - state.minute - 1, MAX_IDLE_MINUTES);
-  for (let i = 0; i < idle; i++) rate = updateEwm(rate, 0, alpha);
-  return { ...state, minute, minuteCount: 0, rate };
+  for (let i = 0; i < idle; i++) updateEwmInPlace(state.rate, 0, alpha);
+  state.minute = minute;
+  state.minuteCount = 0;
 }
 
 function clip(state: Ewm, x: number): number {
   if (state.n < 10) return x;
-  const bound = CLIP_Z * Math.max(Math.sqrt(state.variance), 0.1);
+  const bound = CLIP_Z * Math.max(Math.sqrt(state.variance), 1);
   return Math.min(Math.max(x, state.mean - bound), state.mean + bound);
+}
+
+/**
+ * One event's pass through a baseline: its forward-decay weight, which is also
+ * the scale of "now" (a decayed total divided by it is a count of effective
+ * observations), and where refused values are reported.
+ */
+interface Step {
+  state: AgentBaseline;
+  ctx: BaselineContext;
+  weight: number;
+  timeMs: number;
+  rejected: Rejection[];
+}
+
+const q = new Float64Array(3);
+
+function numericFeature(
+  { state, ctx, weight, rejected }: Step,
+  feature: NumericFeature,
+  value: number | null,
+  max: number,
+  out: NumericMeasure[],
+): void {
+  if (value === null) return;
+  if (!Number.isFinite(value) || value < 0 || value > max) {
+    reject(state, rejected, `${feature}_out_of_range`, `${feature} ${value} is outside [0, ${max}]; ignored`);
+    return;
+  }
+  const sketch = state.numeric[feature];
+  if (sketch.total / weight >= MIN_SKETCH_SCORED) {
+    quartiles(sketch, ctx.mapping, q);
+    const median = q[1] as number;
+    const madLog = Math.max((Math.log1p(q[2] as number) - Math.log1p(q[0] as number)) / 2, MAD_LOG_FLOOR);
+    out.push({ feature, value, median, madLog, z: (Math.log1p(value) - Math.log1p(median)) / madLog });
+  }
+  addToSketch(sketch, ctx.mapping, value, weight);
+}
+
+function categoricalField(
+  { state, weight, timeMs, rejected }: Step,
+  field: MixFieldScored,
+  value: string | null,
+  cap: number,
+  out: CategoricalMeasure[],
+): void {
+  if (value === null || value === '') return;
+  if (value.length > MAX_VALUE_LENGTH) {
+    reject(state, rejected, `${field}_too_long`, `${field} is longer than ${MAX_VALUE_LENGTH} characters; ignored`);
+    return;
+  }
+  const mix = state.mixes[field];
+  const slot = slotOf(mix, value);
+  const n = mix.total / weight;
+  if (n >= MIN_SCORED && !isOpen(mix)) {
+    // Chinese-restaurant estimate: an unseen value has probability (distinct + 1) / (n + distinct + 1).
+    const distinct = mix.names.length + 1;
+    const p = slot < 0 ? distinct / (n + distinct) : slotStat(mix, slot, W) / weight / (n + distinct);
+    out.push({ field, value, novel: slot < 0, p });
+  }
+  addToMix(mix, value, slot, weight, timeMs, cap);
+}
+
+/** Measures and learns the step from the previous action to this one. */
+function transition({ state, ctx, weight, timeMs }: Step, action: string): SequenceMeasure | null {
+  const { options } = ctx;
+  const actions = state.mixes.action;
+  const transitions = state.mixes.transition;
+  const from = state.prev;
+  let measure: SequenceMeasure | null = null;
+  const pair = from === null ? '' : `${from}>${action}`;
+  const pairSlot = from === null ? -1 : slotOf(transitions, pair);
+  if (from !== null && !isOpen(transitions) && !isOpen(actions)) {
+    const fromSlot = slotOf(actions, from);
+    const toSlot = slotOf(actions, action);
+    const nFrom = fromSlot < 0 ? 0 : slotStat(actions, fromSlot, W) / weight;
+    if (nFrom >= MIN_SCORED && toSlot >= 0) {
+      // P(to | from) with a Dirichlet prior of SEQUENCE_PRIOR pseudo-observations at how common `to` is
+      // overall: an unseen step is only surprising once `from` was seen often enough to expect it.
+      const marginal = slotStat(actions, toSlot, W) / actions.total;
+      const nPair = pairSlot < 0 ? 0 : slotStat(transitions, pairSlot, W) / weight;
+      measure = {
+        from,
+        to: action,
+        seen: pairSlot >= 0,
+        p: (nPair + SEQUENCE_PRIOR * marginal) / (nFrom + SEQUENCE_PRIOR),
+      };
+    }
+  }
+  addToMix(actions, action, slotOf(actions, action), weight, timeMs, options.maxValues);
+  if (from !== null) addToMix(transitions, pair, pairSlot, weight, timeMs, options.maxTransitions);
+  state.prev = action;
+  return measure;
 }

@@ -11,16 +11,18 @@ export interface Ewm {
 
 export const emptyEwm = (): Ewm => ({ n: 0, mean: 0, variance: 0 });
 
-export function updateEwm(state: Ewm, x: number, alpha: number): Ewm {
-  const n = state.n + 1;
-  const weight = Math.max(1 / n, alpha);
+/** Adds x to the state in place (the hot path allocates nothing). */
+export function updateEwmInPlace(state: Ewm, x: number, alpha: number): void {
+  state.n++;
+  const weight = Math.max(1 / state.n, alpha);
   const delta = x - state.mean;
-  const mean = state.mean + weight * delta;
-  const variance = (1 - weight) * (state.variance + weight * delta * delta);
-  return { n, mean, variance };
+  state.mean += weight * delta;
+  state.variance = (1 - weight) * (state.variance + weight * delta * delta);
 }
 
-/** How many standard deviations x lies above the mean; `floor` keeps a near-constant history from making noise huge. */
-export function zAbove(state: Ewm, x: number, floor: number): number {
-  return (x - state.mean) / Math.max(Math.sqrt(state.variance), floor);
+/** A copy of the state with x added. */
+export function updateEwm(state: Ewm, x: number, alpha: number): Ewm {
+  const next = { ...state };
+  updateEwmInPlace(next, x, alpha);
+  return next;
 }

@@ -1,0 +1,163 @@
+import type { AiEvent } from '@aispm/core';
+import { describe, expect, it } from 'vitest';
+import { Scorer } from './scorer.ts';
+import type { Score } from './score/score.ts';
+import { T0_MS, agentEvent, agentTraffic, rng, type SimulatedAgent } from './testing/simulated-agent.ts';
+
+const ALERT = 0.5;
+const DAY_MS = 86_400_000;
+const now = (): number => T0_MS + 30 * DAY_MS;
+const billing: SimulatedAgent = { agent: 'billing-bot', everyS: 10, inputTokens: 800, outputTokens: 150 };
+/** Two days of the agent's normal loop: 17,280 events, well past learning. */
+const history = (agent = billing, seed = 1): AiEvent[] => agentTraffic(agent, T0_MS, 17_280, seed);
+
+/** Scores the history, then `after`; returns the scores of `after`. */
+function scoreAfterHistory(
+  after: (lastMs: number, random: () => number) => AiEvent[],
+  seed = 1,
+): { scorer: Scorer; scores: Score[] } {
+  const scorer = new Scorer({ now });
+  const past = history(billing, seed);
+  for (const event of past) scorer.score(event);
+  const lastMs = past.at(-1)!.time / 1000;
+  return { scorer, scores: after(lastMs, rng(99)).map((event) => scorer.score(event)) };
+}
+
+describe('scenario: an agent that changes behaviour at a known time is flagged', () => {
+  it('flags a never-seen tool on its first use, saying so in words', () => {
+    const { scores } = scoreAfterHistory((t, r) => [
+      agentEvent(billing, t + 10_000, 1, r, { tool_name: 'delete_customer', destination: 'billing.acme.internal' }),
+    ]);
+    expect(scores[0]!.learning).toBe(false);
+    expect(scores[0]!.score).toBeGreaterThanOrEqual(ALERT);
+    expect(scores[0]!.parts[0]).toMatchObject({ feature: 'tool', kind: 'novelty' });
+    expect(scores[0]!.parts[0]!.reason).toBe('tool `delete_customer` never used by agent `billing-bot` in 2 days');
+  });
+
+  it('flags a never-seen destination on its first use (exfiltration through a known tool)', () => {
+    const { scores } = scoreAfterHistory((t, r) => [
+      agentEvent(billing, t + 10_000, 0, r),
+      agentEvent(billing, t + 20_000, 1, r),
+      agentEvent(billing, t + 30_000, 2, r),
+      agentEvent(billing, t + 40_000, 3, r, { tool_name: 'send_receipt', destination: 'paste.evil.example' }),
+    ]);
+    expect(scores.slice(0, 3).every((s) => s.score < ALERT)).toBe(true);
+    expect(scores[3]!.score).toBeGreaterThanOrEqual(ALERT);
+    expect(scores[3]!.parts[0]!.reason).toBe(
+      'destination `paste.evil.example` never reached by agent `billing-bot` in 2 days',
+    );
+  });
+
+  it('flags ten times the usual output tokens on the first such call, in MADs', () => {
+    const { scores } = scoreAfterHistory((t, r) => [agentEvent(billing, t + 10_000, 0, r, { output_tokens: 1500 })]);
+    expect(scores[0]!.score).toBeGreaterThanOrEqual(ALERT);
+    expect(scores[0]!.parts[0]!.feature).toBe('output_tokens');
+    expect(scores[0]!.parts[0]!.reason).toMatch(
+      /^output tokens 1,500 vs median 1\d\d for agent `billing-bot` \(\d+(\.\d)? MADs above baseline\)$/,
+    );
+  });
+
+  it('flags an odd action sequence (a follow-up tool straight after the lookup, skipping the model) on that step', () => {
+    const { scores } = scoreAfterHistory((t, r) => [
+      agentEvent(billing, t + 10_000, 0, r),
+      agentEvent(billing, t + 20_000, 1, r),
+      agentEvent(billing, t + 30_000, 3, r, { tool_name: 'send_receipt', destination: 'smtp.acme.internal' }),
+    ]);
+    expect(scores[0]!.score).toBeLessThan(ALERT);
+    expect(scores[1]!.score).toBeLessThan(ALERT);
+    expect(scores[2]!.score).toBeGreaterThanOrEqual(ALERT);
+    expect(scores[2]!.parts[0]!.feature).toBe('sequence');
+    expect(scores[2]!.parts[0]!.reason).toContain(
+      'never did `tool:send_receipt` right after `tool:lookup_invoice` in 2 days',
+    );
+  });
+
+  // An agent making ~6 calls a minute scores 0.5 on rate at 6 + 5.1·√6 ≈ 18.5 calls in one minute
+  // (Poisson spread, threshold 3 σ, scale 3 σ): a burst is flagged within 20 events.
+  it('flags a burst of calls within 20 events', () => {
+    const { scores } = scoreAfterHistory((t, r) =>
+      Array.from({ length: 60 }, (_, i) => agentEvent(billing, t + 60_000 + i * 500, i % 4, r)),
+    );
+    const first = scores.findIndex((s) => s.score >= ALERT && s.parts.some((p) => p.feature === 'rate'));
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(first).toBeLessThan(20);
+  });
+
+  it('marks scores made while the baseline is learning', () => {
+    const scorer = new Scorer({ now });
+    const scores = history()
+      .slice(0, 60)
+      .map((event) => scorer.score(event));
+    expect(scores.every((s) => s.learning)).toBe(true);
+  });
+});
+
+describe('scenario: stable agents over a long run', () => {
+  it('stay under a 1% false-positive rate across five agents and three weeks', () => {
+    const fleet: SimulatedAgent[] = [
+      billing,
+      { agent: 'support', everyS: 4, inputTokens: 1200, outputTokens: 300 },
+      { agent: 'coder', everyS: 30, inputTokens: 6000, outputTokens: 900 },
+      { agent: 'nightly', everyS: 60, inputTokens: 3000, outputTokens: 800 },
+      { agent: 'chatty', everyS: 2, inputTokens: 400, outputTokens: 80 },
+    ];
+    const scorer = new Scorer({ now });
+    let scored = 0;
+    let flagged = 0;
+    fleet.forEach((agent, i) => {
+      const count = Math.floor((21 * DAY_MS) / 1000 / agent.everyS / 3); // a week of each agent's traffic
+      for (const event of agentTraffic(agent, T0_MS, count, 100 + i)) {
+        const score = scorer.score(event);
+        if (score.learning) continue;
+        scored++;
+        if (score.score >= ALERT) flagged++;
+      }
+    });
+    expect(scored).toBeGreaterThan(100_000);
+    expect(flagged / scored).toBeLessThan(0.01);
+    // Measured at 0.0xx%: the 1% bound has a wide margin.
+    expect(flagged / scored).toBeLessThan(0.002);
+  });
+});
+
+describe('scorer state seam', () => {
+  it('continues from a snapshot exactly as an uninterrupted scorer would', () => {
+    const events = history().slice(0, 3000);
+    const uninterrupted = new Scorer({ now });
+    const expected = events.map((e) => uninterrupted.score(e));
+    const first = new Scorer({ now });
+    for (const e of events.slice(0, 1500)) first.score(e);
+    const key = first.takeDirty()[0]!;
+    expect(key).toBe('acme/billing/billing-bot');
+    const second = new Scorer({ now });
+    second.restore(key, first.snapshot(key)!);
+    expect(events.slice(1500).map((e) => second.score(e))).toEqual(expected.slice(1500));
+  });
+
+  it('refuses a snapshot it cannot read, with a code and what to do', () => {
+    const scorer = new Scorer({ now });
+    expect(() => scorer.restore('k', Buffer.from('{"v":7}'))).toThrow(/layout v=7, this processor reads v=1; drop it/);
+    expect(() => scorer.restore('k', Buffer.from('not json'))).toThrow(/not valid JSON/);
+  });
+
+  it('drops keys it no longer owns', () => {
+    const scorer = new Scorer({ now });
+    scorer.score(history()[0]!);
+    scorer.drop(['acme/billing/billing-bot']);
+    expect(scorer.entities).toBe(0);
+    expect(scorer.takeDirty()).toEqual([]);
+  });
+});
+
+describe('scorer on bad input', () => {
+  it('scores an event with an absurd time on its other fields, keeps it out of the rate, and counts it', () => {
+    const { scorer, scores } = scoreAfterHistory((t, r) => [
+      agentEvent(billing, now() + 365 * DAY_MS, 1, r, { tool_name: 'delete_customer' }),
+      agentEvent(billing, t + 10_000, 0, r, { output_tokens: -20 }),
+    ]);
+    expect(scores[0]!.parts[0]!.feature).toBe('tool');
+    expect(scores[0]!.rejected?.[0]).toMatch(/implausible/);
+    expect(scores[1]!.rejected).toEqual(['output_tokens -20 is outside [0, 10000000]; ignored']);
+    expect(scorer.rejections()).toEqual({ time_implausible: 1, output_tokens_out_of_range: 1 });
+  });
+});

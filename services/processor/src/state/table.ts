@@ -1,0 +1,64 @@
+import { clickhouseTime, type Store } from '@aispm/core';
+import type { StateBackend } from './backend.ts';
+import type { Checkpoint } from './checkpoint.ts';
+
+interface StateRow {
+  key: string;
+  partition: number;
+  log: string;
+  offset: string;
+  snapshot: string;
+  [column: string]: unknown;
+}
+
+/**
+ * Checkpoints in the store's processor_state table (schemas/clickhouse/003_processor_state.sql),
+ * for embedded mode, where no Kafka changelog exists.
+ */
+export class StoreStateTable implements StateBackend {
+  private readonly store: Store;
+  /** saved_at must grow per key even when two saves land in one millisecond. */
+  private lastMicros = 0;
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  async save(checkpoints: readonly Checkpoint[]): Promise<void> {
+    if (checkpoints.length === 0) return;
+    const micros = Math.max(Date.now() * 1000, this.lastMicros + 1);
+    this.lastMicros = micros;
+    await this.store.insert(
+      'processor_state',
+      checkpoints.map((c) => ({
+        key: c.key,
+        partition: c.partition,
+        log: c.log,
+        offset: c.offset,
+        snapshot: c.snapshot.toString('base64'),
+        saved_at: clickhouseTime(micros),
+      })),
+    );
+  }
+
+  async load(partitions: readonly number[]): Promise<Checkpoint[]> {
+    if (partitions.length === 0) return [];
+    const rows = await this.store.query<StateRow>(
+      `SELECT key, argMax(partition, saved_at) AS partition, argMax(log, saved_at) AS log,
+              argMax(offset, saved_at) AS offset, argMax(snapshot, saved_at) AS snapshot
+       FROM processor_state GROUP BY key HAVING partition IN {partitions:Array(UInt32)}`,
+      { partitions: [...partitions] },
+    );
+    return rows.map((row) => ({
+      key: row.key,
+      partition: Number(row.partition),
+      log: row.log,
+      offset: row.offset,
+      snapshot: Buffer.from(row.snapshot, 'base64'),
+    }));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,107 @@
+import { createHmac } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
+import { redact, truncateUtf8, type CapturePolicy } from '@aispm/core';
+import { AISPM } from './attributes.ts';
+
+/** What the shim keeps of prompts, completions and tool payloads (AISPM_CAPTURE_* by default). */
+export interface CaptureSettings {
+  policy: CapturePolicy;
+  /** Key of the `hash` policy; without one, `hash` keeps nothing (as core does). */
+  hmacKey: string | null;
+  /** UTF-8 bytes kept per text. */
+  maxContentBytes: number;
+}
+
+/** One message of a prompt or completion, in the GenAI conventions' `{role, parts}` shape. */
+export interface ContentMessage {
+  role: string;
+  parts: ContentPart[];
+  finish_reason?: string;
+}
+
+export type ContentPart =
+  | { type: 'text'; content: string }
+  | { type: 'tool_call'; id?: string; name: string; arguments: unknown }
+  | { type: 'tool_call_response'; id?: string; response: unknown };
+
+/**
+ * Applies the capture policy to content before it is set on a span, so no
+ * exporter, including an OTLP exporter to a third party, ever sees more than
+ * the policy allows. Redaction runs on each text part before the parts are
+ * serialized, so a mask cannot break the JSON the conventions define.
+ */
+export class ContentCapture {
+  readonly settings: CaptureSettings;
+  readonly #policy: CapturePolicy;
+
+  constructor(settings: CaptureSettings) {
+    this.settings = settings;
+    this.#policy = settings.policy === 'hash' && settings.hmacKey === null ? 'none' : settings.policy;
+  }
+
+  get policy(): CapturePolicy {
+    return this.#policy;
+  }
+
+  /** Sets gen_ai.input.messages / gen_ai.output.messages under the policy. */
+  setMessages(span: Span, key: string, messages: ContentMessage[]): void {
+    if (this.#policy === 'none' || messages.length === 0) return;
+    this.#set(span, key, () => JSON.stringify(messages.map((m) => this.#maskMessage(m))));
+  }
+
+  /** Sets a tool's arguments or result (any JSON value, or text) under the policy. */
+  setPayload(span: Span, key: string, payload: unknown): void {
+    if (this.#policy === 'none' || payload === undefined) return;
+    this.#set(span, key, () => this.#mask(typeof payload === 'string' ? payload : safeJson(payload)));
+  }
+
+  /** A short free text (an error message) as the policy allows it in plain form: masked, whole, or not at all. */
+  text(text: string): string {
+    return this.#policy === 'redacted' || this.#policy === 'full' ? this.#mask(text) : '';
+  }
+
+  #set(span: Span, key: string, serialize: () => string): void {
+    span.setAttribute(AISPM.capturePolicy, this.#policy);
+    const text = serialize().toWellFormed();
+    if (this.#policy === 'hash') {
+      span.setAttribute(
+        key,
+        createHmac('sha256', this.settings.hmacKey ?? '')
+          .update(text, 'utf8')
+          .digest('hex'),
+      );
+    } else {
+      span.setAttribute(key, truncateUtf8(text, this.settings.maxContentBytes));
+    }
+  }
+
+  #maskMessage(message: ContentMessage): ContentMessage {
+    if (this.#policy !== 'redacted') return message;
+    const parts = message.parts.map((part): ContentPart => {
+      switch (part.type) {
+        case 'text':
+          return { ...part, content: this.#mask(part.content) };
+        case 'tool_call':
+          return { ...part, arguments: this.#mask(safeJson(part.arguments)) };
+        case 'tool_call_response':
+          return { ...part, response: this.#mask(safeJson(part.response)) };
+      }
+    });
+    return { ...message, parts };
+  }
+
+  /** Redaction only under `redacted`; hashing and cutting happen once the whole value is serialized. */
+  #mask(text: string): string {
+    // The redaction input is capped: the kept text is at most maxContentBytes anyway.
+    return this.#policy === 'redacted' ? redact(text.slice(0, this.settings.maxContentBytes * 2 + 1024)).text : text;
+  }
+}
+
+function safeJson(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

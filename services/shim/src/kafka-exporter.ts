@@ -1,0 +1,103 @@
+import {
+  KafkaBus,
+  createEventCodec,
+  eventKey,
+  fromReadableSpan,
+  spanToEvent,
+  type AiEvent,
+  type Bus,
+  type CaptureOptions,
+  type OutgoingRecord,
+} from '@aispm/core';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+
+/** ExportResult of @opentelemetry/core, which the shim does not depend on directly. */
+type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
+
+export interface KafkaExporterOptions {
+  tenant: string;
+  topic: string;
+  capture: CaptureOptions;
+  /** A bus to publish on; by default a KafkaBus on `brokers`. */
+  bus?: Bus;
+  brokers?: string[];
+  clientId?: string;
+  warn: (message: string) => void;
+}
+
+/** Counts of what the exporter did with the spans it was handed. */
+export interface KafkaExporterStats {
+  published: number;
+  /** Spans that are not AI actions (HTTP, DB...): not events, by design. */
+  ignored: number;
+  /** AI spans no valid event could be made of. */
+  rejected: number;
+}
+
+/**
+ * Spans → AiEvents (core's mapping, the same the gateway uses) → Avro
+ * single-object records on the events topic, keyed tenant/app/agent, one
+ * publish per batch. The shim's own spans carry content already under the
+ * capture policy (aispm.capture.policy says which); core's mapping applies the
+ * policy again, which is idempotent, and keeps declared hashes as they are, so
+ * the gateway path and this one store the same content.
+ */
+export class KafkaEventExporter implements SpanExporter {
+  readonly #options: KafkaExporterOptions;
+  readonly #bus: Bus;
+  readonly #codec = createEventCodec();
+  readonly stats: KafkaExporterStats = { published: 0, ignored: 0, rejected: 0 };
+
+  constructor(options: KafkaExporterOptions) {
+    this.#options = options;
+    this.#bus =
+      options.bus ??
+      new KafkaBus({
+        brokers: options.brokers ?? ['127.0.0.1:9092'],
+        clientId: options.clientId ?? 'aispm-shim',
+        // Fail a connection attempt within seconds; the queue in front absorbs the outage.
+        retries: 2,
+        log: (message, level) => options.warn(`aispm shim kafka ${level}: ${message}`),
+      });
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    const records: OutgoingRecord[] = [];
+    for (const span of spans) {
+      const event = this.#toEvent(span);
+      if (event !== null) records.push({ key: eventKey(event), value: this.#codec.encode(event) });
+    }
+    if (records.length === 0) {
+      done({ code: 0 });
+      return;
+    }
+    this.#bus.publish(this.#options.topic, records).then(
+      () => {
+        this.stats.published += records.length;
+        done({ code: 0 });
+      },
+      (err: unknown) => done({ code: 1, error: err instanceof Error ? err : new Error(String(err)) }),
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    if (!this.#options.bus) await this.#bus.close();
+  }
+
+  async forceFlush(): Promise<void> {}
+
+  #toEvent(span: ReadableSpan): AiEvent | null {
+    const input = fromReadableSpan(span);
+    const result = spanToEvent(input, { tenant: this.#options.tenant, capture: this.#options.capture });
+    if ('ignored' in result) {
+      this.stats.ignored++;
+      return null;
+    }
+    if ('rejected' in result) {
+      this.stats.rejected++;
+      this.#options.warn(`aispm shim: span ${input.spanId} (${input.name}) is not a valid event: ${result.rejected}`);
+      return null;
+    }
+    return result.event;
+  }
+}

@@ -1,0 +1,135 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { ROOT_CONTEXT, SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
+import {
+  KafkaBus,
+  createEventCodec,
+  loadConfig,
+  silentLogger,
+  type AiEvent,
+  type Config,
+  type Subscription,
+} from '@aispm/core';
+import { startGateway, type RunningGateway } from '@aispm/gateway';
+
+export const KEY_ACME = 'acme-key-0123456789abcdef';
+export const KEY_GLOBEX = 'globex-key-0123456789abcdef';
+
+export interface TestGateway {
+  gateway: RunningGateway;
+  bus: KafkaBus;
+  config: Config;
+  /** Events read back off the events topic so far. */
+  events: AiEvent[];
+  waitForEvents(predicate: (events: AiEvent[]) => boolean, what: string, timeoutMs?: number): Promise<AiEvent[]>;
+  close(): Promise<void>;
+}
+
+/** A gateway on loopback (port 0) in front of a real broker, with a consumer reading its topic back. */
+export async function startTestGateway(brokers: string[], env: Record<string, string> = {}): Promise<TestGateway> {
+  const run = randomUUID().slice(0, 8);
+  const config = loadConfig({
+    AISPM_MODE: 'distributed',
+    KAFKA_BROKERS: brokers.join(','),
+    AISPM_TOPIC_EVENTS: `gw.events.${run}`,
+    AISPM_PARTITIONS: '3',
+    AISPM_GATEWAY_PORT: '0',
+    AISPM_GATEWAY_KEYS: `acme:${KEY_ACME}\nglobex:sha256:${sha256Hex(KEY_GLOBEX)}`,
+    ...env,
+  });
+  const bus = new KafkaBus({ brokers, log: () => undefined });
+  const gateway = await startGateway({ bus, config, log: silentLogger });
+  const codec = createEventCodec();
+  const events: AiEvent[] = [];
+  const reader = new KafkaBus({ brokers, log: () => undefined, consumer: { maxWaitTimeMs: 100 } });
+  const subscription: Subscription = await reader.subscribe({
+    topic: config.topics.events,
+    group: `gw-reader-${run}`,
+    handler: (batch) => {
+      for (const record of batch.records) events.push(codec.decode(record.value));
+      return Promise.resolve();
+    },
+  });
+  return {
+    gateway,
+    bus,
+    config,
+    events,
+    async waitForEvents(predicate, what, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate(events)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; have ${events.length} events`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return events;
+    },
+    async close() {
+      await subscription.stop();
+      await reader.close();
+      await gateway.close();
+      await bus.close();
+    },
+  };
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Finished spans recorded by the real OTel SDK. */
+export function recordSpans(
+  build: (tracer: ReturnType<BasicTracerProvider['getTracer']>) => void,
+  resource: Attributes = { 'service.name': 'support-bot', 'deployment.environment.name': 'prod' },
+): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes(resource),
+    spanProcessors: [new SimpleSpanProcessor(memory)],
+  });
+  build(provider.getTracer('aispm-gateway-test', '1.0.0'));
+  return memory.getFinishedSpans();
+}
+
+export const CHAT_ATTRIBUTES: Attributes = {
+  'gen_ai.operation.name': 'chat',
+  'gen_ai.provider.name': 'openai',
+  'gen_ai.request.model': 'gpt-4o',
+  'gen_ai.response.model': 'gpt-4o-2024-08-06',
+  'gen_ai.usage.input_tokens': 42,
+  'gen_ai.usage.output_tokens': 7,
+  'gen_ai.agent.name': 'support-agent',
+  'gen_ai.conversation.id': 'conv-1',
+  'server.address': 'api.openai.com',
+  'enduser.id': 'user-7',
+  'gen_ai.input.messages': JSON.stringify([
+    { role: 'user', parts: [{ type: 'text', content: 'My email is jane.doe@example.com, reset my password' }] },
+  ]),
+};
+
+export const TOOL_ATTRIBUTES: Attributes = {
+  'gen_ai.operation.name': 'execute_tool',
+  'gen_ai.tool.name': 'send_email',
+  'gen_ai.tool.call.id': 'call-1',
+  'gen_ai.agent.name': 'support-agent',
+  'aispm.tool.risk': 'write',
+  'aispm.identity': 'svc-support',
+};
+
+/** A chat span, a tool span in its trace, and a plain HTTP span the gateway must ignore. */
+export function conversationSpans(): ReadableSpan[] {
+  return recordSpans((tracer) => {
+    const chat = tracer.startSpan('chat gpt-4o', { attributes: CHAT_ATTRIBUTES });
+    tracer
+      .startSpan('execute_tool send_email', { attributes: TOOL_ATTRIBUTES }, trace.setSpan(ROOT_CONTEXT, chat))
+      .end();
+    chat.setStatus({ code: SpanStatusCode.OK });
+    chat.end();
+    tracer.startSpan('GET /health', { attributes: { 'http.request.method': 'GET' } }).end();
+  });
+}
