@@ -34,6 +34,14 @@ export function redact(text: string): Redaction {
 }
 
 function applyRule(text: string, rule: RedactionRule, out: Piece[], kinds: Set<RedactionKind>): void {
+  // Most texts match no rule: a plain test() scans without matchAll's copy of the regex and its iterator.
+  rule.pattern.lastIndex = 0;
+  const found = rule.pattern.test(text);
+  rule.pattern.lastIndex = 0;
+  if (!found) {
+    out.push({ text, masked: false });
+    return;
+  }
   let kept = 0;
   for (const match of text.matchAll(rule.pattern)) {
     for (const mask of rule.mask(match)) {
