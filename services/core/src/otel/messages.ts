@@ -60,15 +60,17 @@ function genAiPart(part: unknown): string {
 export function indexed(attributes: SpanAttributes, prefix: string): Map<string, AttributeValue>[] {
   const byIndex = new Map<number, Map<string, AttributeValue>>();
   const head = `${prefix}.`;
-  for (const [key, value] of attributes) {
+  // Keys only: most spans have no such list, and entries() would allocate a pair per attribute.
+  for (const key of attributes.keys()) {
     if (!key.startsWith(head)) continue;
     const match = /^(\d{1,6})\.(.+)$/.exec(key.slice(head.length));
     if (!match) continue;
     const index = Number(match[1]);
     const fields = byIndex.get(index) ?? new Map<string, AttributeValue>();
-    fields.set(match[2] ?? '', value);
+    fields.set(match[2] ?? '', attributes.get(key) as AttributeValue);
     byIndex.set(index, fields);
   }
+  if (byIndex.size === 0) return [];
   return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, fields]) => fields);
 }
 
