@@ -177,3 +177,9 @@ describe('redact (properties)', () => {
     );
   });
 });
+
+describe('redact (found by the properties)', () => {
+  it('masks an address that starts where the previous one ended', () => {
+    expect(redact('a@example.com.@example.com').text).toBe('[EMAIL][EMAIL]');
+  });
+});

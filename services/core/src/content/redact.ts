@@ -23,34 +23,47 @@ export function redact(text: string): Redaction {
   let pieces: Piece[] = [{ text, masked: false }];
   const kinds = new Set<RedactionKind>();
   for (const rule of REDACTION_RULES) {
-    const next: Piece[] = [];
-    for (const piece of pieces) {
-      if (piece.masked) next.push(piece);
-      else applyRule(piece.text, rule, next, kinds);
+    // A match ends where the next could begin only behind a lookbehind that now sees its tail
+    // (`a@x.com.@x.com`): run the rule again over what it left, a bounded number of times.
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      const next: Piece[] = [];
+      let masked = 0;
+      for (const piece of pieces) {
+        if (piece.masked) next.push(piece);
+        else masked += applyRule(piece.text, rule, next, kinds);
+      }
+      pieces = next;
+      if (masked === 0) break;
     }
-    pieces = next;
   }
   return { text: pieces.map((piece) => piece.text).join(''), kinds: [...kinds] };
 }
 
-function applyRule(text: string, rule: RedactionRule, out: Piece[], kinds: Set<RedactionKind>): void {
+/** Passes of one rule at most; each is linear, so the whole stays linear. */
+const MAX_PASSES = 4;
+
+/** Splits `text` into pieces around the rule's matches; returns how many it masked. */
+function applyRule(text: string, rule: RedactionRule, out: Piece[], kinds: Set<RedactionKind>): number {
   // Most texts match no rule: a plain test() scans without matchAll's copy of the regex and its iterator.
   rule.pattern.lastIndex = 0;
   const found = rule.pattern.test(text);
   rule.pattern.lastIndex = 0;
   if (!found) {
     out.push({ text, masked: false });
-    return;
+    return 0;
   }
   let kept = 0;
+  let masked = 0;
   for (const match of text.matchAll(rule.pattern)) {
     for (const mask of rule.mask(match)) {
       const start = match.index + mask.start;
       if (start > kept) out.push({ text: text.slice(kept, start), masked: false });
       out.push({ text: placeholder(mask.kind), masked: true });
       kinds.add(mask.kind);
+      masked++;
       kept = match.index + mask.end;
     }
   }
   if (kept < text.length) out.push({ text: text.slice(kept), masked: false });
+  return masked;
 }
