@@ -87,6 +87,49 @@ describe(`KafkaBus — ${label}`, () => {
     await bus.close();
   }, 30_000);
 
+  it('lets two buses create the same topics at the same moment; both can publish right after', async () => {
+    const a = new KafkaBus(options);
+    const b = new KafkaBus(options);
+    try {
+      // Connected first, so both create requests reach the broker together.
+      await Promise.all([
+        a.ensureTopics([{ topic: `kafka.race.warmup.${Date.now()}`, partitions: 1 }]),
+        b.ensureTopics([]),
+      ]);
+      // Several rounds: one round may miss the window where one creator sees the other's half-made topics.
+      for (let round = 0; round < 10; round++) {
+        const base = `kafka.race.${Date.now()}.${round}`;
+        const specs = [
+          { topic: `${base}.events`, partitions: 4 },
+          { topic: `${base}.scores`, partitions: 4 },
+          { topic: `${base}.dlq`, partitions: 1 },
+          { topic: `${base}.state`, partitions: 4, compacted: true },
+        ];
+        // b lists them in another order, so the two create requests overlap only in part.
+        const results = await Promise.allSettled([a.ensureTopics(specs), b.ensureTopics([...specs].reverse())]);
+        expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual(['ok', 'ok']);
+        await Promise.all(
+          specs.flatMap((s) => [
+            a.publish(s.topic, [{ key: 'from-a', value: Buffer.from('a') }]),
+            b.publish(s.topic, [{ key: 'from-b', value: Buffer.from('b') }]),
+          ]),
+        );
+        const client = await adminClient();
+        for (const spec of specs) {
+          const offsets = await client.fetchTopicOffsets(spec.topic);
+          expect(offsets.length, spec.topic).toBe(spec.partitions);
+          // Both records are on the broker.
+          expect(
+            offsets.reduce((n, o) => n + Number(o.high), 0),
+            spec.topic,
+          ).toBe(2);
+        }
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 60_000);
+
   it('adds no TimeoutNegativeWarning from kafkajs to the process', () => {
     expect(warnings.filter((w) => w.name === 'TimeoutNegativeWarning')).toEqual([]);
   });

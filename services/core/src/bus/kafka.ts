@@ -84,16 +84,24 @@ export class KafkaBus implements Bus {
     this.#admin = this.#kafka.admin();
   }
 
+  /**
+   * Creates the missing topics and returns once every one of them has a leader for
+   * each partition. Safe when other processes create the same topics at the same
+   * moment: a topic someone else created first counts as created, and a topic that
+   * exists but whose metadata has not reached the broker yet is waited for.
+   */
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     checkTopicSpecs(specs);
     await this.#connect();
     const unique = specs.filter((s, i) => specs.findIndex((o) => o.topic === s.topic) === i);
+    if (unique.length === 0) return;
     const existing = new Set(await this.#request('listing topics', () => this.#admin.listTopics()));
     const missing = unique.filter((s) => !existing.has(s.topic));
     if (missing.length > 0) {
       try {
+        // kafkajs's own wait for leaders gives up on the first "unknown topic" from a lagging broker; #awaitReady does not.
         await this.#admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: missing.map((s) => ({
             topic: s.topic,
             numPartitions: s.partitions,
@@ -101,16 +109,52 @@ export class KafkaBus implements Bus {
           })),
         });
       } catch (err) {
-        throw new AispmError(
-          'kafka_topic_create_failed',
-          `creating topics ${missing.map((s) => s.topic).join(', ')} on ${this.#brokers()} failed: ` +
-            `${rootMessage(err)}; check that this client may create topics (ACLs) and that the brokers accept ` +
-            'the partition counts',
-          { cause: err },
-        );
+        // Another process created some of them between our listing and our request: they exist, as wanted.
+        if (!onlyAlreadyExists(err)) {
+          throw new AispmError(
+            'kafka_topic_create_failed',
+            `creating topics ${missing.map((s) => s.topic).join(', ')} on ${this.#brokers()} failed: ` +
+              `${rootMessage(err)}; check that this client may create topics (ACLs) and that the brokers accept ` +
+              'the partition counts',
+            { cause: err },
+          );
+        }
       }
     }
+    await this.#awaitReady(unique.map((s) => s.topic));
     for (const spec of unique) this.#known.add(spec.topic);
+  }
+
+  /**
+   * Polls the topics' metadata until each has partitions that all have a leader, with
+   * backoff (50 ms doubling to 1 s, about 12 s in all). A topic just created, by this
+   * process or another, may be unknown or leaderless on a broker for a moment.
+   */
+  async #awaitReady(topics: readonly string[]): Promise<void> {
+    const attempts = 16;
+    let waiting = [...topics];
+    let last = 'no answer yet';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { topics: metadata } = await this.#admin.fetchTopicMetadata({ topics: waiting });
+        waiting = waiting.filter((topic) => {
+          const partitions = metadata.find((t) => t.name === topic)?.partitions ?? [];
+          return !(partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
+        });
+        last = `${waiting.join(', ')} without a leader for every partition`;
+      } catch (err) {
+        // Unknown topic or leader not available while the brokers catch up: ask again.
+        last = rootMessage(err);
+      }
+      if (waiting.length === 0) return;
+      if (attempt + 1 >= attempts) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000)));
+    }
+    throw new AispmError(
+      'kafka_topic_not_ready',
+      `topics ${waiting.join(', ')} on ${this.#brokers()} exist but did not become usable after ${attempts} ` +
+        `attempts (${last}); check that the brokers are healthy and can elect leaders`,
+    );
   }
 
   async publish(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
@@ -366,6 +410,16 @@ function unreachable(brokers: readonly string[], err: unknown): AispmError {
       `reachable from this host, and that ${CONFIG_KEYS.kafkaBrokers.env} lists the host:port the broker advertises ` +
       '(its advertised.listeners)',
     { cause: err },
+  );
+}
+
+/** A create-topics failure where every topic that failed already exists (kafkajs reports each in an aggregate). */
+function onlyAlreadyExists(err: unknown): boolean {
+  const errors =
+    err instanceof Error && 'errors' in err && Array.isArray(err.errors) ? (err.errors as unknown[]) : [err];
+  return (
+    errors.length > 0 &&
+    errors.every((e) => typeof e === 'object' && e !== null && 'type' in e && e.type === 'TOPIC_ALREADY_EXISTS')
   );
 }
 

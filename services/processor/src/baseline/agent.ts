@@ -1,5 +1,5 @@
 import { EVENT_LIMITS, type AiEvent } from '@aispm/core';
-import { addToMix, emptyMix, isOpen, slotOf, slotStat, scaleMix, W, type CategoryMix } from './categorical.ts';
+import { addToMix, emptyMix, intern, isOpen, slotOf, slotStat, scaleMix, W, type CategoryMix } from './categorical.ts';
 import { emptyEwm, updateEwmInPlace, type Ewm } from './ewm.ts';
 import {
   DEFAULT_SKETCH_PARAMS,
@@ -187,14 +187,27 @@ const MAD_LOG_FLOOR = 0.05;
 const PROFILE_MIN_MS = MS_PER_WEEK;
 const MAX_VALUE_LENGTH = EVENT_LIMITS.maxIdentifierLength;
 
+/** Shared by every key that never had a value refused; reject() gives the key its own object first. */
+const NO_REJECTIONS: Record<string, number> = Object.freeze({});
+
 export function newAgentBaseline(event: Pick<AiEvent, 'tenant' | 'app' | 'agent' | 'time'>): AgentBaseline {
   const timeMs = event.time / 1000;
-  const mixes = {} as Record<MixField, CategoryMix>;
-  for (const field of [...MIX_FIELDS, 'action', 'transition'] as const) mixes[field] = emptyMix();
+  // An object literal keeps all eight mixes in-object (adding them one by one costs a property backing store).
+  const mixes: Record<MixField, CategoryMix> = {
+    tool: emptyMix(),
+    model: emptyMix(),
+    destination: emptyMix(),
+    operation: emptyMix(),
+    user: emptyMix(),
+    identity: emptyMix(),
+    action: emptyMix(),
+    transition: emptyMix(),
+  };
   return {
     v: 1,
-    tenant: event.tenant,
-    app: event.app,
+    // Tenants and apps are shared by many keys: hold one copy each.
+    tenant: intern(event.tenant),
+    app: intern(event.app),
     agent: event.agent,
     events: 0,
     firstMs: timeMs,
@@ -208,7 +221,7 @@ export function newAgentBaseline(event: Pick<AiEvent, 'tenant' | 'app' | 'agent'
     mixes,
     prev: null,
     window: { startMs: Number.NEGATIVE_INFINITY, events: 0, numeric: null },
-    rejected: {},
+    rejected: NO_REJECTIONS,
   };
 }
 
@@ -292,6 +305,7 @@ export const hourOfWeek = (timeMs: number): number =>
 
 /** Counts a refused value in the key's state and reports it with the measurement. */
 export function reject(state: AgentBaseline, rejected: Rejection[], code: string, message: string): void {
+  if (state.rejected === NO_REJECTIONS) state.rejected = {};
   state.rejected[code] = (state.rejected[code] ?? 0) + 1;
   rejected.push({ code, message });
 }
@@ -428,6 +442,7 @@ function transition({ state, ctx, weight, timeMs }: Step, action: string): Seque
   }
   addToMix(actions, action, slotOf(actions, action), weight, timeMs, options.maxValues);
   if (from !== null) addToMix(transitions, pair, pairSlot, weight, timeMs, options.maxTransitions);
-  state.prev = action;
+  // Interned: the same few actions recur in every key, and the previous one is held per key.
+  state.prev = intern(action);
   return measure;
 }

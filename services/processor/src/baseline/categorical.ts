@@ -12,22 +12,91 @@
  * the attack make every later value look novel.
  *
  * Slots are parallel plain arrays: names[] (interned, so a user or tool name seen
- * by thousands of entities is held once) and a number[] of 3 per slot, which V8
- * stores unboxed (8 bytes a number) without the ~150 bytes a typed array costs
- * per instance; most mixes hold one to five values.
+ * by thousands of entities is held once) and a number[] of 3 per slot followed by
+ * the mix's 4 totals, which V8 stores unboxed (8 bytes a number) without the ~200
+ * bytes a typed array costs per instance, nor the boxed number (~24 bytes) a double
+ * property costs; most mixes hold one to five values. A mix that has seen nothing
+ * shares one empty names array.
  */
-export interface CategoryMix {
-  names: string[];
-  /** Per slot: weight, window weight, first seen (minuteOf). */
-  stats: number[];
+export class CategoryMix {
+  names: string[] = NO_NAMES;
+  /** Per slot: weight, window weight, first seen (minuteOf); then TOTAL, WINDOW, OVERFLOW, OVERFLOW_WINDOW. */
+  stats: number[] = [0, 0, 0, 0];
+
   /** Weight of everything observed, overflow included. */
-  total: number;
+  get total(): number {
+    return this.stats[this.names.length * STRIDE + TOTAL] as number;
+  }
+  set total(value: number) {
+    this.stats[this.names.length * STRIDE + TOTAL] = value;
+  }
   /** Weight observed in the current drift window, overflow included. */
-  window: number;
+  get window(): number {
+    return this.stats[this.names.length * STRIDE + WINDOW] as number;
+  }
+  set window(value: number) {
+    this.stats[this.names.length * STRIDE + WINDOW] = value;
+  }
   /** Weight of values that found no slot. */
+  get overflow(): number {
+    return this.stats[this.names.length * STRIDE + OVERFLOW] as number;
+  }
+  set overflow(value: number) {
+    this.stats[this.names.length * STRIDE + OVERFLOW] = value;
+  }
+  get overflowWindow(): number {
+    return this.stats[this.names.length * STRIDE + OVERFLOW_WINDOW] as number;
+  }
+  set overflowWindow(value: number) {
+    this.stats[this.names.length * STRIDE + OVERFLOW_WINDOW] = value;
+  }
+
+  /** The snapshot layout (v1): slot stats, then the totals as named fields. */
+  toJSON(): CategoryMixJson {
+    return {
+      names: this.names,
+      stats: this.stats.slice(0, this.names.length * STRIDE),
+      total: this.total,
+      window: this.window,
+      overflow: this.overflow,
+      overflowWindow: this.overflowWindow,
+    };
+  }
+}
+
+/** A mix as snapshots (v1) hold it. */
+export interface CategoryMixJson {
+  names: string[];
+  stats: number[];
+  total: number;
+  window: number;
   overflow: number;
   overflowWindow: number;
 }
+
+/** A mix from its snapshot form (v1). */
+export function mixFromJson(json: CategoryMixJson): CategoryMix {
+  const mix = new CategoryMix();
+  const slots = json.names.length;
+  if (slots > 0) {
+    const stats = new Array<number>(slots * STRIDE + HEADER);
+    for (let j = 0; j < slots * STRIDE; j++) stats[j] = json.stats[j] as number;
+    mix.names = json.names.map(intern);
+    mix.stats = stats;
+  }
+  mix.total = json.total;
+  mix.window = json.window;
+  mix.overflow = json.overflow;
+  mix.overflowWindow = json.overflowWindow;
+  return mix;
+}
+
+const NO_NAMES: string[] = [];
+const TOTAL = 0;
+const WINDOW = 1;
+const OVERFLOW = 2;
+const OVERFLOW_WINDOW = 3;
+const HEADER = 4;
 
 export const W = 0;
 export const WIN = 1;
@@ -52,14 +121,7 @@ export function intern(value: string): string {
 /** A tracked value under this share of its mix's weight may give its slot to a new value. */
 const EVICT_SHARE = 1e-3;
 
-export const emptyMix = (): CategoryMix => ({
-  names: [],
-  stats: [],
-  total: 0,
-  window: 0,
-  overflow: 0,
-  overflowWindow: 0,
-});
+export const emptyMix = (): CategoryMix => new CategoryMix();
 
 /** Slot of a value, or -1 when it is not tracked. */
 export const slotOf = (mix: CategoryMix, value: string): number => mix.names.indexOf(value);
@@ -103,7 +165,9 @@ function admit(mix: CategoryMix, value: string, timeMs: number, cap: number): nu
     const names = new Array<string>(slot + 1);
     const stats = new Array<number>(mix.stats.length + STRIDE);
     for (let j = 0; j < slot; j++) names[j] = mix.names[j] as string;
-    for (let j = 0; j < mix.stats.length; j++) stats[j] = mix.stats[j] as number;
+    for (let j = 0; j < slot * STRIDE; j++) stats[j] = mix.stats[j] as number;
+    // The totals move up behind the new slot.
+    for (let j = 0; j < HEADER; j++) stats[(slot + 1) * STRIDE + j] = mix.stats[slot * STRIDE + j] as number;
     names[slot] = intern(value);
     stats[slot * STRIDE + W] = 0;
     stats[slot * STRIDE + WIN] = 0;
@@ -144,7 +208,8 @@ export const isOpen = (mix: CategoryMix): boolean => mix.overflow > EVICT_SHARE 
 export function resetMixWindow(mix: CategoryMix): void {
   mix.window = 0;
   mix.overflowWindow = 0;
-  for (let at = WIN; at < mix.stats.length; at += STRIDE) mix.stats[at] = 0;
+  const end = mix.names.length * STRIDE;
+  for (let at = WIN; at < end; at += STRIDE) mix.stats[at] = 0;
 }
 
 export function scaleMix(mix: CategoryMix, factor: number): void {
@@ -152,7 +217,8 @@ export function scaleMix(mix: CategoryMix, factor: number): void {
   mix.window *= factor;
   mix.overflow *= factor;
   mix.overflowWindow *= factor;
-  for (let at = 0; at < mix.stats.length; at += STRIDE) {
+  const end = mix.names.length * STRIDE;
+  for (let at = 0; at < end; at += STRIDE) {
     mix.stats[at + W] = (mix.stats[at + W] as number) * factor;
     mix.stats[at + WIN] = (mix.stats[at + WIN] as number) * factor;
   }

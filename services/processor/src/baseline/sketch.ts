@@ -53,7 +53,10 @@ export function sketchMapping(params: SketchParams = DEFAULT_SKETCH_PARAMS): Ske
   return { gamma, lnGamma: Math.log(gamma), maxBins: Math.max(2, Math.floor(params.maxBins)) };
 }
 
-export const emptySketch = (): Sketch => ({ offset: 0, bins: new Float32Array(0), zero: 0, total: 0 });
+/** Shared by every empty sketch (a typed array costs ~200 bytes even when empty); never written, only replaced. */
+const NO_BINS = new Float32Array(0);
+
+export const emptySketch = (): Sketch => ({ offset: 0, bins: NO_BINS, zero: 0, total: 0 });
 
 /** The bucket of a value (callers have already sent values below MIN_INDEXABLE to the zero bucket). */
 export const bucketOf = (m: SketchMapping, x: number): number => Math.ceil(Math.log(x) / m.lnGamma);

@@ -1,5 +1,6 @@
 import { AispmError } from '@aispm/core';
-import type { AgentBaseline } from './agent.ts';
+import type { AgentBaseline, MixField } from './agent.ts';
+import { mixFromJson } from './categorical.ts';
 import type { Sketch } from './sketch.ts';
 
 /**
@@ -37,6 +38,8 @@ export function decodeBaseline(key: string, bytes: Buffer): AgentBaseline {
       `baseline snapshot of ${key} has layout v=${String(state.v)}, this processor reads v=1; drop it to relearn the key`,
     );
   }
+  // Mixes are written in their v1 form (CategoryMix.toJSON) and read back into the packed one.
+  for (const field of Object.keys(state.mixes) as MixField[]) state.mixes[field] = mixFromJson(state.mixes[field]);
   // JSON has no -Infinity: a window that was never opened comes back as null.
   state.window.startMs ??= Number.NEGATIVE_INFINITY;
   return state;

@@ -1,0 +1,294 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import kafkajs from 'kafkajs';
+import { KafkaBus, createEventCodec, eventKey } from '@aispm/core';
+import { generateTraffic } from '@aispm/cli';
+import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+/**
+ * Two processors share the events topic (`aispm up`, distributed: the test's Kafka
+ * broker, chdb each in its own folder, one consumer group). One is stopped
+ * gracefully after the first half of a stream; the other takes over its partitions,
+ * restores their state from the compacted changelog, and scores the second half as
+ * one uninterrupted processor does. Both members start on topics that do not exist
+ * yet, so they also create the same topics at the same moment.
+ */
+const brokers = inject('kafkaBrokers');
+const repo = resolve(import.meta.dirname, '../..');
+const run = randomUUID().slice(0, 8);
+const PARTITIONS = 4;
+const traffic = [
+  ...generateTraffic({ seed: 23, total: 4000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 }),
+];
+const half = Math.floor(traffic.length / 2);
+const dirs: string[] = [];
+const children = new Set<ChildProcess>();
+const bus = new KafkaBus({ brokers });
+const scoreCodec = createScoreCodec();
+const eventCodec = createEventCodec();
+/** Where the bus puts a key: kafkajs's default (Java-compatible murmur2) partitioner, as KafkaBus uses. */
+const partitioner = kafkajs.Partitioners.DefaultPartitioner();
+const partitionMetadata = Array.from({ length: PARTITIONS }, (_, id) => ({
+  partitionId: id,
+  leader: 0,
+  partitionErrorCode: 0,
+  replicas: [0],
+  isr: [0],
+}));
+function partitionOf(key: string): number {
+  return partitioner({ topic: 'any', partitionMetadata, message: { key, value: null } });
+}
+const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+
+interface Run {
+  name: string;
+  group: string;
+  topics: { events: string; scores: string; findings: string; state: string; dlq: string };
+  /** Every score record read from the scores topic, repeats included. */
+  received: AnomalyScoreRecord[];
+  scores: Map<string, AnomalyScoreRecord>;
+}
+
+function newRun(name: string): Run {
+  const topic = (what: string): string => `rb.${name}.${what}.${run}`;
+  return {
+    name,
+    group: `rb-${name}-${run}`,
+    topics: {
+      events: topic('events'),
+      scores: topic('scores'),
+      findings: topic('findings'),
+      state: topic('state'),
+      dlq: topic('dlq'),
+    },
+    received: [],
+    scores: new Map(),
+  };
+}
+
+interface Up {
+  clientId: string;
+  child: ChildProcess;
+  logs: string[];
+  exited: Promise<number | null>;
+}
+
+function up(r: Run, clientId: string): Up {
+  const dataDir = mkdtempSync(join(tmpdir(), `aispm-rebalance-${clientId}-`));
+  dirs.push(dataDir);
+  const child = spawn(process.execPath, ['services/cli/src/main.ts', 'up', '--status-every', '1'], {
+    cwd: repo,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AISPM_MODE: 'distributed',
+      AISPM_STORE: 'chdb',
+      AISPM_DATA_DIR: dataDir,
+      KAFKA_BROKERS: brokers.join(','),
+      AISPM_KAFKA_CLIENT_ID: clientId,
+      AISPM_PARTITIONS: String(PARTITIONS),
+      AISPM_TOPIC_EVENTS: r.topics.events,
+      AISPM_TOPIC_SCORES: r.topics.scores,
+      AISPM_TOPIC_FINDINGS: r.topics.findings,
+      AISPM_TOPIC_STATE: r.topics.state,
+      AISPM_TOPIC_DEAD_LETTER: r.topics.dlq,
+      AISPM_PROCESSOR_GROUP: r.group,
+      AISPM_PROCESSOR_BATCH: '200',
+      // The broker's minimum: joins and rebalances take a couple of seconds at most.
+      AISPM_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      AISPM_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const logs: string[] = [];
+  const collect = (chunk: Buffer): void => {
+    logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((done) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      done(code);
+    }),
+  );
+  return { clientId, child, logs, exited };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, ups: Up[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) {
+      const logs = ups.map((u) => `--- ${u.clientId}\n${u.logs.slice(-15).join('\n')}`).join('\n');
+      throw new Error(`timed out waiting for ${what}; last logs:\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The group's members (by client id) and the events partitions each owns; empty while it rebalances. */
+async function assignments(r: Run): Promise<Map<string, number[]>> {
+  const { groups } = await admin.describeGroups([r.group]);
+  const group = groups[0];
+  const owned = new Map<string, number[]>();
+  if (group?.state !== 'Stable') return owned;
+  for (const member of group.members) {
+    const decoded = kafkajs.AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+    owned.set(
+      member.clientId,
+      [...(decoded?.assignment[r.topics.events] ?? [])].sort((a, b) => a - b),
+    );
+  }
+  return owned;
+}
+
+/** The group has committed every offset of the events topic: all outputs are durable. */
+async function committedAll(r: Run): Promise<boolean> {
+  const [ends, committed] = await Promise.all([
+    admin.fetchTopicOffsets(r.topics.events),
+    admin.fetchOffsets({ groupId: r.group, topics: [r.topics.events] }),
+  ]);
+  const at = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
+  // A partition that never had a record has nothing to commit (its committed offset stays -1).
+  return ends.every((end) => end.high === '0' || at.get(end.partition) === end.high);
+}
+
+async function publish(r: Run, events: typeof traffic): Promise<void> {
+  await bus.publish(
+    r.topics.events,
+    events.map((event) => ({ key: eventKey(event), value: eventCodec.encode(event) })),
+  );
+}
+
+/** Keys restored from checkpoints, as the processor logs them, from log line `from` on. */
+function restoredKeys(u: Up, from = 0): { keys: number; partitions: number[] } {
+  const lines = u.logs
+    .slice(from)
+    .filter((line) => line.includes('state restored'))
+    .map((line) => JSON.parse(line) as { keys: number; partitions: number[] });
+  return { keys: lines.reduce((n, l) => n + l.keys, 0), partitions: lines.flatMap((l) => l.partitions) };
+}
+
+/** The processor's own count of events it stored, from its newest status line. */
+function storedBy(u: Up): number {
+  const status = u.logs.findLast((line) => line.includes('"status"'));
+  return status ? (JSON.parse(status) as { stored: number }).stored : 0;
+}
+
+const reference = newRun('ref');
+const shared = newRun('pair');
+
+beforeAll(async () => {
+  await admin.connect();
+});
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await bus.close();
+  await admin.disconnect();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
+  it('a member stopped mid-stream hands its partitions over: the other restores their state and scores as one processor does', async () => {
+    const started = Date.now();
+    // Both members (and the reference) create the topics themselves, at the same moment.
+    const ref = up(reference, 'rb-ref');
+    const a = up(shared, 'rb-a');
+    const b = up(shared, 'rb-b');
+    const all = [ref, a, b];
+    await until(() => all.every((u) => u.logs.some((l) => l.includes('aispm is up'))), 'all three up', all);
+    for (const r of [reference, shared]) {
+      await bus.subscribe({
+        topic: r.topics.scores,
+        group: `rb-reader-${r.name}-${run}`,
+        handler: (batch) => {
+          for (const record of batch.records) {
+            const score = scoreCodec.decode(record.value);
+            r.received.push(score);
+            r.scores.set(score.event_id, score);
+          }
+          return Promise.resolve();
+        },
+      });
+    }
+    // Both members own partitions before any event arrives, so each processes some of the first half.
+    let before = new Map<string, number[]>();
+    await until(
+      async () => {
+        before = await assignments(shared);
+        return before.size === 2 && [...before.values()].every((p) => p.length > 0);
+      },
+      'both members to own partitions',
+      all,
+    );
+    const handedOver = before.get('rb-b')!;
+    expect([...before.values()].flat().sort()).toEqual([0, 1, 2, 3]);
+
+    await publish(reference, traffic);
+    await publish(shared, traffic.slice(0, half));
+    await until(() => committedAll(shared), 'the first half committed by the pair', all);
+    await until(() => shared.scores.size === half, 'the first half scored', all);
+    // partitionOf agrees with the broker: each partition holds the first-half events it says.
+    const perPartition = await admin.fetchTopicOffsets(shared.topics.events);
+    for (const { partition, high } of perPartition) {
+      const expected = traffic.slice(0, half).filter((e) => partitionOf(eventKey(e)) === partition).length;
+      expect(Number(high), `partition ${partition}`).toBe(expected);
+    }
+    await until(() => storedBy(b) > 0 && storedBy(a) > 0, 'both members to report stored events', all);
+    const storedByB = storedBy(b);
+    expect(storedByB).toBeLessThan(half);
+
+    const logMark = a.logs.length;
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toBe(0);
+    await until(
+      async () => (await assignments(shared)).get('rb-a')?.length === PARTITIONS,
+      'the remaining member to own every partition',
+      [a],
+    );
+
+    await publish(shared, traffic.slice(half));
+    await until(() => committedAll(shared), 'the second half committed', [a]);
+    await until(() => committedAll(reference), 'the whole stream committed by the reference', [ref]);
+    await until(() => shared.scores.size === traffic.length, 'every event scored', [a]);
+    await until(() => reference.scores.size === traffic.length, 'every event scored by the reference', [ref]);
+
+    // The takeover read the stopped member's partitions back from the changelog.
+    const restored = restoredKeys(a, logMark);
+    expect(restored.keys).toBeGreaterThan(0);
+    expect(restored.partitions).toEqual(expect.arrayContaining(handedOver));
+
+    // A graceful handover scores nothing twice.
+    expect(shared.received.length).toBe(traffic.length);
+
+    let worst = 0;
+    let learningDiffers = 0;
+    let trustedOnHandedOver = 0;
+    for (const event of traffic.slice(half)) {
+      const got = shared.scores.get(event.event_id)!;
+      const expected = reference.scores.get(event.event_id)!;
+      worst = Math.max(worst, Math.abs(got.score - expected.score));
+      if (got.learning !== expected.learning) learningDiffers++;
+      if (handedOver.includes(partitionOf(eventKey(event))) && !expected.learning) trustedOnHandedOver++;
+    }
+    expect(worst).toBeLessThan(1e-6);
+    expect(learningDiffers).toBe(0);
+    // Not vacuous: on the handed-over partitions the reference already trusted its baselines,
+    // which a takeover starting from empty state would not (it would be learning again).
+    expect(trustedOnHandedOver).toBeGreaterThan(0);
+
+    a.child.kill('SIGTERM');
+    ref.child.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(await ref.exited).toBe(0);
+    console.log(
+      `rebalance test: ${Date.now() - started} ms, stopped member stored ${storedByB}, restored ${restored.keys} keys`,
+    );
+  }, 120_000);
+});
