@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { KafkaBus, createEventCodec, eventKey } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
 import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { children, committedAll, spawnUp, type Up } from './support.ts';
 
 /**
  * Two processors share the events topic (`aispm up`, distributed: the test's Kafka
@@ -18,7 +18,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
  * yet, so they also create the same topics at the same moment.
  */
 const brokers = inject('kafkaBrokers');
-const repo = resolve(import.meta.dirname, '../..');
 const run = randomUUID().slice(0, 8);
 const PARTITIONS = 4;
 const traffic = [
@@ -26,7 +25,6 @@ const traffic = [
 ];
 const half = Math.floor(traffic.length / 2);
 const dirs: string[] = [];
-const children = new Set<ChildProcess>();
 const bus = new KafkaBus({ brokers });
 const scoreCodec = createScoreCodec();
 const eventCodec = createEventCodec();
@@ -70,19 +68,16 @@ function newRun(name: string): Run {
   };
 }
 
-interface Up {
+interface Member extends Up {
   clientId: string;
-  child: ChildProcess;
-  logs: string[];
-  exited: Promise<number | null>;
 }
 
-function up(r: Run, clientId: string): Up {
+function up(r: Run, clientId: string): Member {
   const dataDir = mkdtempSync(join(tmpdir(), `aispm-rebalance-${clientId}-`));
   dirs.push(dataDir);
-  const child = spawn(process.execPath, ['services/cli/src/main.ts', 'up', '--status-every', '1'], {
-    cwd: repo,
-    env: {
+  return {
+    clientId,
+    ...spawnUp({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       AISPM_MODE: 'distributed',
@@ -101,26 +96,11 @@ function up(r: Run, clientId: string): Up {
       // The broker's minimum: joins and rebalances take a couple of seconds at most.
       AISPM_KAFKA_SESSION_TIMEOUT_MS: '6000',
       AISPM_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const logs: string[] = [];
-  const collect = (chunk: Buffer): void => {
-    logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<number | null>((done) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      done(code);
     }),
-  );
-  return { clientId, child, logs, exited };
+  };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ups: Up[]): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, ups: Member[]): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (!(await condition())) {
     if (Date.now() > deadline) {
@@ -147,16 +127,7 @@ async function assignments(r: Run): Promise<Map<string, number[]>> {
   return owned;
 }
 
-/** The group has committed every offset of the events topic: all outputs are durable. */
-async function committedAll(r: Run): Promise<boolean> {
-  const [ends, committed] = await Promise.all([
-    admin.fetchTopicOffsets(r.topics.events),
-    admin.fetchOffsets({ groupId: r.group, topics: [r.topics.events] }),
-  ]);
-  const at = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
-  // A partition that never had a record has nothing to commit (its committed offset stays -1).
-  return ends.every((end) => end.high === '0' || at.get(end.partition) === end.high);
-}
+const committed = (r: Run): Promise<boolean> => committedAll(admin, r.topics.events, r.group);
 
 async function publish(r: Run, events: typeof traffic): Promise<void> {
   await bus.publish(
@@ -232,7 +203,7 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
 
     await publish(reference, traffic);
     await publish(shared, traffic.slice(0, half));
-    await until(() => committedAll(shared), 'the first half committed by the pair', all);
+    await until(() => committed(shared), 'the first half committed by the pair', all);
     await until(() => shared.scores.size === half, 'the first half scored', all);
     // partitionOf agrees with the broker: each partition holds the first-half events it says.
     const perPartition = await admin.fetchTopicOffsets(shared.topics.events);
@@ -254,8 +225,8 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
     );
 
     await publish(shared, traffic.slice(half));
-    await until(() => committedAll(shared), 'the second half committed', [a]);
-    await until(() => committedAll(reference), 'the whole stream committed by the reference', [ref]);
+    await until(() => committed(shared), 'the second half committed', [a]);
+    await until(() => committed(reference), 'the whole stream committed by the reference', [ref]);
     await until(() => shared.scores.size === traffic.length, 'every event scored', [a]);
     await until(() => reference.scores.size === traffic.length, 'every event scored by the reference', [ref]);
 

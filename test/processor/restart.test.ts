@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { ChdbStore, KafkaBus, createEventCodec, eventKey } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
 import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { children, committedAll, spawnUp, type Up } from './support.ts';
 
 /**
  * The processor survives a crash: `aispm up` (distributed: the test's Kafka broker,
@@ -17,14 +17,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
  * the store.
  */
 const brokers = inject('kafkaBrokers');
-const repo = resolve(import.meta.dirname, '../..');
 const run = randomUUID().slice(0, 8);
 const PARTITIONS = 3;
 const traffic = [
   ...generateTraffic({ seed: 11, total: 6000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 }),
 ];
 const dirs: string[] = [];
-const children = new Set<ChildProcess>();
 const bus = new KafkaBus({ brokers });
 const scoreCodec = createScoreCodec();
 const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
@@ -69,33 +67,7 @@ function newRun(name: string): Run {
   };
 }
 
-interface Up {
-  child: ChildProcess;
-  logs: string[];
-  exited: Promise<number | null>;
-}
-
-function up(r: Run): Up {
-  const child = spawn(process.execPath, ['services/cli/src/main.ts', 'up', '--status-every', '1'], {
-    cwd: repo,
-    env: r.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const logs: string[] = [];
-  const collect = (chunk: Buffer): void => {
-    logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<number | null>((done) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      done(code);
-    }),
-  );
-  return { child, logs, exited };
-}
+const up = (r: Run): Up => spawnUp(r.env);
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, logs: () => string[]): Promise<void> {
   const deadline = Date.now() + 120_000;
@@ -106,20 +78,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-/**
- * The group has committed every offset of the events topic: all outputs are durable.
- * (Scores on the topic are not enough: a killed process may have published some
- * whose batch it never committed, which the next process must still process.)
- */
-async function committedAll(r: Run): Promise<boolean> {
-  const [ends, committed] = await Promise.all([
-    admin.fetchTopicOffsets(r.events),
-    admin.fetchOffsets({ groupId: r.env.AISPM_PROCESSOR_GROUP!, topics: [r.events] }),
-  ]);
-  const at = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
-  // A partition that never had a record has nothing to commit (its committed offset stays -1).
-  return ends.every((end) => end.high === '0' || at.get(end.partition) === end.high);
-}
+const committed = (r: Run): Promise<boolean> => committedAll(admin, r.events, r.env.AISPM_PROCESSOR_GROUP!);
 
 const reference = newRun('ref');
 const restarted = newRun('kill');
@@ -176,12 +135,12 @@ describe(`processor restart on ${inject('kafkaLabel')}`, () => {
 
     const second = up(restarted);
     await until(
-      () => committedAll(restarted),
+      () => committed(restarted),
       'the whole stream committed after the restart',
       () => second.logs,
     );
     await until(
-      () => committedAll(reference),
+      () => committed(reference),
       'the whole stream committed by the reference run',
       () => ref.logs,
     );
