@@ -30,12 +30,25 @@ afterAll(async () => {
 
 const headers = { 'content-type': 'application/x-protobuf', authorization: `Bearer ${KEY_ACME}` };
 
+/** Posts until the gateway answers 200 or the time is up, as an OTLP exporter retries; returns the last status. */
+async function postUntil200(url: string, body: Uint8Array, withinMs: number): Promise<number> {
+  const deadline = Date.now() + withinMs;
+  let status = 0;
+  while (status !== 200 && Date.now() < deadline) {
+    status = (await fetch(url, { method: 'POST', body, headers })).status;
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return status;
+}
+
 describe('gateway during a Kafka outage', () => {
   it('answers 503 with Retry-After while Kafka is out, never 200, and takes the same data once it is back', async () => {
     const spans = conversationSpans();
     const body = ProtobufTraceSerializer.serializeRequest(spans)!;
     const url = `${gw.gateway.url}/v1/traces`;
-    expect((await fetch(url, { method: 'POST', body, headers })).status).toBe(200);
+    // Before the outage: a broker that just started may answer 503 for a moment while the new
+    // topic's leader settles (a correct answer); wait until it takes data.
+    expect(await postUntil200(url, body, 30_000)).toBe(200);
 
     process.kill(pid, 'SIGSTOP');
     const started = Date.now();
@@ -47,13 +60,7 @@ describe('gateway during a Kafka outage', () => {
 
     process.kill(pid, 'SIGCONT');
     // The sender retries, as an OTLP exporter does after a 503, until Kafka acknowledges.
-    const deadline = Date.now() + 60_000;
-    let status = 0;
-    while (status !== 200 && Date.now() < deadline) {
-      status = (await fetch(url, { method: 'POST', body, headers })).status;
-      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    expect(status).toBe(200);
+    expect(await postUntil200(url, body, 60_000)).toBe(200);
     expect((await fetch(`${gw.gateway.url}/readyz`)).status).toBe(200);
     const ids = new Set(spans.map((s) => s.spanContext().spanId));
     // At-least-once: every AI span is there (possibly more than once; sinks dedupe by event id).
