@@ -8,7 +8,7 @@ import {
   type AgentBaseline,
   type Measurement,
 } from './agent.ts';
-import { updateEwm, emptyEwm } from './ewm.ts';
+import { emptyEwm, updateEwmInPlace } from './ewm.ts';
 
 const T0 = Date.UTC(2026, 10, 2) * 1000;
 const at = (seconds: number, overrides: Partial<AiEvent> = {}): AiEvent =>
@@ -28,15 +28,16 @@ const numeric = (m: Measurement, feature: string): number | undefined =>
 describe('exponentially weighted mean and variance', () => {
   it('is the plain mean and population variance while n < 1/alpha', () => {
     const xs = [2, 4, 4, 4, 5, 5, 7, 9];
-    const s = xs.reduce((state, x) => updateEwm(state, x, 0.01), emptyEwm());
+    const s = emptyEwm();
+    for (const x of xs) updateEwmInPlace(s, x, 0.01);
     expect(s.mean).toBeCloseTo(5, 10);
     expect(s.variance).toBeCloseTo(4, 10);
   });
 
   it('forgets old behaviour once history is long', () => {
-    let s = emptyEwm();
-    for (let i = 0; i < 1000; i++) s = updateEwm(s, 10, 0.05);
-    for (let i = 0; i < 200; i++) s = updateEwm(s, 20, 0.05);
+    const s = emptyEwm();
+    for (let i = 0; i < 1000; i++) updateEwmInPlace(s, 10, 0.05);
+    for (let i = 0; i < 200; i++) updateEwmInPlace(s, 20, 0.05);
     expect(s.mean).toBeGreaterThan(19.9);
   });
 });

@@ -19,10 +19,3 @@ export function updateEwmInPlace(state: Ewm, x: number, alpha: number): void {
   state.mean += weight * delta;
   state.variance = (1 - weight) * (state.variance + weight * delta * delta);
 }
-
-/** A copy of the state with x added. */
-export function updateEwm(state: Ewm, x: number, alpha: number): Ewm {
-  const next = { ...state };
-  updateEwmInPlace(next, x, alpha);
-  return next;
-}
