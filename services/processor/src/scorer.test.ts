@@ -136,8 +136,14 @@ describe('scorer state seam', () => {
 
   it('refuses a snapshot it cannot read, with a code and what to do', () => {
     const scorer = new Scorer({ now });
-    expect(() => scorer.restore('k', Buffer.from('{"v":7}'))).toThrow(/layout v=7, this processor reads v=1; drop it/);
+    expect(() => scorer.restore('k', Buffer.from('{"v":7}'))).toThrow(
+      /layout v=7 \(unknown version\), this processor reads v=2; drop it/,
+    );
     expect(() => scorer.restore('k', Buffer.from('not json'))).toThrow(/not valid JSON/);
+    scorer.score(history()[0]!);
+    const good = JSON.parse(scorer.snapshot('acme/billing/billing-bot')!.toString()) as { hours: number[] };
+    good.hours.pop();
+    expect(() => scorer.restore('k', Buffer.from(JSON.stringify(good)))).toThrow(/layout v=2 \(hours\)/);
   });
 
   it('drops keys it no longer owns', () => {

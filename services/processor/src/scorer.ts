@@ -5,6 +5,7 @@ import {
   newAgentBaseline,
   observe,
   reject,
+  releaseBaseline,
   type AgentBaseline,
   type BaselineContext,
   type BaselineOptions,
@@ -94,7 +95,7 @@ export class Scorer implements DriftSource {
     const key = eventKey(event);
     let state = this.baselines.get(key);
     if (!state) {
-      state = newAgentBaseline(event);
+      state = newAgentBaseline(event, this.ctx);
       this.baselines.set(key, state);
     }
     this.dirty.add(key);
@@ -161,17 +162,21 @@ export class Scorer implements DriftSource {
   /** The serialized state of one key, or null when it has none. */
   snapshot(key: string): Buffer | null {
     const state = this.baselines.get(key);
-    return state ? encodeBaseline(state) : null;
+    return state ? encodeBaseline(state, this.ctx.arena) : null;
   }
 
   /** Replaces one key's state with a snapshot taken earlier (by this or another process). */
   restore(key: string, snapshot: Buffer): void {
-    this.baselines.set(key, decodeBaseline(key, snapshot));
+    const restored = decodeBaseline(key, snapshot, this.ctx);
+    this.drop([key]);
+    this.baselines.set(key, restored);
   }
 
   /** Forgets keys this process no longer owns (after a rebalance). */
   drop(keys: Iterable<string>): void {
     for (const key of keys) {
+      const state = this.baselines.get(key);
+      if (state) releaseBaseline(state, this.ctx);
       this.baselines.delete(key);
       this.dirty.delete(key);
     }
@@ -185,7 +190,7 @@ function driftReport(key: string, drift: WindowDrift): ScorerDriftReport {
   return {
     tenant: drift.tenant,
     entity: key,
-    entity_type: drift.agent ? 'agent' : 'app',
+    entity_type: drift.entity,
     window_start: drift.windowStartMs * 1000,
     window_end: drift.windowEndMs * 1000,
     psi: excess,

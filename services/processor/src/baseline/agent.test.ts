@@ -8,7 +8,10 @@ import {
   type AgentBaseline,
   type Measurement,
 } from './agent.ts';
+import { offsetOf } from './arena.ts';
+import { MIX, mixOverflow, mixSlots, slotOf, slotWeight } from './categorical.ts';
 import { emptyEwm, updateEwmInPlace } from './ewm.ts';
+import { sketchTotal } from './sketch.ts';
 
 const T0 = Date.UTC(2026, 10, 2) * 1000;
 const at = (seconds: number, overrides: Partial<AiEvent> = {}): AiEvent =>
@@ -17,7 +20,7 @@ const ctx = baselineContext();
 
 /** Feeds events through one baseline, returning the final state and each measurement. */
 function run(events: AiEvent[]): { state: AgentBaseline; measurements: Measurement[] } {
-  const state = newAgentBaseline(events[0]!);
+  const state = newAgentBaseline(events[0]!, ctx);
   const measurements = events.map((event) => observe(state, event, ctx));
   return { state, measurements };
 }
@@ -106,8 +109,7 @@ describe('agent baseline', () => {
     const old = Array.from({ length: 100 }, (_, i) => at(i * 60, { tool_name: 'old_tool' }));
     const fresh = Array.from({ length: 100 }, (_, i) => at(3 * halfLifeS + i * 60, { tool_name: 'new_tool' }));
     const { state } = run([...old, ...fresh]);
-    const mix = state.mixes.tool;
-    const weightOf = (name: string): number => mix.stats[mix.names.indexOf(name) * 3]!;
+    const weightOf = (name: string): number => slotWeight(ctx.arena, state, slotOf(ctx.arena, state, MIX.tool, name));
     expect(weightOf('old_tool') / weightOf('new_tool')).toBeCloseTo(1 / 8, 2);
   });
 
@@ -115,8 +117,9 @@ describe('agent baseline', () => {
     expect(hourOfWeek(Date.UTC(2026, 10, 2, 0, 30))).toBe(0); // a Monday
     expect(hourOfWeek(Date.UTC(2026, 10, 8, 23, 59))).toBe(167); // the Sunday after
     const { state } = run(steady.slice(0, 100)); // Monday 00:00–00:33
-    expect(state.hours[0]).toBeGreaterThan(0);
-    expect(state.hours.slice(1).every((w) => w === 0)).toBe(true);
+    const hours = ctx.arena.chunkOf(state.hours).subarray(offsetOf(state.hours), offsetOf(state.hours) + 168);
+    expect(hours[0]).toBeGreaterThan(0);
+    expect(hours.slice(1).every((w) => w === 0)).toBe(true);
   });
 });
 
@@ -124,7 +127,7 @@ describe('bad input never poisons the baseline', () => {
   it('scores the valid fields, refuses out-of-range values with a counted reason, and learns none of them', () => {
     const good = Array.from({ length: 200 }, (_, i) => at(i * 20, { output_tokens: 100 }));
     const { state } = run(good);
-    const before = state.numeric.output_tokens.total;
+    const before = sketchTotal(ctx.arena, state.numeric.output_tokens);
     const m = observe(state, at(200 * 20, { output_tokens: -5, input_tokens: Number.NaN, latency_ms: 1e12 }), ctx);
     expect(m.rejected.map((r) => r.code).sort()).toEqual([
       'input_tokens_out_of_range',
@@ -133,7 +136,7 @@ describe('bad input never poisons the baseline', () => {
     ]);
     expect(m.numeric).toEqual([]);
     expect(m.categorical.length).toBeGreaterThan(0);
-    expect(state.numeric.output_tokens.total).toBe(before);
+    expect(sketchTotal(ctx.arena, state.numeric.output_tokens)).toBe(before);
     expect(state.rejected).toEqual({
       input_tokens_out_of_range: 1,
       latency_out_of_range: 1,
@@ -144,13 +147,16 @@ describe('bad input never poisons the baseline', () => {
   it('caps the values tracked per field, so a flood of random user ids costs bounded memory', () => {
     const flood = Array.from({ length: 5000 }, (_, i) => at(i, { user: `u-${i}` }));
     const { state } = run(flood);
-    expect(state.mixes.user.names.length).toBeLessThanOrEqual(16);
-    expect(state.mixes.user.overflow).toBeGreaterThan(0);
+    const { first, end } = mixSlots(ctx.arena, state, MIX.user);
+    expect(end - first).toBeLessThanOrEqual(16);
+    expect(mixOverflow(ctx.arena, state, MIX.user)).toBeGreaterThan(0);
   });
 
   it('refuses oversized identifiers instead of storing them', () => {
     const { state, measurements } = run([at(0, { tool_name: 'x'.repeat(10_000) })]);
-    expect(state.mixes.tool.names).toEqual([]);
+    const { first, end } = mixSlots(ctx.arena, state, MIX.tool);
+    expect(end - first).toBe(0);
+    expect(state.names.some((name) => name.length > 1000)).toBe(false);
     expect(measurements[0]!.rejected[0]!.code).toBe('tool_too_long');
   });
 });

@@ -1,14 +1,27 @@
 import { EVENT_LIMITS, type AiEvent } from '@aispm/core';
-import { addToMix, emptyMix, intern, isOpen, slotOf, slotStat, scaleMix, W, type CategoryMix } from './categorical.ts';
+import { Arena, offsetOf } from './arena.ts';
+import {
+  MIX,
+  addToMix,
+  intern,
+  isOpen,
+  mixSlots,
+  mixTotal,
+  newMixes,
+  scaleMixes,
+  slotOf,
+  slotWeight,
+  type MixOwner,
+} from './categorical.ts';
 import { emptyEwm, updateEwmInPlace, type Ewm } from './ewm.ts';
 import {
   DEFAULT_SKETCH_PARAMS,
   addToSketch,
-  emptySketch,
+  newSketch,
   quartiles,
   scaleSketch,
   sketchMapping,
-  type Sketch,
+  sketchTotal,
   type SketchMapping,
 } from './sketch.ts';
 
@@ -25,13 +38,18 @@ import {
  * an event at time t weighs g(t) = 2^((t − landmark)/halfLife), so older
  * observations count for relatively less without touching them on every event;
  * when g grows past RESCALE_AT, all weights are divided by it and the landmark moves.
- * Mutable on purpose: the Scorer owns it, and the hot path allocates little.
+ *
+ * Numeric state lives in arena blocks (arena.ts), referenced by handle: the
+ * hour-of-week weights, the sketches, the mixes (categorical.ts) and the drift
+ * window's bins. Mutable on purpose: the Scorer owns it, and the hot path
+ * allocates little. releaseBaseline gives the blocks back.
  */
-export interface AgentBaseline {
-  v: 1;
+export interface AgentBaseline extends MixOwner {
+  v: 2;
   tenant: string;
   app: string;
-  agent: string | null;
+  /** What the key stands for: an agent, or an app's spans without one. (The agent's name is in the key.) */
+  entity: 'agent' | 'app';
   /** Events counted (not decayed) and the span of event time they cover. */
   events: number;
   firstMs: number;
@@ -41,10 +59,10 @@ export interface AgentBaseline {
   minute: number;
   minuteCount: number;
   rate: Ewm;
-  /** Decayed event weight per hour of the week (0 = Monday 00:00 UTC). */
-  hours: Float32Array;
-  numeric: Record<NumericFeature, Sketch>;
-  mixes: Record<MixField, CategoryMix>;
+  /** Block of the decayed event weight per hour of the week (168 floats, 0 = Monday 00:00 UTC). */
+  hours: number;
+  /** Sketch handles (sketch.ts). */
+  numeric: Record<NumericFeature, number>;
   /** The last action, for transition probabilities. */
   prev: string | null;
   window: DriftWindow;
@@ -56,16 +74,18 @@ export interface AgentBaseline {
 export interface DriftWindow {
   startMs: number;
   events: number;
-  /** Baseline shares and window counts of each numeric feature's bins, or null while learning. */
-  numeric: Float32Array | null;
+  /** Block of each numeric feature's bin bounds, baseline shares and window counts, or NO_BLOCK while learning. */
+  bins: number;
 }
+
+/** A handle standing for "no block". */
+export const NO_BLOCK = -1;
 
 export const NUMERIC_FEATURES = ['input_tokens', 'output_tokens', 'latency'] as const;
 export type NumericFeature = (typeof NUMERIC_FEATURES)[number];
 /** Fields whose values are scored for novelty and rarity, and checked for drift. */
-export const MIX_FIELDS = ['tool', 'model', 'destination', 'operation', 'user', 'identity'] as const;
-export type MixFieldScored = (typeof MIX_FIELDS)[number];
-export type MixField = MixFieldScored | 'action' | 'transition';
+export const SCORED_FIELDS = ['tool', 'model', 'destination', 'operation', 'user', 'identity'] as const;
+export type ScoredField = (typeof SCORED_FIELDS)[number];
 
 export interface BaselineOptions {
   /** Weight of the newest minute in the per-minute rate history; 0.01 ≈ the last 100 minutes. */
@@ -132,7 +152,7 @@ export interface NumericMeasure {
 }
 
 export interface CategoricalMeasure {
-  field: MixFieldScored;
+  field: ScoredField;
   value: string;
   novel: boolean;
   /** Smoothed probability of this value (of any unseen value, when novel). */
@@ -147,20 +167,22 @@ export interface SequenceMeasure {
   p: number;
 }
 
-/** Precomputed constants for a set of options. */
+/** Precomputed constants for a set of options, and the arena holding the baselines' numeric state. */
 export interface BaselineContext {
   options: BaselineOptions;
   mapping: SketchMapping;
   /** ln 2 / half-life, per ms. */
   lambda: number;
+  arena: Arena;
 }
 
-export function baselineContext(options: Partial<BaselineOptions> = {}): BaselineContext {
+export function baselineContext(options: Partial<BaselineOptions> = {}, arena = new Arena()): BaselineContext {
   const full = { ...DEFAULT_BASELINE_OPTIONS, ...options };
   return {
     options: full,
     mapping: sketchMapping({ alpha: full.sketchAlpha, maxBins: full.sketchMaxBins }),
     lambda: Math.LN2 / (full.halfLifeHours * MS_PER_HOUR),
+    arena,
   };
 }
 
@@ -175,6 +197,14 @@ const MAX_IDLE_MINUTES = 24 * 60;
 const CLIP_Z = 4;
 /** Forward-decay weights are rescaled before they grow past this. */
 const RESCALE_AT = 2 ** 20;
+/**
+ * Most effective (decayed) events a key remembers. A float32 sum absorbs an
+ * addition only to 2^-24 of its size: past this many, weights are halved (see
+ * capMemory), so a very busy key forgets faster instead of losing precision. Checked
+ * once per drift window: a key would need over 1,000 events/s to double it between checks.
+ */
+const MAX_EFFECTIVE_EVENTS = 2 ** 20;
+const HOURS_PER_WEEK = 168;
 /** Effective observations a mix or a transition source needs before it is scored. */
 const MIN_SCORED = 20;
 /** Effective observations a sketch needs before robust z is scored: quartiles of fewer are too noisy. */
@@ -186,29 +216,24 @@ const MAD_LOG_FLOOR = 0.05;
 /** The hour-of-week profile shapes the expected rate only once it has seen a week. */
 const PROFILE_MIN_MS = MS_PER_WEEK;
 const MAX_VALUE_LENGTH = EVENT_LIMITS.maxIdentifierLength;
+/** Room for an action's prefix ("tool:", "llm_call:") in front of a value of MAX_VALUE_LENGTH. */
+const ACTION_PREFIX_LENGTH = 16;
 
 /** Shared by every key that never had a value refused; reject() gives the key its own object first. */
 const NO_REJECTIONS: Record<string, number> = Object.freeze({});
 
-export function newAgentBaseline(event: Pick<AiEvent, 'tenant' | 'app' | 'agent' | 'time'>): AgentBaseline {
+export function newAgentBaseline(
+  event: Pick<AiEvent, 'tenant' | 'app' | 'agent' | 'time'>,
+  { arena }: BaselineContext,
+): AgentBaseline {
   const timeMs = event.time / 1000;
-  // An object literal keeps all eight mixes in-object (adding them one by one costs a property backing store).
-  const mixes: Record<MixField, CategoryMix> = {
-    tool: emptyMix(),
-    model: emptyMix(),
-    destination: emptyMix(),
-    operation: emptyMix(),
-    user: emptyMix(),
-    identity: emptyMix(),
-    action: emptyMix(),
-    transition: emptyMix(),
-  };
+  const { names, mixes } = newMixes(arena);
   return {
-    v: 1,
+    v: 2,
     // Tenants and apps are shared by many keys: hold one copy each.
     tenant: intern(event.tenant),
     app: intern(event.app),
-    agent: event.agent,
+    entity: event.agent ? 'agent' : 'app',
     events: 0,
     firstMs: timeMs,
     lastMs: timeMs,
@@ -216,13 +241,22 @@ export function newAgentBaseline(event: Pick<AiEvent, 'tenant' | 'app' | 'agent'
     minute: Math.floor(timeMs / MS_PER_MINUTE),
     minuteCount: 0,
     rate: emptyEwm(),
-    hours: new Float32Array(168),
-    numeric: { input_tokens: emptySketch(), output_tokens: emptySketch(), latency: emptySketch() },
+    hours: arena.alloc(HOURS_PER_WEEK),
+    numeric: { input_tokens: newSketch(arena), output_tokens: newSketch(arena), latency: newSketch(arena) },
+    names,
     mixes,
     prev: null,
-    window: { startMs: Number.NEGATIVE_INFINITY, events: 0, numeric: null },
+    window: { startMs: Number.NEGATIVE_INFINITY, events: 0, bins: NO_BLOCK },
     rejected: NO_REJECTIONS,
   };
+}
+
+/** Gives the key's arena blocks back (the key is dropped or replaced). */
+export function releaseBaseline(state: AgentBaseline, { arena }: BaselineContext): void {
+  arena.release(state.hours);
+  for (const feature of NUMERIC_FEATURES) arena.release(state.numeric[feature]);
+  arena.release(state.mixes);
+  if (state.window.bins !== NO_BLOCK) arena.release(state.window.bins);
 }
 
 export const isLearning = (state: AgentBaseline, timeMs: number, options: BaselineOptions): boolean =>
@@ -232,17 +266,30 @@ export const isLearning = (state: AgentBaseline, timeMs: number, options: Baseli
 export function decayWeight(state: AgentBaseline, timeMs: number, ctx: BaselineContext): number {
   let weight = Math.exp(ctx.lambda * (timeMs - state.landmarkMs));
   if (weight > RESCALE_AT) {
-    rescale(state, 1 / weight);
+    rescale(state, ctx, 1 / weight);
     state.landmarkMs = timeMs;
     weight = 1;
   }
   return weight;
 }
 
-function rescale(state: AgentBaseline, factor: number): void {
-  for (let h = 0; h < state.hours.length; h++) state.hours[h] = (state.hours[h] as number) * factor;
-  for (const feature of NUMERIC_FEATURES) scaleSketch(state.numeric[feature], factor);
-  for (const mix of Object.values(state.mixes)) scaleMix(mix, factor);
+/**
+ * Halves every weight of a key that remembers more than MAX_EFFECTIVE_EVENTS. Run
+ * when a drift window opens, so that no scale change falls inside a window (the
+ * window's baseline side is computed at the window's decay weight).
+ */
+export function capMemory(state: AgentBaseline, ctx: BaselineContext, timeMs: number): void {
+  // Every event adds its weight to the action mix, so its total is the key's decayed event mass.
+  const now = Math.exp(ctx.lambda * (timeMs - state.landmarkMs));
+  if (mixTotal(ctx.arena, state, MIX.action) > MAX_EFFECTIVE_EVENTS * now) rescale(state, ctx, 0.5);
+}
+
+function rescale(state: AgentBaseline, { arena }: BaselineContext, factor: number): void {
+  const hours = arena.chunkOf(state.hours);
+  const o = offsetOf(state.hours);
+  for (let h = o; h < o + HOURS_PER_WEEK; h++) hours[h] = (hours[h] as number) * factor;
+  for (const feature of NUMERIC_FEATURES) scaleSketch(arena, state.numeric[feature], factor);
+  scaleMixes(arena, state, factor);
 }
 
 /**
@@ -259,10 +306,10 @@ export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineConte
   const weight = decayWeight(state, timeMs, ctx);
 
   const rate = timeOk
-    ? measureRate(state, timeMs, options)
+    ? measureRate(state, timeMs, ctx)
     : { z: 0, observed: state.minuteCount, typical: state.rate.mean };
 
-  const step: Step = { state, ctx, weight, timeMs, rejected };
+  const step: Step = { state, ctx, weight, rejected };
   const numeric: NumericMeasure[] = [];
   numericFeature(step, 'input_tokens', event.input_tokens, EVENT_LIMITS.maxTokens, numeric);
   numericFeature(step, 'output_tokens', event.output_tokens, EVENT_LIMITS.maxTokens, numeric);
@@ -286,11 +333,14 @@ export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineConte
   categoricalField(step, 'user', event.user, maxUsers, categorical);
   categoricalField(step, 'identity', event.identity, maxUsers, categorical);
 
-  const sequence = transition(step, actionOf(event));
+  const action = actionOf(event);
+  // An oversized tool or operation was refused above; it must not come in through the action mixes either.
+  const sequence = action === null ? null : transition(step, action);
 
   if (timeOk) {
-    const hour = hourOfWeek(timeMs);
-    state.hours[hour] = (state.hours[hour] as number) + weight;
+    const hours = ctx.arena.chunkOf(state.hours);
+    const at = offsetOf(state.hours) + hourOfWeek(timeMs);
+    hours[at] = (hours[at] as number) + weight;
     if (timeMs > state.lastMs) state.lastMs = timeMs;
     if (timeMs < state.firstMs) state.firstMs = timeMs;
   }
@@ -310,17 +360,19 @@ export function reject(state: AgentBaseline, rejected: Rejection[], code: string
   rejected.push({ code, message });
 }
 
-/** An agent's action, for transitions: the tool it called, or the kind and operation of the span. */
-export const actionOf = (event: AiEvent): string =>
-  event.tool_name !== null ? `tool:${event.tool_name}` : `${event.kind}:${event.operation ?? ''}`;
+/** An agent's action, for transitions: the tool it called, or the kind and operation of the span; null when oversized. */
+function actionOf(event: AiEvent): string | null {
+  const action = event.tool_name !== null ? `tool:${event.tool_name}` : `${event.kind}:${event.operation ?? ''}`;
+  return action.length > MAX_VALUE_LENGTH + ACTION_PREFIX_LENGTH ? null : action;
+}
 
-function measureRate(state: AgentBaseline, timeMs: number, options: BaselineOptions): Measurement['rate'] {
+function measureRate(state: AgentBaseline, timeMs: number, { options, arena }: BaselineContext): Measurement['rate'] {
   const minute = Math.floor(timeMs / MS_PER_MINUTE);
   rollMinutes(state, minute, options.alpha);
   // A late or replayed event belongs to a minute already closed: it says nothing about the current rate.
   if (minute < state.minute) return { z: 0, observed: state.minuteCount, typical: state.rate.mean };
   state.minuteCount++;
-  const factor = hourFactor(state, timeMs);
+  const factor = hourFactor(state, arena, timeMs);
   const typical = state.rate.mean * factor;
   // Counts are Poisson-like: their spread is at least the square root of the mean.
   const spread = Math.max(Math.sqrt(state.rate.variance) * factor, Math.sqrt(typical), 1);
@@ -329,11 +381,13 @@ function measureRate(state: AgentBaseline, timeMs: number, options: BaselineOpti
 }
 
 /** How busy this hour of the week usually is relative to the average hour (1 until a week is known). */
-function hourFactor(state: AgentBaseline, timeMs: number): number {
+function hourFactor(state: AgentBaseline, arena: Arena, timeMs: number): number {
   if (state.lastMs - state.firstMs < PROFILE_MIN_MS) return 1;
+  const hours = arena.chunkOf(state.hours);
+  const o = offsetOf(state.hours);
   let total = 0;
-  for (let h = 0; h < 168; h++) total += state.hours[h] as number;
-  const share = ((state.hours[hourOfWeek(timeMs)] as number) * 168) / Math.max(total, 1e-12);
+  for (let h = o; h < o + HOURS_PER_WEEK; h++) total += hours[h] as number;
+  const share = ((hours[o + hourOfWeek(timeMs)] as number) * HOURS_PER_WEEK) / Math.max(total, 1e-12);
   return Math.min(10, Math.max(0.1, share));
 }
 
@@ -362,7 +416,6 @@ interface Step {
   state: AgentBaseline;
   ctx: BaselineContext;
   weight: number;
-  timeMs: number;
   rejected: Rejection[];
 }
 
@@ -380,19 +433,20 @@ function numericFeature(
     reject(state, rejected, `${feature}_out_of_range`, `${feature} ${value} is outside [0, ${max}]; ignored`);
     return;
   }
+  const { arena, mapping } = ctx;
   const sketch = state.numeric[feature];
-  if (sketch.total / weight >= MIN_SKETCH_SCORED) {
-    quartiles(sketch, ctx.mapping, q);
+  if (sketchTotal(arena, sketch) / weight >= MIN_SKETCH_SCORED) {
+    quartiles(arena, sketch, mapping, q);
     const median = q[1] as number;
     const madLog = Math.max((Math.log1p(q[2] as number) - Math.log1p(q[0] as number)) / 2, MAD_LOG_FLOOR);
     out.push({ feature, value, median, madLog, z: (Math.log1p(value) - Math.log1p(median)) / madLog });
   }
-  addToSketch(sketch, ctx.mapping, value, weight);
+  state.numeric[feature] = addToSketch(arena, sketch, mapping, value, weight);
 }
 
 function categoricalField(
-  { state, weight, timeMs, rejected }: Step,
-  field: MixFieldScored,
+  { state, ctx, weight, rejected }: Step,
+  field: ScoredField,
   value: string | null,
   cap: number,
   out: CategoricalMeasure[],
@@ -402,36 +456,38 @@ function categoricalField(
     reject(state, rejected, `${field}_too_long`, `${field} is longer than ${MAX_VALUE_LENGTH} characters; ignored`);
     return;
   }
-  const mix = state.mixes[field];
-  const slot = slotOf(mix, value);
-  const n = mix.total / weight;
-  if (n >= MIN_SCORED && !isOpen(mix)) {
+  const { arena } = ctx;
+  const mix = MIX[field];
+  const slot = slotOf(arena, state, mix, value);
+  const n = mixTotal(arena, state, mix) / weight;
+  if (n >= MIN_SCORED && !isOpen(arena, state, mix)) {
     // Chinese-restaurant estimate: an unseen value has probability (distinct + 1) / (n + distinct + 1).
-    const distinct = mix.names.length + 1;
-    const p = slot < 0 ? distinct / (n + distinct) : slotStat(mix, slot, W) / weight / (n + distinct);
+    const { first, end } = mixSlots(arena, state, mix);
+    const distinct = end - first + 1;
+    const p = slot < 0 ? distinct / (n + distinct) : slotWeight(arena, state, slot) / weight / (n + distinct);
     out.push({ field, value, novel: slot < 0, p });
   }
-  addToMix(mix, value, slot, weight, timeMs, cap);
+  addToMix(arena, state, mix, value, slot, weight, cap);
 }
 
 /** Measures and learns the step from the previous action to this one. */
-function transition({ state, ctx, weight, timeMs }: Step, action: string): SequenceMeasure | null {
-  const { options } = ctx;
-  const actions = state.mixes.action;
-  const transitions = state.mixes.transition;
+function transition({ state, ctx, weight }: Step, action: string): SequenceMeasure | null {
+  const { options, arena } = ctx;
+  const actions = MIX.action;
+  const transitions = MIX.transition;
   const from = state.prev;
   let measure: SequenceMeasure | null = null;
   const pair = from === null ? '' : `${from}>${action}`;
-  const pairSlot = from === null ? -1 : slotOf(transitions, pair);
-  if (from !== null && !isOpen(transitions) && !isOpen(actions)) {
-    const fromSlot = slotOf(actions, from);
-    const toSlot = slotOf(actions, action);
-    const nFrom = fromSlot < 0 ? 0 : slotStat(actions, fromSlot, W) / weight;
+  const pairSlot = from === null ? -1 : slotOf(arena, state, transitions, pair);
+  if (from !== null && !isOpen(arena, state, transitions) && !isOpen(arena, state, actions)) {
+    const fromSlot = slotOf(arena, state, actions, from);
+    const toSlot = slotOf(arena, state, actions, action);
+    const nFrom = fromSlot < 0 ? 0 : slotWeight(arena, state, fromSlot) / weight;
     if (nFrom >= MIN_SCORED && toSlot >= 0) {
       // P(to | from) with a Dirichlet prior of SEQUENCE_PRIOR pseudo-observations at how common `to` is
       // overall: an unseen step is only surprising once `from` was seen often enough to expect it.
-      const marginal = slotStat(actions, toSlot, W) / actions.total;
-      const nPair = pairSlot < 0 ? 0 : slotStat(transitions, pairSlot, W) / weight;
+      const marginal = slotWeight(arena, state, toSlot) / mixTotal(arena, state, actions);
+      const nPair = pairSlot < 0 ? 0 : slotWeight(arena, state, pairSlot) / weight;
       measure = {
         from,
         to: action,
@@ -440,8 +496,8 @@ function transition({ state, ctx, weight, timeMs }: Step, action: string): Seque
       };
     }
   }
-  addToMix(actions, action, slotOf(actions, action), weight, timeMs, options.maxValues);
-  if (from !== null) addToMix(transitions, pair, pairSlot, weight, timeMs, options.maxTransitions);
+  addToMix(arena, state, actions, action, slotOf(arena, state, actions, action), weight, options.maxValues);
+  if (from !== null) addToMix(arena, state, transitions, pair, pairSlot, weight, options.maxTransitions);
   // Interned: the same few actions recur in every key, and the previous one is held per key.
   state.prev = intern(action);
   return measure;

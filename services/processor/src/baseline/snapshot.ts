@@ -1,52 +1,151 @@
 import { AispmError } from '@aispm/core';
-import type { AgentBaseline, MixField } from './agent.ts';
-import { mixFromJson } from './categorical.ts';
-import type { Sketch } from './sketch.ts';
+import { WINDOW_FLOATS } from '../drift/window.ts';
+import { NO_BLOCK, NUMERIC_FEATURES, type AgentBaseline, type BaselineContext, type NumericFeature } from './agent.ts';
+import { offsetOf, type Arena } from './arena.ts';
+import { MIX_FIELDS, intern, mixesFromJson, mixesToJson, type MixField, type MixJson } from './categorical.ts';
+import { sketchFromJson, sketchToJson, type SketchJson } from './sketch.ts';
 
 /**
  * A key's baseline as bytes for the checkpoint (changelog topic or store) and
- * back. JSON, with the typed arrays written as plain arrays: readable when an
+ * back: JSON with the arena blocks written out as plain arrays, readable when an
  * operator inspects the changelog, and versioned by `v` so a later layout can
  * read or refuse an older one explicitly.
  */
-export function encodeBaseline(state: AgentBaseline): Buffer {
-  return Buffer.from(
-    JSON.stringify(state, (_key, value: unknown) =>
-      value instanceof Float32Array ? { f32: Array.from(value) } : value,
-    ),
-  );
+type Scalars = Pick<
+  AgentBaseline,
+  | 'tenant'
+  | 'app'
+  | 'entity'
+  | 'events'
+  | 'firstMs'
+  | 'lastMs'
+  | 'landmarkMs'
+  | 'minute'
+  | 'minuteCount'
+  | 'rate'
+  | 'prev'
+  | 'rejected'
+>;
+
+interface BaselineJson extends Scalars {
+  v: 2;
+  hours: number[];
+  numeric: Record<NumericFeature, SketchJson>;
+  mixes: Record<MixField, MixJson>;
+  /** startMs is null for a window never opened (JSON has no -Infinity); bins null while learning. */
+  window: { startMs: number | null; events: number; bins: number[] | null };
 }
 
-export function decodeBaseline(key: string, bytes: Buffer): AgentBaseline {
-  let state: AgentBaseline;
+const VERSION = 2;
+const HOURS = 168;
+
+export function encodeBaseline(state: AgentBaseline, arena: Arena): Buffer {
+  const { hours, numeric, window } = state;
+  const json: BaselineJson = {
+    v: VERSION,
+    tenant: state.tenant,
+    app: state.app,
+    entity: state.entity,
+    events: state.events,
+    firstMs: state.firstMs,
+    lastMs: state.lastMs,
+    landmarkMs: state.landmarkMs,
+    minute: state.minute,
+    minuteCount: state.minuteCount,
+    rate: state.rate,
+    prev: state.prev,
+    rejected: state.rejected,
+    hours: block(arena, hours),
+    numeric: Object.fromEntries(NUMERIC_FEATURES.map((f) => [f, sketchToJson(arena, numeric[f])])) as Record<
+      NumericFeature,
+      SketchJson
+    >,
+    mixes: mixesToJson(arena, state),
+    window: {
+      startMs: Number.isFinite(window.startMs) ? window.startMs : null,
+      events: window.events,
+      bins: window.bins === NO_BLOCK ? null : block(arena, window.bins),
+    },
+  };
+  return Buffer.from(JSON.stringify(json));
+}
+
+export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineContext): AgentBaseline {
+  let json: BaselineJson;
   try {
-    state = JSON.parse(bytes.toString('utf8'), (_key, value: unknown) =>
-      isPackedFloats(value) ? Float32Array.from(value.f32) : value,
-    ) as AgentBaseline;
+    json = JSON.parse(bytes.toString('utf8')) as BaselineJson;
   } catch (err) {
     throw new AispmError(
       'state_unreadable',
       `baseline snapshot of ${key} is not valid JSON; drop it from the changelog to relearn the key`,
-      {
-        cause: err,
-      },
+      { cause: err },
     );
   }
-  if (state.v !== 1 || !(state.hours instanceof Float32Array) || !isSketch(state.numeric?.output_tokens)) {
+  const problem = layoutProblem(json);
+  if (problem)
     throw new AispmError(
       'state_version',
-      `baseline snapshot of ${key} has layout v=${String(state.v)}, this processor reads v=1; drop it to relearn the key`,
+      `baseline snapshot of ${key} has layout v=${String((json as { v?: unknown }).v)} (${problem}), this processor reads v=${VERSION}; drop it to relearn the key`,
     );
-  }
-  // Mixes are written in their v1 form (CategoryMix.toJSON) and read back into the packed one.
-  for (const field of Object.keys(state.mixes) as MixField[]) state.mixes[field] = mixFromJson(state.mixes[field]);
-  // JSON has no -Infinity: a window that was never opened comes back as null.
-  state.window.startMs ??= Number.NEGATIVE_INFINITY;
-  return state;
+  const { numeric, window } = json;
+  const { names, mixes } = mixesFromJson(arena, json.mixes);
+  // The same property order as newAgentBaseline, so restored and new keys share one object shape.
+  return {
+    v: VERSION,
+    tenant: intern(json.tenant),
+    app: intern(json.app),
+    entity: json.entity === 'app' ? 'app' : 'agent',
+    events: json.events,
+    firstMs: json.firstMs,
+    lastMs: json.lastMs,
+    landmarkMs: json.landmarkMs,
+    minute: json.minute,
+    minuteCount: json.minuteCount,
+    rate: { n: json.rate.n, mean: json.rate.mean, variance: json.rate.variance },
+    hours: fromArray(arena, json.hours),
+    numeric: {
+      input_tokens: sketchFromJson(arena, numeric.input_tokens),
+      output_tokens: sketchFromJson(arena, numeric.output_tokens),
+      latency: sketchFromJson(arena, numeric.latency),
+    },
+    names,
+    mixes,
+    prev: json.prev === null ? null : intern(json.prev),
+    window: {
+      startMs: window.startMs ?? Number.NEGATIVE_INFINITY,
+      events: window.events,
+      bins: window.bins === null ? NO_BLOCK : fromArray(arena, window.bins),
+    },
+    rejected: json.rejected,
+  };
 }
 
-const isPackedFloats = (value: unknown): value is { f32: number[] } =>
-  typeof value === 'object' && value !== null && Array.isArray((value as { f32?: unknown }).f32);
+/** What makes this JSON unreadable as a v2 baseline, or null. */
+function layoutProblem(json: BaselineJson): string | null {
+  if (typeof json !== 'object' || json === null) return 'not an object';
+  if (json.v !== VERSION) return 'unknown version';
+  if (!isNumbers(json.hours, HOURS)) return 'hours';
+  for (const f of NUMERIC_FEATURES) if (!isNumbers(json.numeric?.[f]?.bins)) return `sketch ${f}`;
+  for (const field of MIX_FIELDS) {
+    const mix = json.mixes?.[field];
+    const n = mix?.names?.length;
+    if (n === undefined || !isNumbers(mix?.weights, n) || !isNumbers(mix?.windows, n)) return `mix ${field}`;
+  }
+  const bins = json.window?.bins;
+  if (bins === undefined || (bins !== null && !isNumbers(bins, WINDOW_FLOATS))) return 'drift window';
+  return null;
+}
 
-const isSketch = (value: unknown): value is Sketch =>
-  typeof value === 'object' && value !== null && (value as Sketch).bins instanceof Float32Array;
+const isNumbers = (value: unknown, length?: number): value is number[] =>
+  Array.isArray(value) &&
+  (length === undefined || value.length === length) &&
+  value.every((x) => typeof x === 'number');
+
+const block = (arena: Arena, h: number): number[] =>
+  Array.from(arena.chunkOf(h).subarray(offsetOf(h), offsetOf(h) + arena.sizeOf(h)));
+
+function fromArray(arena: Arena, values: number[]): number {
+  const h = arena.alloc(values.length);
+  arena.chunkOf(h).set(values, offsetOf(h));
+  return h;
+}

@@ -1,22 +1,38 @@
 import { EVENT_LIMITS, type AiEvent } from '@aispm/core';
 import {
-  MIX_FIELDS,
+  NO_BLOCK,
   NUMERIC_FEATURES,
+  capMemory,
+  SCORED_FIELDS,
   isLearning,
   type AgentBaseline,
   type BaselineContext,
+  type ScoredField,
 } from '../baseline/agent.ts';
-import { resetMixWindow, minuteOf, FIRST_MINUTE, STRIDE as SLOT, W, WIN } from '../baseline/categorical.ts';
-import { bucketOf, bucketValue, type Sketch, type SketchMapping } from '../baseline/sketch.ts';
+import { offsetOf, type Arena } from '../baseline/arena.ts';
+import {
+  MIX,
+  mixOverflow,
+  mixOverflowWindow,
+  mixSlots,
+  mixTotal,
+  mixWindow,
+  resetMixWindows,
+  slotWeight,
+  slotWindow,
+} from '../baseline/categorical.ts';
+import { bucketOf, bucketValue, sketchBins, sketchTotal, type SketchMapping } from '../baseline/sketch.ts';
 import { PSI_EPSILON, jensenShannon, psi } from './divergence.ts';
 
 /**
  * Drift per entity per tumbling window of event time: each distribution of the
  * window (token and latency bins, categorical mixes) against the baseline as it
  * stood before the window. Numeric features are binned at the baseline's deciles,
- * taken when the window opens, so the baseline side is exact and the window side
- * costs one bucket lookup per value. Categorical mixes carry their window weight
- * per value, so the baseline side is the mix minus the window.
+ * taken when the window opens, so counting a value costs one bucket lookup. The
+ * baseline side of both kinds is the baseline at close minus the window: sketch
+ * mass per bin less the window's counts at the window's decay weight (constant
+ * within 0.25% over 15 minutes at a 72-hour half-life), and per categorical value
+ * its weight less its window weight.
  */
 export interface DriftOptions {
   windowMinutes: number;
@@ -53,7 +69,7 @@ export interface FeatureDrift {
 export interface WindowDrift {
   tenant: string;
   app: string;
-  agent: string | null;
+  entity: 'agent' | 'app';
   windowStartMs: number;
   windowEndMs: number;
   events: number;
@@ -66,11 +82,11 @@ export interface WindowDrift {
 }
 
 const BINS = 10;
-/** Per numeric feature: bound count, up to BINS−1 bucket bounds, BINS baseline shares, BINS window counts. */
-const STRIDE = 1 + (BINS - 1) + BINS + BINS;
+/** Per numeric feature: bound count, up to BINS−1 bucket bounds (bin k holds buckets ≤ bound k), BINS window counts. */
+const STRIDE = 1 + (BINS - 1) + BINS;
 const BOUNDS = 1;
-const EXPECTED = BOUNDS + BINS - 1;
-const COUNTS = EXPECTED + BINS;
+const COUNTS = BOUNDS + BINS - 1;
+export const WINDOW_FLOATS = NUMERIC_FEATURES.length * STRIDE;
 /** Bucket index standing for the zero bucket: finite, so snapshots (JSON) keep it. */
 const ZERO_BUCKET = -1e9;
 
@@ -97,16 +113,16 @@ export function countInWindow(state: AgentBaseline, ctx: BaselineContext, event:
   const window = state.window;
   if (event.time / 1000 < window.startMs) return;
   window.events++;
-  const bins = window.numeric;
-  if (!bins) return;
-  countValue(bins, 0, ctx, event.input_tokens, EVENT_LIMITS.maxTokens);
-  countValue(bins, 1, ctx, event.output_tokens, EVENT_LIMITS.maxTokens);
-  if (event.kind === 'llm_call') countValue(bins, 2, ctx, event.latency_ms, EVENT_LIMITS.maxLatencyMs);
+  if (window.bins === NO_BLOCK) return;
+  const bins = ctx.arena.chunkOf(window.bins);
+  const o = offsetOf(window.bins);
+  countValue(bins, o, ctx, event.input_tokens, EVENT_LIMITS.maxTokens);
+  countValue(bins, o + STRIDE, ctx, event.output_tokens, EVENT_LIMITS.maxTokens);
+  if (event.kind === 'llm_call') countValue(bins, o + 2 * STRIDE, ctx, event.latency_ms, EVENT_LIMITS.maxLatencyMs);
 }
 
-function countValue(bins: Float32Array, f: number, ctx: BaselineContext, x: number | null, max: number): void {
+function countValue(bins: Float32Array, base: number, ctx: BaselineContext, x: number | null, max: number): void {
   if (x === null || !(x >= 0 && x <= max)) return;
-  const base = f * STRIDE;
   const n = bins[base] as number;
   const bucket = x < 1e-9 ? ZERO_BUCKET : bucketOf(ctx.mapping, x);
   let k = 0;
@@ -115,56 +131,80 @@ function countValue(bins: Float32Array, f: number, ctx: BaselineContext, x: numb
 }
 
 export function openWindow(state: AgentBaseline, ctx: BaselineContext, startMs: number): void {
-  state.window.startMs = startMs;
-  state.window.events = 0;
-  for (const field of MIX_FIELDS) resetMixWindow(state.mixes[field]);
+  const { arena } = ctx;
+  const window = state.window;
+  window.startMs = startMs;
+  window.events = 0;
+  resetMixWindows(arena, state);
+  capMemory(state, ctx, startMs);
   if (isLearning(state, startMs, ctx.options)) {
-    state.window.numeric = null;
+    if (window.bins !== NO_BLOCK) arena.release(window.bins);
+    window.bins = NO_BLOCK;
     return;
   }
-  const bins = state.window.numeric ?? new Float32Array(NUMERIC_FEATURES.length * STRIDE);
-  bins.fill(0);
-  NUMERIC_FEATURES.forEach((feature, f) => decileBins(state.numeric[feature], ctx.mapping, bins, f * STRIDE));
-  state.window.numeric = bins;
+  if (window.bins === NO_BLOCK) window.bins = arena.alloc(WINDOW_FLOATS);
+  const bins = arena.chunkOf(window.bins);
+  const o = offsetOf(window.bins);
+  bins.fill(0, o, o + WINDOW_FLOATS);
+  NUMERIC_FEATURES.forEach((feature, f) => decileBins(arena, state.numeric[feature], bins, o + f * STRIDE));
 }
 
-/** Bucket bounds at the sketch's deciles (ties merged) and the baseline's share of each bin. */
-function decileBins(sketch: Sketch, m: SketchMapping, out: Float32Array, base: number): void {
-  if (sketch.total <= 0) return;
+/** Bucket bounds at the sketch's deciles (ties merged). */
+function decileBins(arena: Arena, h: number, out: Float32Array, base: number): void {
+  const total = sketchTotal(arena, h);
+  if (total <= 0) return;
+  const sketch = sketchBins(arena, h);
   let n = 0;
   let cumulative = sketch.zero;
-  let previousShare = 0;
-  const addBound = (bucket: number, share: number): void => {
-    out[base + BOUNDS + n] = bucket;
-    out[base + EXPECTED + n] = share - previousShare;
-    previousShare = share;
-    n++;
-  };
   let next = 1;
-  if (cumulative / sketch.total >= next / BINS) {
-    while (next < BINS && cumulative / sketch.total >= next / BINS) next++;
-    addBound(ZERO_BUCKET, cumulative / sketch.total);
+  if (cumulative / total >= next / BINS) {
+    while (next < BINS && cumulative / total >= next / BINS) next++;
+    out[base + BOUNDS + n++] = ZERO_BUCKET;
   }
   for (let j = 0; j < sketch.bins.length && next < BINS; j++) {
     cumulative += sketch.bins[j] as number;
-    const share = cumulative / sketch.total;
+    const share = cumulative / total;
     if (share < next / BINS) continue;
     while (next < BINS && share >= next / BINS) next++;
-    addBound(sketch.offset + j, share);
+    out[base + BOUNDS + n++] = sketch.offset + j;
   }
   out[base] = n;
-  out[base + EXPECTED + n] = 1 - previousShare;
+}
+
+/**
+ * The baseline's weight in each bin before the window: the sketch's mass per bin
+ * now, less the window's counts at the weight its events were added with.
+ */
+function baselineBins(arena: Arena, h: number, bins: Float32Array, base: number, windowWeight: number): Float64Array {
+  const n = bins[base] as number;
+  const out = new Float64Array(n + 1);
+  const sketch = sketchBins(arena, h);
+  let k = 0;
+  out[0] = sketch.zero;
+  for (let j = 0; j < sketch.bins.length; j++) {
+    const bucket = sketch.offset + j;
+    while (k < n && bucket > (bins[base + BOUNDS + k] as number)) k++;
+    out[k] = (out[k] as number) + (sketch.bins[j] as number);
+  }
+  for (let i = 0; i <= n; i++)
+    out[i] = Math.max(0, (out[i] as number) - (bins[base + COUNTS + i] as number) * windowWeight);
+  return out;
 }
 
 export function closeWindow(state: AgentBaseline, ctx: BaselineContext, options: DriftOptions): WindowDrift | null {
   const window = state.window;
-  if (window.events < options.minWindowEvents || !window.numeric) return null;
+  if (window.events < options.minWindowEvents || window.bins === NO_BLOCK) return null;
   const features: FeatureDrift[] = [];
+  const bins = ctx.arena.chunkOf(window.bins);
+  const o = offsetOf(window.bins);
+  const midMs = window.startMs + (options.windowMinutes * 60_000) / 2;
+  const windowWeight = Math.exp(ctx.lambda * (midMs - state.landmarkMs));
   NUMERIC_FEATURES.forEach((feature, f) => {
-    const judged = numericDrift(feature, window.numeric as Float32Array, f * STRIDE, ctx.mapping, options);
+    const expected = baselineBins(ctx.arena, state.numeric[feature], bins, o + f * STRIDE, windowWeight);
+    const judged = numericDrift(feature, expected, bins, o + f * STRIDE, ctx.mapping, options);
     if (judged) features.push(judged);
   });
-  for (const field of MIX_FIELDS) {
+  for (const field of SCORED_FIELDS) {
     const judged = categoricalDrift(state, ctx, field, options);
     if (judged) features.push(judged);
   }
@@ -174,7 +214,7 @@ export function closeWindow(state: AgentBaseline, ctx: BaselineContext, options:
   return {
     tenant: state.tenant,
     app: state.app,
-    agent: state.agent,
+    entity: state.entity,
     windowStartMs: window.startMs,
     windowEndMs: window.startMs + options.windowMinutes * 60_000,
     events: window.events,
@@ -190,20 +230,22 @@ const levelOf = (value: number, options: DriftOptions): DriftLevel =>
 
 function numericDrift(
   feature: string,
+  expected: Float64Array,
   bins: Float32Array,
   base: number,
   m: SketchMapping,
   options: DriftOptions,
 ): FeatureDrift | null {
   const n = bins[base] as number;
-  const expected = bins.subarray(base + EXPECTED, base + EXPECTED + n + 1);
   const actual = bins.subarray(base + COUNTS, base + COUNTS + n + 1);
   let count = 0;
   for (const c of actual) count += c;
-  if (n === 0 || count < options.minWindowEvents / 2) return null;
+  let before = 0;
+  for (const e of expected) before += e;
+  if (n === 0 || count < options.minWindowEvents / 2 || before <= 0) return null;
   const value = psi(expected, actual);
   const noise = n / count;
-  const k = mostMoved(expected, 1, actual, count);
+  const k = mostMoved(expected, before, actual, count);
   const lo = k === 0 ? 0 : bucketValue(m, bins[base + BOUNDS + k - 1] as number);
   const range =
     k === n
@@ -217,7 +259,7 @@ function numericDrift(
     js: jensenShannon(expected, actual),
     noise,
     level: levelOf(value - noise, options),
-    detail: `${feature.replace('_', ' ')} ${range}: ${pct((actual[k] as number) / count)} of the window vs ${pct(expected[k] as number)} of the baseline`,
+    detail: `${feature.replace('_', ' ')} ${range}: ${pct((actual[k] as number) / count)} of the window vs ${pct((expected[k] as number) / before)} of the baseline`,
   };
 }
 
@@ -244,40 +286,43 @@ function mostMoved(
 
 function categoricalDrift(
   state: AgentBaseline,
-  ctx: BaselineContext,
-  field: (typeof MIX_FIELDS)[number],
+  { arena, lambda }: BaselineContext,
+  field: ScoredField,
   options: DriftOptions,
 ): FeatureDrift | null {
-  const mix = state.mixes[field];
-  const slots = mix.names.length;
+  const mix = MIX[field];
+  const { first, end } = mixSlots(arena, state, mix);
+  const slots = end - first;
   const expected = new Float64Array(slots + 1);
   const actual = new Float64Array(slots + 1);
   for (let s = 0; s < slots; s++) {
-    const w = mix.stats[s * SLOT + W] as number;
-    const win = mix.stats[s * SLOT + WIN] as number;
-    expected[s] = Math.max(0, w - win);
+    const win = slotWindow(arena, state, first + s);
+    expected[s] = Math.max(0, slotWeight(arena, state, first + s) - win);
     actual[s] = win;
   }
-  expected[slots] = Math.max(0, mix.overflow - mix.overflowWindow);
-  actual[slots] = mix.overflowWindow;
-  const before = mix.total - mix.window;
-  if (before <= 0 || mix.window <= 0) return null;
+  const overflowWindow = mixOverflowWindow(arena, state, mix);
+  expected[slots] = Math.max(0, mixOverflow(arena, state, mix) - overflowWindow);
+  actual[slots] = overflowWindow;
+  const window = mixWindow(arena, state, mix);
+  const before = mixTotal(arena, state, mix) - window;
+  if (before <= 0 || window <= 0) return null;
   const value = psi(expected, actual);
   let bins = 0;
   for (let s = 0; s <= slots; s++) if ((expected[s] as number) > 0 || (actual[s] as number) > 0) bins++;
   // Window weight in events: forward-decay weights are near constant within one window.
-  const count = mix.window / Math.exp(ctx.lambda * (state.window.startMs - state.landmarkMs));
+  const count = window / Math.exp(lambda * (state.window.startMs - state.landmarkMs));
   const noise = (bins - 1) / Math.max(count, 1);
-  const k = mostMoved(expected, before, actual, mix.window);
-  const name = k === slots ? 'untracked values' : `\`${mix.names[k]}\``;
-  const isNew = k < slots && (mix.stats[k * SLOT + FIRST_MINUTE] as number) >= minuteOf(state.window.startMs);
+  const k = mostMoved(expected, before, actual, window);
+  const name = k === slots ? 'untracked values' : `\`${state.names[first + k]}\``;
+  // All of the value's weight came in this window: it was first seen (or came back from eviction) here.
+  const isNew = k < slots && expected[k] === 0;
   return {
     feature: field,
     psi: value,
     js: jensenShannon(expected, actual),
     noise,
     level: levelOf(value - noise, options),
-    detail: `${field} ${name}${isNew ? ' (new)' : ''}: ${pct((actual[k] as number) / mix.window)} of the window vs ${pct((expected[k] as number) / before)} of the baseline`,
+    detail: `${field} ${name}${isNew ? ' (new)' : ''}: ${pct((actual[k] as number) / window)} of the window vs ${pct((expected[k] as number) / before)} of the baseline`,
   };
 }
 
