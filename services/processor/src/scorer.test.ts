@@ -141,9 +141,9 @@ describe('scorer state seam', () => {
     );
     expect(() => scorer.restore('k', Buffer.from('not json'))).toThrow(/not valid JSON/);
     scorer.score(history()[0]!);
-    const good = JSON.parse(scorer.snapshot('acme/billing/billing-bot')!.toString()) as { hours: number[] };
-    good.hours.pop();
-    expect(() => scorer.restore('k', Buffer.from(JSON.stringify(good)))).toThrow(/layout v=2 \(hours\)/);
+    const good = JSON.parse(scorer.snapshot('acme/billing/billing-bot')!.toString()) as { activity: number[] };
+    good.activity.pop();
+    expect(() => scorer.restore('k', Buffer.from(JSON.stringify(good)))).toThrow(/layout v=2 \(activity\)/);
   });
 
   it('drops keys it no longer owns', () => {

@@ -13,7 +13,7 @@ import {
   slotWeight,
   type MixOwner,
 } from './categorical.ts';
-import { emptyEwm, updateEwmInPlace, type Ewm } from './ewm.ts';
+import { EWM_FLOATS, ewmCount, ewmMean, ewmVariance, updateEwm } from './ewm.ts';
 import {
   DEFAULT_SKETCH_PARAMS,
   addToSketch,
@@ -45,7 +45,6 @@ import {
  * allocates little. releaseBaseline gives the blocks back.
  */
 export interface AgentBaseline extends MixOwner {
-  v: 2;
   tenant: string;
   app: string;
   /** What the key stands for: an agent, or an app's spans without one. (The agent's name is in the key.) */
@@ -58,9 +57,11 @@ export interface AgentBaseline extends MixOwner {
   /** Minute (event time) being counted, its count so far, and the per-minute count history (idle minutes included). */
   minute: number;
   minuteCount: number;
-  rate: Ewm;
-  /** Block of the decayed event weight per hour of the week (168 floats, 0 = Monday 00:00 UTC). */
-  hours: number;
+  /**
+   * Block of the key's activity: the decayed event weight per hour of the week
+   * (168 floats, 0 = Monday 00:00 UTC), then the EWM of per-minute counts (ewm.ts).
+   */
+  activity: number;
   /** Sketch handles (sketch.ts). */
   numeric: Record<NumericFeature, number>;
   /** The last action, for transition probabilities. */
@@ -205,6 +206,9 @@ const RESCALE_AT = 2 ** 20;
  */
 const MAX_EFFECTIVE_EVENTS = 2 ** 20;
 const HOURS_PER_WEEK = 168;
+/** Where the rate history starts in the activity block. */
+const RATE = HOURS_PER_WEEK;
+export const ACTIVITY_FLOATS = HOURS_PER_WEEK + EWM_FLOATS;
 /** Effective observations a mix or a transition source needs before it is scored. */
 const MIN_SCORED = 20;
 /** Effective observations a sketch needs before robust z is scored: quartiles of fewer are too noisy. */
@@ -229,7 +233,6 @@ export function newAgentBaseline(
   const timeMs = event.time / 1000;
   const { names, mixes } = newMixes(arena);
   return {
-    v: 2,
     // Tenants and apps are shared by many keys: hold one copy each.
     tenant: intern(event.tenant),
     app: intern(event.app),
@@ -240,8 +243,7 @@ export function newAgentBaseline(
     landmarkMs: timeMs,
     minute: Math.floor(timeMs / MS_PER_MINUTE),
     minuteCount: 0,
-    rate: emptyEwm(),
-    hours: arena.alloc(HOURS_PER_WEEK),
+    activity: arena.alloc(ACTIVITY_FLOATS),
     numeric: { input_tokens: newSketch(arena), output_tokens: newSketch(arena), latency: newSketch(arena) },
     names,
     mixes,
@@ -253,7 +255,7 @@ export function newAgentBaseline(
 
 /** Gives the key's arena blocks back (the key is dropped or replaced). */
 export function releaseBaseline(state: AgentBaseline, { arena }: BaselineContext): void {
-  arena.release(state.hours);
+  arena.release(state.activity);
   for (const feature of NUMERIC_FEATURES) arena.release(state.numeric[feature]);
   arena.release(state.mixes);
   if (state.window.bins !== NO_BLOCK) arena.release(state.window.bins);
@@ -285,8 +287,8 @@ export function capMemory(state: AgentBaseline, ctx: BaselineContext, timeMs: nu
 }
 
 function rescale(state: AgentBaseline, { arena }: BaselineContext, factor: number): void {
-  const hours = arena.chunkOf(state.hours);
-  const o = offsetOf(state.hours);
+  const hours = arena.chunkOf(state.activity);
+  const o = offsetOf(state.activity);
   for (let h = o; h < o + HOURS_PER_WEEK; h++) hours[h] = (hours[h] as number) * factor;
   for (const feature of NUMERIC_FEATURES) scaleSketch(arena, state.numeric[feature], factor);
   scaleMixes(arena, state, factor);
@@ -307,7 +309,7 @@ export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineConte
 
   const rate = timeOk
     ? measureRate(state, timeMs, ctx)
-    : { z: 0, observed: state.minuteCount, typical: state.rate.mean };
+    : { z: 0, observed: state.minuteCount, typical: rateMean(state, ctx.arena) };
 
   const step: Step = { state, ctx, weight, rejected };
   const numeric: NumericMeasure[] = [];
@@ -338,8 +340,8 @@ export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineConte
   const sequence = action === null ? null : transition(step, action);
 
   if (timeOk) {
-    const hours = ctx.arena.chunkOf(state.hours);
-    const at = offsetOf(state.hours) + hourOfWeek(timeMs);
+    const hours = ctx.arena.chunkOf(state.activity);
+    const at = offsetOf(state.activity) + hourOfWeek(timeMs);
     hours[at] = (hours[at] as number) + weight;
     if (timeMs > state.lastMs) state.lastMs = timeMs;
     if (timeMs < state.firstMs) state.firstMs = timeMs;
@@ -368,43 +370,53 @@ function actionOf(event: AiEvent): string | null {
 
 function measureRate(state: AgentBaseline, timeMs: number, { options, arena }: BaselineContext): Measurement['rate'] {
   const minute = Math.floor(timeMs / MS_PER_MINUTE);
-  rollMinutes(state, minute, options.alpha);
+  rollMinutes(state, arena, minute, options.alpha);
   // A late or replayed event belongs to a minute already closed: it says nothing about the current rate.
-  if (minute < state.minute) return { z: 0, observed: state.minuteCount, typical: state.rate.mean };
+  if (minute < state.minute) return { z: 0, observed: state.minuteCount, typical: rateMean(state, arena) };
   state.minuteCount++;
   const factor = hourFactor(state, arena, timeMs);
-  const typical = state.rate.mean * factor;
+  const d = arena.chunkOf(state.activity);
+  const rate = offsetOf(state.activity) + RATE;
+  const typical = ewmMean(d, rate) * factor;
   // Counts are Poisson-like: their spread is at least the square root of the mean.
-  const spread = Math.max(Math.sqrt(state.rate.variance) * factor, Math.sqrt(typical), 1);
-  const z = state.rate.n === 0 ? 0 : (state.minuteCount - typical) / spread;
+  const spread = Math.max(Math.sqrt(ewmVariance(d, rate)) * factor, Math.sqrt(typical), 1);
+  const z = ewmCount(d, rate) === 0 ? 0 : (state.minuteCount - typical) / spread;
   return { z, observed: state.minuteCount, typical };
 }
 
 /** How busy this hour of the week usually is relative to the average hour (1 until a week is known). */
 function hourFactor(state: AgentBaseline, arena: Arena, timeMs: number): number {
   if (state.lastMs - state.firstMs < PROFILE_MIN_MS) return 1;
-  const hours = arena.chunkOf(state.hours);
-  const o = offsetOf(state.hours);
+  const hours = arena.chunkOf(state.activity);
+  const o = offsetOf(state.activity);
   let total = 0;
   for (let h = o; h < o + HOURS_PER_WEEK; h++) total += hours[h] as number;
   const share = ((hours[o + hourOfWeek(timeMs)] as number) * HOURS_PER_WEEK) / Math.max(total, 1e-12);
   return Math.min(10, Math.max(0.1, share));
 }
 
+/** The typical events per minute so far. */
+const rateMean = (state: AgentBaseline, arena: Arena): number =>
+  ewmMean(arena.chunkOf(state.activity), offsetOf(state.activity) + RATE);
+
 /** Closes the minutes between the last event and this one into the rate history. */
-function rollMinutes(state: AgentBaseline, minute: number, alpha: number): void {
+function rollMinutes(state: AgentBaseline, arena: Arena, minute: number, alpha: number): void {
   if (minute <= state.minute) return;
-  updateEwmInPlace(state.rate, clip(state.rate, state.minuteCount), alpha);
+  const d = arena.chunkOf(state.activity);
+  const rate = offsetOf(state.activity) + RATE;
+  updateEwm(d, rate, clip(d, rate, state.minuteCount), alpha);
   const idle = Math.min(minute - state.minute - 1, MAX_IDLE_MINUTES);
-  for (let i = 0; i < idle; i++) updateEwmInPlace(state.rate, 0, alpha);
+  for (let i = 0; i < idle; i++) updateEwm(d, rate, 0, alpha);
   state.minute = minute;
   state.minuteCount = 0;
 }
 
-function clip(state: Ewm, x: number): number {
-  if (state.n < 10) return x;
-  const bound = CLIP_Z * Math.max(Math.sqrt(state.variance), 1);
-  return Math.min(Math.max(x, state.mean - bound), state.mean + bound);
+/** A minute's count clipped to CLIP_Z standard deviations of the history (once it has one). */
+function clip(d: Float32Array, rate: number, x: number): number {
+  if (ewmCount(d, rate) < 10) return x;
+  const mean = ewmMean(d, rate);
+  const bound = CLIP_Z * Math.max(Math.sqrt(ewmVariance(d, rate)), 1);
+  return Math.min(Math.max(x, mean - bound), mean + bound);
 }
 
 /**

@@ -1,6 +1,13 @@
 import { AispmError } from '@aispm/core';
 import { WINDOW_FLOATS } from '../drift/window.ts';
-import { NO_BLOCK, NUMERIC_FEATURES, type AgentBaseline, type BaselineContext, type NumericFeature } from './agent.ts';
+import {
+  ACTIVITY_FLOATS,
+  NO_BLOCK,
+  NUMERIC_FEATURES,
+  type AgentBaseline,
+  type BaselineContext,
+  type NumericFeature,
+} from './agent.ts';
 import { offsetOf, type Arena } from './arena.ts';
 import { MIX_FIELDS, intern, mixesFromJson, mixesToJson, type MixField, type MixJson } from './categorical.ts';
 import { sketchFromJson, sketchToJson, type SketchJson } from './sketch.ts';
@@ -22,14 +29,13 @@ type Scalars = Pick<
   | 'landmarkMs'
   | 'minute'
   | 'minuteCount'
-  | 'rate'
   | 'prev'
   | 'rejected'
 >;
 
 interface BaselineJson extends Scalars {
   v: 2;
-  hours: number[];
+  activity: number[];
   numeric: Record<NumericFeature, SketchJson>;
   mixes: Record<MixField, MixJson>;
   /** startMs is null for a window never opened (JSON has no -Infinity); bins null while learning. */
@@ -37,10 +43,9 @@ interface BaselineJson extends Scalars {
 }
 
 const VERSION = 2;
-const HOURS = 168;
 
 export function encodeBaseline(state: AgentBaseline, arena: Arena): Buffer {
-  const { hours, numeric, window } = state;
+  const { activity, numeric, window } = state;
   const json: BaselineJson = {
     v: VERSION,
     tenant: state.tenant,
@@ -52,10 +57,9 @@ export function encodeBaseline(state: AgentBaseline, arena: Arena): Buffer {
     landmarkMs: state.landmarkMs,
     minute: state.minute,
     minuteCount: state.minuteCount,
-    rate: state.rate,
     prev: state.prev,
     rejected: state.rejected,
-    hours: block(arena, hours),
+    activity: block(arena, activity),
     numeric: Object.fromEntries(NUMERIC_FEATURES.map((f) => [f, sketchToJson(arena, numeric[f])])) as Record<
       NumericFeature,
       SketchJson
@@ -91,7 +95,6 @@ export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineCo
   const { names, mixes } = mixesFromJson(arena, json.mixes);
   // The same property order as newAgentBaseline, so restored and new keys share one object shape.
   return {
-    v: VERSION,
     tenant: intern(json.tenant),
     app: intern(json.app),
     entity: json.entity === 'app' ? 'app' : 'agent',
@@ -101,8 +104,7 @@ export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineCo
     landmarkMs: json.landmarkMs,
     minute: json.minute,
     minuteCount: json.minuteCount,
-    rate: { n: json.rate.n, mean: json.rate.mean, variance: json.rate.variance },
-    hours: fromArray(arena, json.hours),
+    activity: fromArray(arena, json.activity),
     numeric: {
       input_tokens: sketchFromJson(arena, numeric.input_tokens),
       output_tokens: sketchFromJson(arena, numeric.output_tokens),
@@ -124,7 +126,7 @@ export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineCo
 function layoutProblem(json: BaselineJson): string | null {
   if (typeof json !== 'object' || json === null) return 'not an object';
   if (json.v !== VERSION) return 'unknown version';
-  if (!isNumbers(json.hours, HOURS)) return 'hours';
+  if (!isNumbers(json.activity, ACTIVITY_FLOATS)) return 'activity';
   for (const f of NUMERIC_FEATURES) if (!isNumbers(json.numeric?.[f]?.bins)) return `sketch ${f}`;
   for (const field of MIX_FIELDS) {
     const mix = json.mixes?.[field];
