@@ -18,8 +18,8 @@ import { machineBusy, type Benchmark } from './harness.ts';
  * where maps and state grow, are not measured). GC threads count, so it errs low.
  * bytes_per_entity: growth of V8 heap + ArrayBuffer memory after a full GC, from
  * before the first event to after the last, divided by the entities held: Map
- * entries, key strings and every baseline (sketches, mixes, hour profile, drift
- * window, typed-array backing stores) included.
+ * entries, key strings, the dirty-key set and every baseline (the objects, and the
+ * arena chunks whole: blocks in use, released blocks and the unused tail) included.
  */
 const ENTITIES = 100_000;
 const PASS_EVENTS = 200_000;
