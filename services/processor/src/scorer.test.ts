@@ -146,11 +146,18 @@ describe('scorer state seam', () => {
     expect(() => scorer.restore('k', Buffer.from(JSON.stringify(good)))).toThrow(/layout v=2 \(activity\)/);
   });
 
-  it('drops keys it no longer owns', () => {
+  it('drops keys it no longer owns, and gives their memory back', () => {
     const scorer = new Scorer({ now });
-    scorer.score(history()[0]!);
-    scorer.drop(['acme/billing/billing-bot']);
+    for (const e of history().slice(0, 500)) scorer.score(e);
+    const key = 'acme/billing/billing-bot';
+    const bytes = scorer.stateBytes;
+    expect(bytes).toBeGreaterThan(700);
+    // A restore replaces the key's state; the old blocks go back, so nothing grows.
+    scorer.restore(key, scorer.snapshot(key)!);
+    expect(scorer.stateBytes).toBe(bytes);
+    scorer.drop([key]);
     expect(scorer.entities).toBe(0);
+    expect(scorer.stateBytes).toBe(0);
     expect(scorer.takeDirty()).toEqual([]);
   });
 });

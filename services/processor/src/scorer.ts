@@ -86,6 +86,11 @@ export class Scorer implements DriftSource {
     return this.baselines.size;
   }
 
+  /** Bytes of the baselines' numeric state (arena blocks in use); objects, keys and names come on top. */
+  get stateBytes(): number {
+    return this.ctx.arena.usage().liveFloats * Float32Array.BYTES_PER_ELEMENT;
+  }
+
   /** Values refused since start, by reason code (out-of-range numbers, oversized fields, implausible times). */
   rejections(): Record<string, number> {
     return { ...this.rejectedCounts };
