@@ -1,4 +1,3 @@
-import kafkajs from 'kafkajs';
 import type {
   Admin,
   Consumer,
@@ -15,12 +14,10 @@ import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, To
 import { busClosed, topicMissing } from './bus-errors.ts';
 import { kafkajsLogCreator } from './kafka-log.ts';
 import { murmur2, partitionForKey } from './partitioner.ts';
-import { fixKafkajsRequestQueue } from './kafkajs-request-queue.ts';
+import { kafkajs } from './kafkajs.ts';
 import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
 import { DEFAULT_RETRY_BACKOFF, retryDelayMs, type RetryBackoff } from './retry.ts';
 import { checkTopicSpecs, subscribeDefaults } from './validate.ts';
-
-fixKafkajsRequestQueue();
 
 /** Consumer group timing. The defaults suit production; tests shorten them to rebalance in well under a second. */
 export interface KafkaConsumerTiming {
