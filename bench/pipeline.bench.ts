@@ -103,7 +103,8 @@ const bench: Benchmark = {
         for (let i = 0; i < records.length; i += CHUNK) {
           if (rate !== null) {
             const due = start + (i / rate) * 1000;
-            if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
           sent.push(performance.now());
           await bus.publish(topics.events, records.slice(i, i + CHUNK));
