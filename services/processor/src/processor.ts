@@ -95,6 +95,12 @@ interface Scored {
   score: Score;
 }
 
+/** Which scored events get rows: all of them, except after a restore those already stored (probe). */
+interface Stored {
+  events: Scored[];
+  scores: Scored[];
+}
+
 /** A batch scored in memory: what it writes and publishes, and the checkpoints to save once that is durable. */
 interface ScoredBatch {
   scored: Scored[];
@@ -268,22 +274,39 @@ export class Processor {
   private async process(batch: Batch, entry: PartitionEntry): Promise<void> {
     const last = batch.records.at(-1);
     if (!last) return;
-    const { scored, drift, dead, skipped, checkpoints } = this.score(batch, entry, last.offset);
+    const scored = this.score(batch, entry, last.offset);
+    // In the same synchronous step as the scoring, so the rows chain is in scoring order.
+    const { earlier, settle } = this.queueRows();
+    const { stored, findings } = await this.write(scored, entry).finally(settle);
+    await earlier;
+    await this.checkpoint(scored.checkpoints, last.offset, entry);
+    entry.next = BigInt(last.offset) + 1n;
+    this.count(batch, scored, stored.scores.length, findings.length);
+  }
+
+  /** Joins the rows chain (see Concurrency): `earlier` settles with the rows of every batch scored before. */
+  private queueRows(): { earlier: Promise<unknown>; settle: () => void } {
+    const earlier = this.rowsSettled;
+    const settled = Promise.withResolvers<void>();
+    this.rowsSettled = Promise.all([earlier, settled.promise]);
+    return { earlier, settle: () => settled.resolve() };
+  }
+
+  /** Steps 2–3 of the checkpoint protocol: probe after a restore, then store rows and publish, together. */
+  private async write(batch: ScoredBatch, entry: PartitionEntry): Promise<{ stored: Stored; findings: Finding[] }> {
+    const { scored, drift, dead } = batch;
     const stored = entry.probing ? await this.probe(scored, entry) : { events: scored, scores: scored };
     const findings = this.findings(stored.scores, drift);
-    const written = Promise.all([this.writeRows(stored, findings, drift), this.publish(scored, findings, dead)]);
-    const earlier = this.rowsSettled;
-    this.rowsSettled = Promise.all([earlier, written.catch(() => undefined)]);
-    await written;
-    await earlier;
-    await this.checkpoint(checkpoints, last.offset, entry);
-    entry.next = BigInt(last.offset) + 1n;
+    await Promise.all([this.writeRows(stored, findings, drift), this.publish(scored, findings, dead)]);
+    return { stored, findings };
+  }
 
+  private count(batch: Batch, scored: ScoredBatch, stored: number, findings: number): void {
     this.counts.received += batch.records.length;
-    this.counts.stored += stored.scores.length;
-    this.counts.skipped += skipped;
-    this.counts.findings += findings.length;
-    for (const record of dead) {
+    this.counts.stored += stored;
+    this.counts.skipped += scored.skipped;
+    this.counts.findings += findings;
+    for (const record of scored.dead) {
       const code = record.headers?.['aispm.dlq.code'] ?? 'unknown';
       this.counts.deadLettered[code] = (this.counts.deadLettered[code] ?? 0) + 1;
       this.log.warn('event dead-lettered', { code, reason: record.headers?.['aispm.dlq.reason'] });
@@ -375,7 +398,7 @@ export class Processor {
    * checkpoint). Probing ends with the first batch holding an event not yet scored
    * into the store: rows are written in offset order, so none after it exist.
    */
-  private async probe(scored: Scored[], entry: PartitionEntry): Promise<{ events: Scored[]; scores: Scored[] }> {
+  private async probe(scored: Scored[], entry: PartitionEntry): Promise<Stored> {
     if (scored.length === 0) return { events: scored, scores: scored };
     const times = scored.map((s) => s.event.time);
     const params = {
@@ -417,11 +440,7 @@ export class Processor {
     return dedupFindings(found);
   }
 
-  private async writeRows(
-    stored: { events: Scored[]; scores: Scored[] },
-    findings: Finding[],
-    drift: DriftReport[],
-  ): Promise<void> {
+  private async writeRows(stored: Stored, findings: Finding[], drift: DriftReport[]): Promise<void> {
     const { store } = this.options;
     const writes: Promise<void>[] = [];
     if (stored.events.length > 0)
