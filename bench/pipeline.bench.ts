@@ -15,17 +15,21 @@ import { machineBusy, type Benchmark } from './harness.ts';
  * takes them; a poller counts score rows every 25 ms. A chunk's latency is from
  * its publish call to the moment the row count covers it (produce → queryable);
  * throughput is events over the time from the first publish to the last row
- * queryable. Warm-up run first, then three flooding runs for throughput, then three runs
- * paced at half that throughput for latency (under a flood, latency is only queueing);
- * medians reported.
+ * queryable. Warm-up run first, then three flooding runs for throughput (under a flood,
+ * latency is only queueing), then three runs paced at 90% of that throughput for the
+ * latency metrics, so the latency quoted holds near the throughput quoted, then three
+ * runs paced at the target rate (TARGET_RATE) whatever the flood reached. Medians
+ * reported; params say which rate each latency was measured at.
  */
 const exec = promisify(execFile);
 const KAFKA_SH = join(import.meta.dirname, '../deploy/local/kafka/kafka.sh');
 const PARTITIONS = 4;
 const EVENTS = 120_000;
 const CHUNK = 500;
-/** Latency is measured at this share of the sustained throughput. */
-const PACED_SHARE = 0.5;
+/** latency_p50_ms/latency_p99_ms are measured at this share of the sustained throughput. */
+const PACED_SHARE = 0.9;
+/** The rate the pipeline is meant to sustain with p99 ≤ 1 s on this 2-core machine; *_at_target metrics are measured at it. */
+const TARGET_RATE = 30_000;
 const BATCH = 5_000;
 
 interface Once {
@@ -99,7 +103,8 @@ const bench: Benchmark = {
         for (let i = 0; i < records.length; i += CHUNK) {
           if (rate !== null) {
             const due = start + (i / rate) * 1000;
-            if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
           sent.push(performance.now());
           await bus.publish(topics.events, records.slice(i, i + CHUNK));
@@ -121,17 +126,26 @@ const bench: Benchmark = {
       const median = (runs: Once[], pick: (o: Once) => number): number =>
         runs.map(pick).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
       const sustained = median(rounds, (o) => o.eventsPerSec);
-      // Latency under a flood is queueing; measure it at a rate the pipeline keeps up with.
       const pacedRate = Math.round(sustained * PACED_SHARE);
       const paced: Once[] = [];
       for (let i = 0; i < 3; i++) paced.push(await once(pacedRate));
+      const atTarget: Once[] = [];
+      for (let i = 0; i < 3; i++) atTarget.push(await once(TARGET_RATE));
       const rates = rounds.map((o) => o.eventsPerSec);
       const spread = (Math.max(...rates) - Math.min(...rates)) / sustained;
+      const ms = (value: number): { value: number; unit: string } => ({ value: Math.round(value), unit: 'ms' });
       return {
         metrics: {
           events_per_sec: { value: Math.round(sustained), unit: 'events/s' },
-          latency_p50_ms: { value: Math.round(median(paced, (o) => o.p50)), unit: 'ms' },
-          latency_p99_ms: { value: Math.round(median(paced, (o) => o.p99)), unit: 'ms' },
+          latency_p50_ms: ms(median(paced, (o) => o.p50)),
+          latency_p99_ms: ms(median(paced, (o) => o.p99)),
+          // Below the target rate when the pipeline cannot keep up with it; latency then grows with the backlog.
+          events_per_sec_at_target: {
+            value: Math.round(median(atTarget, (o) => o.eventsPerSec)),
+            unit: 'events/s',
+          },
+          latency_p50_ms_at_target: ms(median(atTarget, (o) => o.p50)),
+          latency_p99_ms_at_target: ms(median(atTarget, (o) => o.p99)),
         },
         params: {
           events: EVENTS,
@@ -140,6 +154,8 @@ const bench: Benchmark = {
           max_batch: BATCH,
           repeats: 3,
           latency_at_events_per_sec: pacedRate,
+          latency_at_share_of_sustained: PACED_SHARE,
+          target_events_per_sec: TARGET_RATE,
         },
         noisy: machineBusy() || spread > 0.2,
         notes: [
@@ -148,6 +164,11 @@ const bench: Benchmark = {
           ),
           ...paced.map(
             (o, i) => `paced ${i + 1} at ${pacedRate}/s: p50 ${Math.round(o.p50)} ms, p99 ${Math.round(o.p99)} ms`,
+          ),
+          ...atTarget.map(
+            (o, i) =>
+              `target ${i + 1} at ${TARGET_RATE}/s: ${Math.round(o.eventsPerSec)} events/s, ` +
+              `p50 ${Math.round(o.p50)} ms, p99 ${Math.round(o.p99)} ms`,
           ),
         ],
       };

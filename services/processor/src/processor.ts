@@ -54,6 +54,11 @@ export interface ProcessorOptions {
   drift?: DriftThresholds;
   /** Most events handled (and checkpointed) per batch (default 1000). */
   maxBatchSize?: number;
+  /**
+   * Most partitions handled at once (default 4; the memory bus runs one). While one
+   * batch waits for the store and the brokers, the next partition's batch is scored.
+   */
+  concurrency?: number;
 }
 
 export interface ProcessorStats {
@@ -90,6 +95,22 @@ interface Scored {
   score: Score;
 }
 
+/** Which scored events get rows: all of them, except after a restore those already stored (probe). */
+interface Stored {
+  events: Scored[];
+  scores: Scored[];
+}
+
+/** A batch scored in memory: what it writes and publishes, and the checkpoints to save once that is durable. */
+interface ScoredBatch {
+  scored: Scored[];
+  drift: DriftReport[];
+  dead: OutgoingRecord[];
+  skipped: number;
+  /** The batch partition's changed keys with their state as of this batch, and sweep-changed keys of earlier batches. */
+  checkpoints: Checkpoint[];
+}
+
 /**
  * The processor stage: events topic → decode and validate (dead-letter what
  * fails, with the reason) → score against per-entity baselines → store events,
@@ -123,6 +144,16 @@ interface Scored {
  * batch starts again from the checkpoint rather than from half-applied state.
  * Scoring depends only on the state and the events, never on the wall clock, so
  * a replay scores the same.
+ *
+ * Concurrency. Batches of different partitions are handled concurrently (one
+ * partition's batches never are). The scorer is shared, so each batch scores, takes
+ * its drift reports and dirty keys, and snapshots its keys in one synchronous step:
+ * no other batch runs in between, so the checkpoint holds exactly the state its own
+ * rows reflect. The drift sweep in that step may close windows of other partitions'
+ * keys, whose reports this batch writes: those keys are checkpointed with their own
+ * partition's next batch, and every checkpoint waits until the rows of all batches
+ * scored before it are durable (or failed), so a checkpoint never gets ahead of the
+ * rows of a state change it holds.
  */
 export class Processor {
   private readonly codec = createEventCodec();
@@ -136,6 +167,14 @@ export class Processor {
   private readonly ledger = new PartitionLedger();
   private readonly logId: string;
   private subscription: Subscription | null = null;
+  /** Serializes own(): restores and drops must not interleave across partitions. */
+  private owning: Promise<unknown> = Promise.resolve();
+  /** Settles once the rows of every batch scored so far are durable or failed (see Concurrency). */
+  private rowsSettled: Promise<unknown> = Promise.resolve();
+  /** Keys of each partition the drift sweep of another partition's batch changed, for its next checkpoint. */
+  private readonly swept = new Map<number, Set<string>>();
+  /** Keys of the batches in flight, by partition: the owner of a key not checkpointed yet. */
+  private readonly inFlight = new Map<number, Set<string>>();
   private readonly counts = {
     received: 0,
     stored: 0,
@@ -163,6 +202,7 @@ export class Processor {
       group: this.options.group ?? 'aispm-processor',
       handler: (batch) => this.handle(batch),
       maxBatchSize: this.options.maxBatchSize ?? 1000,
+      concurrency: this.options.concurrency ?? 4,
     });
   }
 
@@ -179,14 +219,21 @@ export class Processor {
 
   private async handle(batch: Batch): Promise<void> {
     try {
-      const entry = await this.own(batch);
-      await this.process(batch, entry);
+      const owned = this.owning.then(() => this.own(batch));
+      this.owning = owned.catch(() => undefined);
+      await this.process(batch, await owned);
     } catch (err) {
       // The redelivery must start from the checkpoint, not from state the failed batch already advanced.
-      this.scorer.drop(this.ledger.forget([batch.partition]));
-      this.scorer.takeDirty();
+      this.forget([batch.partition]);
       throw err;
+    } finally {
+      this.inFlight.delete(batch.partition);
     }
+  }
+
+  private forget(partitions: number[]): void {
+    this.scorer.drop(this.ledger.forget(partitions));
+    for (const p of partitions) this.swept.delete(p);
   }
 
   /** Drops partitions the group moved elsewhere; restores this batch's partition when not held or stale. */
@@ -195,13 +242,11 @@ export class Processor {
     const owned = this.subscription?.assignment() ?? [];
     const lost = this.ledger.notIn(owned).filter((p) => p !== partition);
     if (lost.length > 0) {
-      this.scorer.drop(this.ledger.forget(lost));
+      this.forget(lost);
       this.log.info('state dropped for partitions moved elsewhere', { partitions: lost });
     }
     const first = batch.records[0];
-    if (first && this.ledger.isStale(partition, BigInt(first.offset))) {
-      this.scorer.drop(this.ledger.forget([partition]));
-    }
+    if (first && this.ledger.isStale(partition, BigInt(first.offset))) this.forget([partition]);
     const held = this.ledger.get(partition);
     if (held) return held;
     // Restore every owned partition not held yet in one read: a rebalance hands over several at once.
@@ -229,36 +274,101 @@ export class Processor {
   private async process(batch: Batch, entry: PartitionEntry): Promise<void> {
     const last = batch.records.at(-1);
     if (!last) return;
-    const scored: Scored[] = [];
-    const dead: OutgoingRecord[] = [];
-    const nowMs = this.now();
-    let skipped = 0;
-    for (const record of batch.records) {
-      const event = this.decode(record, nowMs, dead);
-      if (!event) continue;
-      const key = eventKey(event);
-      if (PartitionLedger.alreadyApplied(entry, key, BigInt(record.offset))) {
-        skipped++;
-        continue;
-      }
-      scored.push({ event, key, score: this.scorer.score(event) });
-    }
-    const drift = this.drift?.takeDriftReports() ?? [];
+    const scored = this.score(batch, entry, last.offset);
+    // In the same synchronous step as the scoring, so the rows chain is in scoring order.
+    const { earlier, settle } = this.queueRows();
+    const { stored, findings } = await this.write(scored, entry).finally(settle);
+    await earlier;
+    await this.checkpoint(scored.checkpoints, last.offset, entry);
+    entry.next = BigInt(last.offset) + 1n;
+    this.count(batch, scored, stored.scores.length, findings.length);
+  }
+
+  /** Joins the rows chain (see Concurrency): `earlier` settles with the rows of every batch scored before. */
+  private queueRows(): { earlier: Promise<unknown>; settle: () => void } {
+    const earlier = this.rowsSettled;
+    const settled = Promise.withResolvers<void>();
+    this.rowsSettled = Promise.all([earlier, settled.promise]);
+    return { earlier, settle: () => settled.resolve() };
+  }
+
+  /** Steps 2–3 of the checkpoint protocol: probe after a restore, then store rows and publish, together. */
+  private async write(batch: ScoredBatch, entry: PartitionEntry): Promise<{ stored: Stored; findings: Finding[] }> {
+    const { scored, drift, dead } = batch;
     const stored = entry.probing ? await this.probe(scored, entry) : { events: scored, scores: scored };
     const findings = this.findings(stored.scores, drift);
     await Promise.all([this.writeRows(stored, findings, drift), this.publish(scored, findings, dead)]);
-    await this.checkpoint(batch.partition, last.offset, entry);
-    entry.next = BigInt(last.offset) + 1n;
+    return { stored, findings };
+  }
 
+  private count(batch: Batch, scored: ScoredBatch, stored: number, findings: number): void {
     this.counts.received += batch.records.length;
-    this.counts.stored += stored.scores.length;
-    this.counts.skipped += skipped;
-    this.counts.findings += findings.length;
-    for (const record of dead) {
+    this.counts.stored += stored;
+    this.counts.skipped += scored.skipped;
+    this.counts.findings += findings;
+    for (const record of scored.dead) {
       const code = record.headers?.['aispm.dlq.code'] ?? 'unknown';
       this.counts.deadLettered[code] = (this.counts.deadLettered[code] ?? 0) + 1;
       this.log.warn('event dead-lettered', { code, reason: record.headers?.['aispm.dlq.reason'] });
     }
+  }
+
+  /**
+   * Decodes and scores the batch, and takes its drift reports, dirty keys and their
+   * snapshots, all synchronously (see Concurrency in the class comment). If scoring
+   * throws, the dirty keys are taken anyway, so no other batch checkpoints them.
+   */
+  private score(batch: Batch, entry: PartitionEntry, offset: string): ScoredBatch {
+    const { partition } = batch;
+    const scored: Scored[] = [];
+    const dead: OutgoingRecord[] = [];
+    const keys = new Set<string>();
+    this.inFlight.set(partition, keys);
+    const nowMs = this.now();
+    let skipped = 0;
+    try {
+      for (const record of batch.records) {
+        const event = this.decode(record, nowMs, dead);
+        if (!event) continue;
+        const key = eventKey(event);
+        if (PartitionLedger.alreadyApplied(entry, key, BigInt(record.offset))) {
+          skipped++;
+          continue;
+        }
+        keys.add(key);
+        scored.push({ event, key, score: this.scorer.score(event) });
+      }
+      const drift = this.drift?.takeDriftReports() ?? [];
+      return { scored, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, offset) };
+    } catch (err) {
+      this.scorer.takeDirty();
+      throw err;
+    }
+  }
+
+  /** Checkpoints of this partition's dirty and swept keys; other partitions' dirty keys are set aside for them. */
+  private snapshots(partition: number, keys: Set<string>, offset: string): Checkpoint[] {
+    const mine = this.swept.get(partition) ?? new Set<string>();
+    this.swept.delete(partition);
+    for (const key of this.scorer.takeDirty()) {
+      const owner = keys.has(key) ? partition : this.ownerOf(key);
+      if (owner === partition) mine.add(key);
+      else if (owner !== undefined) this.swept.set(owner, (this.swept.get(owner) ?? new Set()).add(key));
+    }
+    const checkpoints: Checkpoint[] = [];
+    for (const key of mine) {
+      const snapshot = this.scorer.snapshot(key);
+      if (snapshot) checkpoints.push({ key, log: this.logId, partition, offset, snapshot });
+    }
+    return checkpoints;
+  }
+
+  /** The partition whose state holds this key: checkpointed there, or scored by a batch in flight. */
+  private ownerOf(key: string): number | undefined {
+    const held = this.ledger.partitionOf(key);
+    if (held !== undefined) return held;
+    for (const [partition, keys] of this.inFlight) if (keys.has(key)) return partition;
+    return undefined;
   }
 
   private decode(record: BusRecord, nowMs: number, dead: OutgoingRecord[]): AiEvent | null {
@@ -288,7 +398,7 @@ export class Processor {
    * checkpoint). Probing ends with the first batch holding an event not yet scored
    * into the store: rows are written in offset order, so none after it exist.
    */
-  private async probe(scored: Scored[], entry: PartitionEntry): Promise<{ events: Scored[]; scores: Scored[] }> {
+  private async probe(scored: Scored[], entry: PartitionEntry): Promise<Stored> {
     if (scored.length === 0) return { events: scored, scores: scored };
     const times = scored.map((s) => s.event.time);
     const params = {
@@ -330,11 +440,7 @@ export class Processor {
     return dedupFindings(found);
   }
 
-  private async writeRows(
-    stored: { events: Scored[]; scores: Scored[] },
-    findings: Finding[],
-    drift: DriftReport[],
-  ): Promise<void> {
+  private async writeRows(stored: Stored, findings: Finding[], drift: DriftReport[]): Promise<void> {
     const { store } = this.options;
     const writes: Promise<void>[] = [];
     if (stored.events.length > 0)
@@ -377,15 +483,9 @@ export class Processor {
     await Promise.all(sends);
   }
 
-  private async checkpoint(partition: number, offset: string, entry: PartitionEntry): Promise<void> {
-    const at = BigInt(offset);
-    const checkpoints: Checkpoint[] = [];
-    for (const key of this.scorer.takeDirty()) {
-      const snapshot = this.scorer.snapshot(key);
-      if (!snapshot) continue;
-      checkpoints.push({ key, log: this.logId, partition, offset, snapshot });
-      entry.applied.set(key, at);
-    }
+  private async checkpoint(checkpoints: Checkpoint[], offset: string, entry: PartitionEntry): Promise<void> {
     await this.state.save(checkpoints);
+    const at = BigInt(offset);
+    for (const { key } of checkpoints) entry.applied.set(key, at);
   }
 }

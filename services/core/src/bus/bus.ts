@@ -44,6 +44,13 @@ export interface SubscribeOptions {
   fromBeginning?: boolean;
   /** Most records handed to one handler call (default 1000). */
   maxBatchSize?: number;
+  /**
+   * Most partitions whose batches may be in the handler at once (default 1). Above 1
+   * the handler must be safe to call concurrently for different partitions; one
+   * partition's batches still come one after another, in order. A bus may run fewer
+   * (the memory bus runs one).
+   */
+  concurrency?: number;
 }
 
 export interface Subscription {

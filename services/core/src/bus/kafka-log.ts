@@ -1,5 +1,5 @@
-import kafkajs from 'kafkajs';
 import type { logCreator } from 'kafkajs';
+import { kafkajs } from './kafkajs.ts';
 import type { BusLog } from './log.ts';
 
 /**

@@ -62,6 +62,43 @@ describe(`KafkaBus — ${label}`, () => {
     expect((error as Error).message).toContain('KAFKA_BROKERS');
   });
 
+  it('with concurrency, handles batches of different partitions at once, and one partition in order', async () => {
+    const bus = new KafkaBus(options);
+    const topic = `kafka.concurrent.${Date.now()}`;
+    await bus.ensureTopics([{ topic, partitions: 4 }]);
+    const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
+    await bus.publish(
+      topic,
+      keys.flatMap((key) => [0, 1, 2].map((n) => ({ key, value: Buffer.from(String(n)) }))),
+    );
+    const inHandler = new Set<number>();
+    let most = 0;
+    const seen = new Map<string, string[]>();
+    const done = Promise.withResolvers<void>();
+    let count = 0;
+    const sub = await bus.subscribe({
+      topic,
+      group: `${topic}.g`,
+      maxBatchSize: 5,
+      concurrency: 4,
+      handler: async ({ partition, records }) => {
+        expect(inHandler.has(partition)).toBe(false);
+        inHandler.add(partition);
+        most = Math.max(most, inHandler.size);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        for (const r of records) seen.set(r.key, [...(seen.get(r.key) ?? []), r.value.toString()]);
+        inHandler.delete(partition);
+        count += records.length;
+        if (count === keys.length * 3) done.resolve();
+      },
+    });
+    await done.promise;
+    await sub.stop();
+    await bus.close();
+    expect(most).toBeGreaterThan(1);
+    for (const key of keys) expect(seen.get(key)).toEqual(['0', '1', '2']);
+  });
+
   it('keeps a member in its group through a batch that outlasts the session timeout', async () => {
     const bus = new KafkaBus(options);
     const topic = `kafka.long.${Date.now()}`;

@@ -1,18 +1,25 @@
-import kafkajs from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  ICustomPartitioner,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+  Producer,
+} from 'kafkajs';
 import { CONFIG_KEYS } from '../config/config.ts';
 import { AispmError, describeError } from '../errors.ts';
 import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, topicMissing } from './bus-errors.ts';
 import { kafkajsLogCreator } from './kafka-log.ts';
-import { fixKafkajsRequestQueue } from './kafkajs-request-queue.ts';
+import { murmur2, partitionForKey } from './partitioner.ts';
+import { kafkajs } from './kafkajs.ts';
 import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
 import { DEFAULT_RETRY_BACKOFF, retryDelayMs, type RetryBackoff } from './retry.ts';
 import { checkTopicSpecs, subscribeDefaults } from './validate.ts';
 
-fixKafkajsRequestQueue();
-
-/** Consumer group timing. The defaults suit production; tests shorten them to rebalance in well under a second. */
+/** Consumer group timing and fetch size. The defaults suit production; tests shorten the timing to rebalance in well under a second. */
 export interface KafkaConsumerTiming {
   /** The broker drops a member it has not heard from for this long (default 30000; brokers allow 6000 and up). */
   sessionTimeoutMs?: number;
@@ -22,6 +29,13 @@ export interface KafkaConsumerTiming {
   rebalanceTimeoutMs?: number;
   /** Longest a fetch waits for new records; bounds how long stop() waits for an idle member (default 1000). */
   maxWaitTimeMs?: number;
+  /**
+   * Most bytes one fetch takes from a partition (default 4 MiB, kafkajs's is 1 MiB).
+   * With a backlog this sets the batch size, up to maxBatchSize: at 1 MiB the
+   * processor got ~2,300 events per batch, and each batch pays fixed costs (a store
+   * part per table, produce requests, a checkpoint, a commit).
+   */
+  maxBytesPerPartition?: number;
 }
 
 export interface KafkaBusOptions {
@@ -75,8 +89,8 @@ export class KafkaBus implements Bus {
     });
     this.#producer = this.#kafka.producer({
       idempotent: true,
-      // Explicit, so keys land where the Java client puts them (and kafkajs does not warn about its default).
-      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      // Keys land where the Java client (and kafkajs's DefaultPartitioner) puts them, without its slow hashing.
+      createPartitioner: murmur2Partitioner,
       allowAutoTopicCreation: false,
       // An idempotent producer may only retry without limit; a lower client-wide `retries` must not reach it.
       retry: { retries: Number.MAX_SAFE_INTEGER },
@@ -275,6 +289,7 @@ class KafkaSubscription implements Subscription {
       heartbeatInterval: this.#heartbeatMs,
       rebalanceTimeout: timing.rebalanceTimeoutMs ?? 60_000,
       maxWaitTimeInMs: timing.maxWaitTimeMs ?? 1000,
+      maxBytesPerPartition: timing.maxBytesPerPartition ?? 4 * 1024 * 1024,
       allowAutoTopicCreation: false,
     });
     const { GROUP_JOIN, CRASH } = this.#consumer.events;
@@ -304,6 +319,7 @@ class KafkaSubscription implements Subscription {
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.#options.concurrency,
       eachBatch: (payload) => this.#eachBatch(payload),
     });
   }
@@ -380,6 +396,22 @@ class KafkaSubscription implements Subscription {
     return delay;
   }
 }
+
+/**
+ * kafkajs's DefaultPartitioner with the same murmur2, computed with 32-bit integer
+ * math instead of kafkajs's emulated 64-bit Longs: that hashing was about a tenth of
+ * the pipeline's main-thread time under load (bench/pipeline.bench.ts). Every
+ * record the bus publishes has a key (OutgoingRecord.key), so kafkajs's round-robin
+ * for keyless records is not needed.
+ */
+const murmur2Partitioner: ICustomPartitioner =
+  () =>
+  ({ partitionMetadata, message }) => {
+    if (message.partition !== undefined) return message.partition;
+    const key = message.key ?? '';
+    const count = partitionMetadata.length;
+    return typeof key === 'string' ? partitionForKey(key, count) : (murmur2(key) & 0x7fffffff) % count;
+  };
 
 function toBusRecord(topic: string, partition: number, message: KafkaMessage): BusRecord {
   return {

@@ -26,6 +26,12 @@ export function subscribeDefaults(options: SubscribeOptions): Required<Subscribe
       `subscribe to ${options.topic}: maxBatchSize is ${maxBatchSize}; expected a whole number of at least 1`,
     );
   }
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw invalidOption(
+      `subscribe to ${options.topic}: concurrency is ${concurrency}; expected a whole number of at least 1`,
+    );
+  }
   if (options.group === '') throw invalidOption(`subscribe to ${options.topic}: group must not be empty`);
-  return { ...options, maxBatchSize, fromBeginning: options.fromBeginning ?? true };
+  return { ...options, maxBatchSize, concurrency, fromBeginning: options.fromBeginning ?? true };
 }

@@ -55,6 +55,32 @@ describe('ChdbStore', () => {
     await second.close();
   });
 
+  it('gives a column left out (or undefined) its default, also when the rows of one insert differ in shape', async () => {
+    const store = new ChdbStore({ path: folder, database: 'shapes' });
+    await store.command(
+      "CREATE TABLE IF NOT EXISTS d (id UInt32, s String DEFAULT 'dflt', user String DEFAULT 'u') ENGINE = MergeTree ORDER BY id",
+    );
+    await store.insert('d', [
+      { id: 1, s: 'one', user: 'a' },
+      { id: 2, s: 'two', user: 'b' },
+    ]);
+    await store.insert('d', [
+      { id: 3, s: 'three', user: 'c' },
+      { id: 4, user: 'd' },
+      { id: 5, s: undefined, user: 'e' },
+    ]);
+    await store.insert('d', [{ id: 6, s: undefined, user: 'f' }]);
+    expect(await store.query('SELECT id, s, user FROM d ORDER BY id')).toEqual([
+      { id: 1, s: 'one', user: 'a' },
+      { id: 2, s: 'two', user: 'b' },
+      { id: 3, s: 'three', user: 'c' },
+      { id: 4, s: 'dflt', user: 'd' },
+      { id: 5, s: 'dflt', user: 'e' },
+      { id: 6, s: 'dflt', user: 'f' },
+    ]);
+    await store.close();
+  });
+
   it('refuses database and table names that are not plain identifiers', async () => {
     expect(() => new ChdbStore({ path: folder, database: 'x; DROP DATABASE y' })).toThrow(
       expect.objectContaining({ code: 'store_bad_identifier' }),

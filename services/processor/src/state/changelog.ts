@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import kafkajs from 'kafkajs';
 import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
-import { AispmError, type Bus } from '@aispm/core';
+import { AispmError, kafkajs, type Bus } from '@aispm/core';
 import type { StateBackend } from './backend.ts';
 import { createCheckpointCodec, type Checkpoint } from './checkpoint.ts';
 

@@ -45,6 +45,12 @@ export class PartitionLedger {
     return keys;
   }
 
+  /** The partition whose entry holds this key's state, if any. */
+  partitionOf(key: string): number | undefined {
+    for (const [partition, entry] of this.partitions) if (entry.applied.has(key)) return partition;
+    return undefined;
+  }
+
   /** Partitions held here that are not in `owned` (lost in a rebalance). */
   notIn(owned: readonly number[]): number[] {
     const set = new Set(owned);
