@@ -99,6 +99,35 @@ describe(`KafkaBus — ${label}`, () => {
     for (const key of keys) expect(seen.get(key)).toEqual(['0', '1', '2']);
   });
 
+  it('publishes more than the brokers take in one request, in order, and refuses a single record that is too big', async () => {
+    const bus = new KafkaBus(options);
+    const topic = `kafka.large.${Date.now()}`;
+    await bus.ensureTopics([{ topic, partitions: 1 }]);
+    // 3 MiB for one partition: three times the broker's 1 MiB batch limit (refused when sent as one request).
+    const records = Array.from({ length: 3072 }, (_, i) => ({ key: 'k', value: Buffer.alloc(1024, i % 251) }));
+    await bus.publish(topic, records);
+    const offsets = await (await adminClient()).fetchTopicOffsets(topic);
+    expect(offsets[0]?.high).toBe('3072');
+    const all = Promise.withResolvers<Buffer[]>();
+    const got: Buffer[] = [];
+    const sub = await bus.subscribe({
+      topic,
+      group: `${topic}.g`,
+      handler: ({ records: batch }) => {
+        for (const r of batch) got.push(r.value);
+        if (got.length === records.length) all.resolve(got);
+        return Promise.resolve();
+      },
+    });
+    const values = await all.promise;
+    await sub.stop();
+    expect(values.map((v) => v[0])).toEqual(records.map((r) => r.value[0]));
+    const huge = bus.publish(topic, [{ key: 'k', value: Buffer.alloc(2 * 1024 * 1024) }]);
+    await expect(huge).rejects.toMatchObject({ code: 'kafka_record_too_large' });
+    await expect(huge).rejects.toThrow(/message\.max\.bytes/);
+    await bus.close();
+  }, 30_000);
+
   it('keeps a member in its group through a batch that outlasts the session timeout', async () => {
     const bus = new KafkaBus(options);
     const topic = `kafka.long.${Date.now()}`;

@@ -14,6 +14,7 @@ import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, To
 import { busClosed, topicMissing } from './bus-errors.ts';
 import { kafkajsLogCreator } from './kafka-log.ts';
 import { murmur2, partitionForKey } from './partitioner.ts';
+import { publishChunks, recordBytes } from './publish-chunks.ts';
 import { kafkajs } from './kafkajs.ts';
 import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
 import { DEFAULT_RETRY_BACKOFF, retryDelayMs, type RetryBackoff } from './retry.ts';
@@ -54,7 +55,15 @@ export interface KafkaBusOptions {
    */
   retries?: number;
   consumer?: KafkaConsumerTiming;
+  /**
+   * Most bytes one produce request carries (default 768 KiB); larger publishes go in
+   * several. Keep it under the brokers' message.max.bytes (1 MiB by default), which
+   * they enforce per partition batch.
+   */
+  maxRequestBytes?: number;
 }
+
+const DEFAULT_MAX_REQUEST_BYTES = 768 * 1024;
 
 const CLEANUP_POLICY = 'cleanup.policy';
 
@@ -175,12 +184,23 @@ export class KafkaBus implements Bus {
     await this.#connect();
     await this.#requireTopic(topic);
     if (records.length === 0) return;
+    const maxBytes = this.#options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    const chunks = publishChunks(records, maxBytes);
+    const oversized = chunks.find((c) => c.length === 1 && recordBytes(c[0]!) > maxBytes);
+    if (oversized)
+      throw new AispmError(
+        'kafka_record_too_large',
+        `a record of ${recordBytes(oversized[0]!)} bytes for ${topic} is over the ${maxBytes}-byte publish limit; ` +
+          "shrink it, or raise maxRequestBytes together with the brokers' message.max.bytes",
+      );
     try {
-      await this.#producer.send({
-        topic,
-        acks: -1,
-        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
-      });
+      // One chunk after another: the idempotent producer keeps their order per partition.
+      for (const chunk of chunks)
+        await this.#producer.send({
+          topic,
+          acks: -1,
+          messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
+        });
     } catch (err) {
       throw new AispmError(
         'kafka_publish_failed',
