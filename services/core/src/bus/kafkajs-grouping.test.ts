@@ -52,6 +52,11 @@ describe('groupMessagesPerPartition', () => {
   it('is what kafkajs uses in a process that loads it through @aispm/core', async () => {
     const script = "import('@aispm/core').then((core) => console.log(JSON.stringify(core.kafkajsFixes)))";
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: import.meta.dirname });
-    expect(JSON.parse(stdout)).toEqual({ linearGrouping: true, requestQueue: true });
+    expect(JSON.parse(stdout)).toEqual({
+      linearGrouping: true,
+      unzeroedEncoder: true,
+      fastCrc32c: true,
+      requestQueue: true,
+    });
   });
 });

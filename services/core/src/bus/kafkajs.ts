@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as Kafkajs from 'kafkajs';
+import { installFastCrc32c, installUnzeroedEncoder } from './kafkajs-encoding.ts';
 import { QUADRATIC_GROUPING, groupMessagesPerPartition } from './kafkajs-grouping.ts';
 import { fixKafkajsRequestQueue } from './kafkajs-request-queue.ts';
 
@@ -29,6 +30,8 @@ function installLinearGrouping(): boolean {
 /** Which fixes are active in this process (tests check them). */
 export const kafkajsFixes = {
   linearGrouping: installLinearGrouping(),
+  unzeroedEncoder: installUnzeroedEncoder(),
+  fastCrc32c: installFastCrc32c(),
   requestQueue: false,
 };
 

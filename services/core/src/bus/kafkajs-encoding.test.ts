@@ -1,0 +1,70 @@
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { recordBatchCrc32c, unzeroed, type EncoderClass } from './kafkajs-encoding.ts';
+
+const require = createRequire(import.meta.url);
+/** A kafkajs module as shipped, read apart from the module cache so an installed fix does not stand in for it. */
+function original<T>(id: string): T {
+  const path = require.resolve(id);
+  const cached = require.cache[path];
+  delete require.cache[path];
+  try {
+    return require(path) as T;
+  } finally {
+    if (cached) require.cache[path] = cached;
+    else delete require.cache[path];
+  }
+}
+
+type Op =
+  | { op: 'writeInt8' | 'writeInt16' | 'writeInt32' | 'writeVarInt'; value: number }
+  | { op: 'writeVarIntBytes' | 'writeBytes'; value: Uint8Array }
+  | { op: 'writeString'; value: string };
+
+const ops = fc.array(
+  fc.oneof(
+    fc.record({ op: fc.constantFrom('writeInt8' as const), value: fc.integer({ min: -128, max: 127 }) }),
+    fc.record({ op: fc.constantFrom('writeInt16' as const), value: fc.integer({ min: -32768, max: 32767 }) }),
+    fc.record({ op: fc.constantFrom('writeInt32' as const, 'writeVarInt' as const), value: fc.integer() }),
+    fc.record({
+      op: fc.constantFrom('writeVarIntBytes' as const, 'writeBytes' as const),
+      value: fc.uint8Array({ maxLength: 3000 }),
+    }),
+    fc.record({ op: fc.constantFrom('writeString' as const), value: fc.string({ maxLength: 600 }) }),
+  ),
+  { maxLength: 40 },
+);
+
+function encode(Encoder: EncoderClass, sequence: Op[]): Buffer {
+  const encoder = new Encoder() as unknown as Record<string, (value: unknown) => unknown> & { buffer: Buffer };
+  for (const { op, value } of sequence) encoder[op]!(op.endsWith('Bytes') ? Buffer.from(value as Uint8Array) : value);
+  return encoder.buffer;
+}
+
+describe('kafkajs encoding fixes', () => {
+  it("encode exactly what kafkajs's own Encoder does, growing past its initial size (property)", () => {
+    const Encoder = original<EncoderClass>('kafkajs/src/protocol/encoder.js');
+    const Fixed = unzeroed(Encoder);
+    fc.assert(
+      fc.property(ops, (sequence) => {
+        expect(encode(Fixed, sequence)).toEqual(encode(Encoder, sequence));
+      }),
+      {
+        numRuns: 300,
+      },
+    );
+  });
+
+  it("checksum record batches like kafkajs's own CRC32C (property)", () => {
+    const crc = original<(buffer: Buffer) => number>('kafkajs/src/protocol/recordBatch/crc32C/index.js');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), (bytes) => {
+        expect(recordBatchCrc32c(Buffer.from(bytes))).toBe(crc(Buffer.from(bytes)));
+      }),
+      { numRuns: 300 },
+    );
+    // The check value of CRC-32C (Castagnoli) for "123456789".
+    expect(recordBatchCrc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+  });
+});
