@@ -38,6 +38,42 @@ interface Once {
   p99: number;
 }
 
+/**
+ * The bench's events, encoded once into one buffer and handed out in chunks of
+ * records that view it. The load generator shares the process with the processor:
+ * 120,000 event objects and Buffers kept alive would make every major GC of the
+ * processor mark them, which measured ~15% off the throughput.
+ */
+function encodedStream(): { length: number; slice(from: number, to: number): OutgoingRecord[] } {
+  const codec = createEventCodec();
+  const encoded: Buffer[] = [];
+  const keys: string[] = [];
+  const distinct = new Map<string, string>();
+  for (const event of generateTraffic({
+    seed: 3,
+    total: EVENTS,
+    tenant: 'acme',
+    spanMs: 24 * 3_600_000,
+    endMs: Date.now() - 60_000,
+  })) {
+    const key = eventKey(event);
+    if (!distinct.has(key)) distinct.set(key, key);
+    keys.push(distinct.get(key)!);
+    encoded.push(codec.encode(event));
+  }
+  const ends = new Uint32Array(encoded.length);
+  encoded.reduce((end, bytes, i) => (ends[i] = end + bytes.length), 0);
+  const all = Buffer.concat(encoded);
+  return {
+    length: ends.length,
+    slice: (from, to) =>
+      Array.from({ length: Math.min(to, ends.length) - from }, (_, j) => ({
+        key: keys[from + j]!,
+        value: all.subarray(from + j === 0 ? 0 : ends[from + j - 1], ends[from + j]),
+      })),
+  };
+}
+
 const bench: Benchmark = {
   description: 'Kafka → processor → chdb, produce to score row queryable',
   async run(progress) {
@@ -50,17 +86,7 @@ const bench: Benchmark = {
     const bus = new KafkaBus({ brokers, log: () => undefined });
     try {
       await migrate(store);
-      const codec = createEventCodec();
-      const events = [
-        ...generateTraffic({
-          seed: 3,
-          total: EVENTS,
-          tenant: 'acme',
-          spanMs: 24 * 3_600_000,
-          endMs: Date.now() - 60_000,
-        }),
-      ];
-      const records: OutgoingRecord[] = events.map((e) => ({ key: eventKey(e), value: codec.encode(e) }));
+      const records = encodedStream();
       let round = 0;
       /** One run over the stream: flooding the topic (rate null) or publishing at `rate` events/s. */
       const once = async (rate: number | null): Promise<Once> => {
