@@ -81,6 +81,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     state,
     group: config.processor.group,
     maxBatchSize: config.processor.maxBatchSize,
+    concurrency: config.processor.concurrency,
     findingThreshold: config.processor.findingThreshold,
     analytics: config.analytics,
     drift: { watch: config.analytics.psiWatch, act: config.analytics.psiAct },

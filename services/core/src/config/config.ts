@@ -21,7 +21,7 @@ export interface Config {
   topics: { events: string; scores: string; findings: string; state: string; deadLetter: string };
   /** Which store: chdb in-process or a ClickHouse server; 'auto' follows the mode. */
   store: 'auto' | 'chdb' | 'clickhouse';
-  processor: { group: string; maxBatchSize: number; findingThreshold: number };
+  processor: { group: string; maxBatchSize: number; concurrency: number; findingThreshold: number };
   /** Baselines and drift of the processor's analytics (services/processor: baseline/, drift/). */
   analytics: {
     minEvents: number;
@@ -187,6 +187,12 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().int().min(1).max(100_000),
     default: 1000,
   } satisfies Key<number>,
+  processorConcurrency: {
+    env: 'AISPM_PROCESSOR_CONCURRENCY',
+    expected: 'an integer from 1 to 64 (partitions the processor handles at once)',
+    schema: z.coerce.number().int().min(1).max(64),
+    default: 4,
+  } satisfies Key<number>,
   findingThreshold: {
     env: 'AISPM_FINDING_THRESHOLD',
     expected: 'a number from 0 to 1 (anomaly score from which an event raises a finding)',
@@ -336,6 +342,7 @@ export function loadConfig(
     processor: {
       group: read(k.processorGroup, merged),
       maxBatchSize: read(k.processorBatch, merged),
+      concurrency: read(k.processorConcurrency, merged),
       findingThreshold: read(k.findingThreshold, merged),
     },
     analytics: {
