@@ -1,21 +1,7 @@
-import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { upstreamModule } from '../testing/kafkajs.ts';
 import { recordBatchCrc32c, unzeroed, type EncoderClass } from './kafkajs-encoding.ts';
-
-const require = createRequire(import.meta.url);
-/** A kafkajs module as shipped, read apart from the module cache so an installed fix does not stand in for it. */
-function original<T>(id: string): T {
-  const path = require.resolve(id);
-  const cached = require.cache[path];
-  delete require.cache[path];
-  try {
-    return require(path) as T;
-  } finally {
-    if (cached) require.cache[path] = cached;
-    else delete require.cache[path];
-  }
-}
 
 type Op =
   | { op: 'writeInt8' | 'writeInt16' | 'writeInt32' | 'writeVarInt'; value: number }
@@ -44,7 +30,7 @@ function encode(Encoder: EncoderClass, sequence: Op[]): Buffer {
 
 describe('kafkajs encoding fixes', () => {
   it("encode exactly what kafkajs's own Encoder does, growing past its initial size (property)", () => {
-    const Encoder = original<EncoderClass>('kafkajs/src/protocol/encoder.js');
+    const Encoder = upstreamModule<EncoderClass>('kafkajs/src/protocol/encoder.js');
     const Fixed = unzeroed(Encoder);
     fc.assert(
       fc.property(ops, (sequence) => {
@@ -57,7 +43,7 @@ describe('kafkajs encoding fixes', () => {
   });
 
   it("checksum record batches like kafkajs's own CRC32C (property)", () => {
-    const crc = original<(buffer: Buffer) => number>('kafkajs/src/protocol/recordBatch/crc32C/index.js');
+    const crc = upstreamModule<(buffer: Buffer) => number>('kafkajs/src/protocol/recordBatch/crc32C/index.js');
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 5000 }), (bytes) => {
         expect(recordBatchCrc32c(Buffer.from(bytes))).toBe(crc(Buffer.from(bytes)));

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
+import { partitionMetadata as metadataOf } from '../testing/kafkajs.ts';
 import { murmur2, partitionForKey } from './partitioner.ts';
 
 describe('partitionForKey', () => {
@@ -21,13 +22,7 @@ describe('partitionForKey', () => {
     const partitioner = kafkajs.Partitioners.DefaultPartitioner();
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.integer({ min: 1, max: 64 }), (key, n) => {
-        const partitionMetadata = Array.from({ length: n }, (_, i) => ({
-          partitionId: i,
-          leader: 0,
-          partitionErrorCode: 0,
-          replicas: [0],
-          isr: [0],
-        }));
+        const partitionMetadata = metadataOf(n);
         const expected = partitioner({ topic: 't', partitionMetadata, message: { key, value: null } });
         expect(partitionForKey(key, n)).toBe(expected);
       }),
