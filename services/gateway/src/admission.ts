@@ -1,5 +1,4 @@
 import { AispmError, type Bus, type OutgoingRecord } from '@aispm/core';
-import { chunkRecords } from './ingest.ts';
 
 /** Kafka did not acknowledge within the publish timeout, or refused; the sender should retry later. */
 export class PublishUnavailable extends AispmError {}
@@ -62,7 +61,8 @@ export class Admission {
     return {
       publish: (records) => {
         holds++;
-        const pending = Promise.all(chunkRecords(records).map((chunk) => this.#bus.publish(this.#topic, chunk)));
+        // The bus keeps each request under the brokers' size limit (KafkaBus.publish).
+        const pending = this.#bus.publish(this.#topic, records);
         const settled = pending.then(
           () => {
             this.#kafkaDown = false;

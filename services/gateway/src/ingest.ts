@@ -50,25 +50,3 @@ export function rejectionMessage(rejected: readonly RejectedSpan[]): string {
   const text = `${rejected.length} span(s) rejected: ${shown.join('; ')}${more}`;
   return text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text;
 }
-
-/**
- * Kafka takes at most message.max.bytes (1 MiB by default) per partition batch; publishing
- * a large request in chunks well under that keeps every batch acceptable.
- */
-export function chunkRecords(records: readonly OutgoingRecord[], maxBytes = 786_432): OutgoingRecord[][] {
-  const chunks: OutgoingRecord[][] = [];
-  let current: OutgoingRecord[] = [];
-  let size = 0;
-  for (const record of records) {
-    const bytes = record.value.length + record.key.length;
-    if (current.length > 0 && size + bytes > maxBytes) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(record);
-    size += bytes;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
