@@ -15,6 +15,7 @@ import {
 import { generateTraffic } from '@aispm/cli';
 import { Processor } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../support/until.ts';
 
 /**
  * The walking skeleton in embedded mode: events → in-process bus → processor →
@@ -31,14 +32,6 @@ const deadLetters: BusRecord[] = [];
 const endMs = Date.now() - 60_000;
 const traffic = [...generateTraffic({ seed: 11, total: 3000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs })];
 const encoded: OutgoingRecord[] = traffic.map((event) => ({ key: eventKey(event), value: codec.encode(event) }));
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 beforeAll(async () => {
   store = await ChdbStore.open({ path: join(dir, 'chdb'), database: 'aispm' });

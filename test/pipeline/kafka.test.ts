@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ChdbStore, KafkaBus, createEventCodec, eventKey, loadConfig, migrate, type BusRecord } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
-import { Processor, createScoreCodec } from '@aispm/processor';
+import { Processor, createScoreCodec, fleetViews } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { until } from '../support/until.ts';
 
 /**
  * The walking skeleton in distributed mode: events → a real Kafka broker →
  * processor (a consumer-group member) → the ClickHouse engine; scores come back
- * out on the scores topic.
+ * out on the scores topic, and the events re-keyed by fleet entity reach the
+ * entities stage through the broker.
  */
 const brokers = inject('kafkaBrokers');
 const run = randomUUID().slice(0, 8);
@@ -21,24 +23,18 @@ const config = loadConfig({
   AISPM_TOPIC_SCORES: `it.scores.${run}`,
   AISPM_TOPIC_FINDINGS: `it.findings.${run}`,
   AISPM_TOPIC_DEAD_LETTER: `it.dlq.${run}`,
+  AISPM_TOPIC_ENTITIES: `it.entities.${run}`,
 });
 const codec = createEventCodec();
 const dir = mkdtempSync(join(tmpdir(), 'aispm-kafka-pipeline-'));
 const bus = new KafkaBus({ brokers });
 let store: ChdbStore;
 let processor: Processor;
+let entities: Processor;
 const scores: BusRecord[] = [];
 const traffic = [
   ...generateTraffic({ seed: 5, total: 1500, tenant: 'acme', spanMs: 3_600_000, endMs: Date.now() - 60_000 }),
 ];
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 beforeAll(async () => {
   store = await ChdbStore.open({ path: join(dir, 'chdb'), database: 'aispm' });
@@ -49,6 +45,7 @@ beforeAll(async () => {
     { topic: topics.scores, partitions: 3 },
     { topic: topics.findings, partitions: 3 },
     { topic: topics.deadLetter, partitions: 1 },
+    { topic: topics.entities, partitions: 3 },
   ]);
   await bus.subscribe({
     topic: topics.scores,
@@ -58,12 +55,14 @@ beforeAll(async () => {
       return Promise.resolve();
     },
   });
-  processor = new Processor({ bus, store, topics, group: `it-processor-${run}` });
-  await processor.start();
+  processor = new Processor({ bus, store, topics, group: `it-processor-${run}`, fleet: true });
+  entities = new Processor({ bus, store, topics, group: `it-processor-${run}`, stage: 'entities' });
+  await Promise.all([processor.start(), entities.start()]);
 });
 
 afterAll(async () => {
   await processor?.stop();
+  await entities?.stop();
   await bus.close();
   await store?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -91,5 +90,11 @@ describe(`distributed pipeline on ${inject('kafkaLabel')}`, () => {
     // One agent's events share a key, so one partition, so one ordered scorer: its scores come in event order.
     const triage = decoded.filter((s) => s.agent === 'triage-bot').map((s) => s.time);
     expect(triage).toEqual([...triage].sort((a, b) => a - b));
+
+    // Each event, once per user, identity, model and tool it involves, in the fleet baselines.
+    const views = traffic.flatMap((event) => fleetViews(event));
+    await until(() => entities.stats().stored === views.length, 'the entities stage to fold every event');
+    expect(entities.stats().entities).toBe(new Set(views.map((v) => v.key)).size);
+    expect(entities.stats().deadLettered).toEqual({});
   });
 });

@@ -7,6 +7,7 @@ import { KafkaBus, createEventCodec, eventKey } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
 import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { until } from '../support/until.ts';
 import { children, committedAll, spawnUp, type Up } from './support.ts';
 
 /**
@@ -100,17 +101,6 @@ function up(r: Run, clientId: string): Member {
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ups: Member[]): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      const logs = ups.map((u) => `--- ${u.clientId}\n${u.logs.slice(-15).join('\n')}`).join('\n');
-      throw new Error(`timed out waiting for ${what}; last logs:\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** The group's members (by client id) and the events partitions each owns; empty while it rebalances. */
 async function assignments(r: Run): Promise<Map<string, number[]>> {
   const { groups } = await admin.describeGroups([r.group]);
@@ -165,6 +155,12 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
+/** until, with the members' last log lines in a timeout's message. */
+const untilLogged = (condition: () => boolean | Promise<boolean>, what: string, ups: Member[]): Promise<void> =>
+  until(condition, what, {
+    context: () => `last logs:\n${ups.map((u) => `--- ${u.clientId}\n${u.logs.slice(-15).join('\n')}`).join('\n')}`,
+  });
+
 describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
   it('a member stopped mid-stream hands its partitions over: the other restores their state and scores as one processor does', async () => {
     const started = Date.now();
@@ -173,7 +169,7 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
     const a = up(shared, 'rb-a');
     const b = up(shared, 'rb-b');
     const all = [ref, a, b];
-    await until(() => all.every((u) => u.logs.some((l) => l.includes('aispm is up'))), 'all three up', all);
+    await untilLogged(() => all.every((u) => u.logs.some((l) => l.includes('aispm is up'))), 'all three up', all);
     for (const r of [reference, shared]) {
       await bus.subscribe({
         topic: r.topics.scores,
@@ -190,7 +186,7 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
     }
     // Both members own partitions before any event arrives, so each processes some of the first half.
     let before = new Map<string, number[]>();
-    await until(
+    await untilLogged(
       async () => {
         before = await assignments(shared);
         return before.size === 2 && [...before.values()].every((p) => p.length > 0);
@@ -203,32 +199,32 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
 
     await publish(reference, traffic);
     await publish(shared, traffic.slice(0, half));
-    await until(() => committed(shared), 'the first half committed by the pair', all);
-    await until(() => shared.scores.size === half, 'the first half scored', all);
+    await untilLogged(() => committed(shared), 'the first half committed by the pair', all);
+    await untilLogged(() => shared.scores.size === half, 'the first half scored', all);
     // partitionOf agrees with the broker: each partition holds the first-half events it says.
     const perPartition = await admin.fetchTopicOffsets(shared.topics.events);
     for (const { partition, high } of perPartition) {
       const expected = traffic.slice(0, half).filter((e) => partitionOf(eventKey(e)) === partition).length;
       expect(Number(high), `partition ${partition}`).toBe(expected);
     }
-    await until(() => storedBy(b) > 0 && storedBy(a) > 0, 'both members to report stored events', all);
+    await untilLogged(() => storedBy(b) > 0 && storedBy(a) > 0, 'both members to report stored events', all);
     const storedByB = storedBy(b);
     expect(storedByB).toBeLessThan(half);
 
     const logMark = a.logs.length;
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
-    await until(
+    await untilLogged(
       async () => (await assignments(shared)).get('rb-a')?.length === PARTITIONS,
       'the remaining member to own every partition',
       [a],
     );
 
     await publish(shared, traffic.slice(half));
-    await until(() => committed(shared), 'the second half committed', [a]);
-    await until(() => committed(reference), 'the whole stream committed by the reference', [ref]);
-    await until(() => shared.scores.size === traffic.length, 'every event scored', [a]);
-    await until(() => reference.scores.size === traffic.length, 'every event scored by the reference', [ref]);
+    await untilLogged(() => committed(shared), 'the second half committed', [a]);
+    await untilLogged(() => committed(reference), 'the whole stream committed by the reference', [ref]);
+    await untilLogged(() => shared.scores.size === traffic.length, 'every event scored', [a]);
+    await untilLogged(() => reference.scores.size === traffic.length, 'every event scored by the reference', [ref]);
 
     // The takeover read the stopped member's partitions back from the changelog.
     const restored = restoredKeys(a, logMark);

@@ -7,6 +7,7 @@ import { ChdbStore, KafkaBus, createEventCodec, eventKey } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
 import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { until } from '../support/until.ts';
 import { children, committedAll, spawnUp, type Up } from './support.ts';
 
 /**
@@ -69,15 +70,6 @@ function newRun(name: string): Run {
 
 const up = (r: Run): Up => spawnUp(r.env);
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, logs: () => string[]): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last logs:\n${logs().slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const committed = (r: Run): Promise<boolean> => committedAll(admin, r.events, r.env.AISPM_PROCESSOR_GROUP!);
 
 const reference = newRun('ref');
@@ -118,32 +110,35 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
+/** A child's last log lines, for a timeout's message. */
+const lastLogs = (child: { logs: string[] }) => (): string => `last logs:\n${child.logs.slice(-20).join('\n')}`;
+
 describe(`processor restart on ${inject('kafkaLabel')}`, () => {
   it('after a SIGKILL mid-stream, restores state from the changelog: scores match an uninterrupted run, none stored twice', async () => {
     const total = traffic.length;
     const ref = up(reference);
     const first = up(restarted);
-    await until(
-      () => restarted.scores.size >= total / 4,
-      'a quarter of the stream scored',
-      () => first.logs,
-    );
+    await until(() => restarted.scores.size >= total / 4, 'a quarter of the stream scored', {
+      timeoutMs: 120_000,
+      everyMs: 20,
+      context: lastLogs(first),
+    });
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe(null);
     const scoredBeforeKill = restarted.scores.size;
     expect(scoredBeforeKill).toBeLessThan(total);
 
     const second = up(restarted);
-    await until(
-      () => committed(restarted),
-      'the whole stream committed after the restart',
-      () => second.logs,
-    );
-    await until(
-      () => committed(reference),
-      'the whole stream committed by the reference run',
-      () => ref.logs,
-    );
+    await until(() => committed(restarted), 'the whole stream committed after the restart', {
+      timeoutMs: 120_000,
+      everyMs: 20,
+      context: lastLogs(second),
+    });
+    await until(() => committed(reference), 'the whole stream committed by the reference run', {
+      timeoutMs: 120_000,
+      everyMs: 20,
+      context: lastLogs(ref),
+    });
     expect(restarted.scores.size).toBe(total);
     expect(reference.scores.size).toBe(total);
     second.child.kill('SIGTERM');

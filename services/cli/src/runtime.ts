@@ -14,13 +14,16 @@ import { KafkaChangelog, Processor } from '@aispm/processor';
 
 /**
  * The pipeline in one process: a bus, a store with its migrations applied, and
- * the processor consuming the events topic. Which bus and store depends only on
- * the configured mode; everything downstream is the same code.
+ * the processor's stages: agents (the events topic) and, unless turned off,
+ * entities (fleet-wide baselines, fed by the agents stage). Which bus and store
+ * depends only on the configured mode; everything downstream is the same code.
  */
 export interface Runtime {
   bus: Bus;
   store: Store;
   processor: Processor;
+  /** The entities stage, or null when AISPM_PROCESSOR_FLEET is false. */
+  entities: Processor | null;
   /** Drains the processor, then closes the bus and the store. */
   close(): Promise<void>;
 }
@@ -61,24 +64,51 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     { topic: topics.findings, partitions: config.partitions },
     { topic: topics.deadLetter, partitions: 1 },
     { topic: topics.state, partitions: config.partitions, compacted: true },
+    { topic: topics.entities, partitions: config.partitions },
+    { topic: topics.entityState, partitions: config.partitions, compacted: true },
   ]);
-  // Distributed: state on the compacted changelog next to the events; embedded: in the store.
+  const { fleet } = config.processor;
+  const processor = stageProcessor(config, log, bus, store, 'agents');
+  const entities = fleet ? stageProcessor(config, log, bus, store, 'entities') : null;
+  await entities?.start();
+  await processor.start();
+  return {
+    bus,
+    store,
+    processor,
+    entities,
+    async close() {
+      // Agents first: their last batches re-key events for the entities stage to take in before it stops.
+      await processor.stop();
+      await entities?.stop();
+      await bus.close();
+      await store.close();
+    },
+  };
+}
+
+function stageProcessor(config: Config, log: Logger, bus: Bus, store: Store, stage: 'agents' | 'entities'): Processor {
+  const { topics } = config;
+  const consumed = stage === 'agents' ? topics.events : topics.entities;
+  // Distributed: state on a compacted changelog next to the consumed topic; embedded: in the store.
   const state =
     bus.kind === 'kafka'
       ? new KafkaChangelog({
           bus,
           brokers: config.kafka.brokers,
           clientId: config.kafka.clientId,
-          topic: topics.state,
-          eventsTopic: topics.events,
+          topic: stage === 'agents' ? topics.state : topics.entityState,
+          eventsTopic: consumed,
         })
       : undefined;
-  const processor = new Processor({
+  return new Processor({
     bus,
     store,
     topics,
     log,
     state,
+    stage,
+    fleet: config.processor.fleet,
     group: config.processor.group,
     maxBatchSize: config.processor.maxBatchSize,
     concurrency: config.processor.concurrency,
@@ -86,15 +116,4 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     analytics: config.analytics,
     drift: { watch: config.analytics.psiWatch, act: config.analytics.psiAct },
   });
-  await processor.start();
-  return {
-    bus,
-    store,
-    processor,
-    async close() {
-      await processor.stop();
-      await bus.close();
-      await store.close();
-    },
-  };
 }

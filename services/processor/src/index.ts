@@ -4,6 +4,14 @@ export { Processor, type ProcessorOptions, type ProcessorStats } from './process
 export { SCORE_MODEL, Scorer, type ScorerOptions, type ScorerDriftReport } from './scorer.ts';
 export { createScoreCodec, type AnomalyScoreRecord } from './score/score-codec.ts';
 export { DEFAULT_BASELINE_OPTIONS, type BaselineOptions } from './baseline/agent.ts';
+export {
+  FLEET_ENTITIES,
+  agentView,
+  fleetViews,
+  type EntityKind,
+  type EntityView,
+  type FleetEntity,
+} from './baseline/view.ts';
 export type { StateBackend } from './state/backend.ts';
 export { createCheckpointCodec, type Checkpoint, type CheckpointValue } from './state/checkpoint.ts';
 export { KafkaChangelog, type KafkaChangelogOptions } from './state/changelog.ts';

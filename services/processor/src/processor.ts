@@ -1,12 +1,6 @@
 import {
   InvalidRecordError,
-  clickhouseTime,
-  createEventCodec,
-  eventKey,
-  eventRow,
-  invalidReason,
   silentLogger,
-  type AiEvent,
   type Batch,
   type Bus,
   type BusRecord,
@@ -17,9 +11,6 @@ import {
   type Subscription,
 } from '@aispm/core';
 import { Scorer, type ScorerOptions } from './scorer.ts';
-import { createScoreCodec } from './score/score-codec.ts';
-import { scoreRecord, scoreRow } from './sink.ts';
-import type { Score } from './score/score.ts';
 import type { StateBackend } from './state/backend.ts';
 import type { Checkpoint } from './state/checkpoint.ts';
 import { PartitionLedger, type PartitionEntry } from './state/ledger.ts';
@@ -35,12 +26,26 @@ import { dedupFindings, type Finding } from './findings/finding.ts';
 import { createFindingCodec } from './findings/finding-codec.ts';
 import { anomalyFinding, driftFinding } from './findings/from-score.ts';
 import { driftRow, findingRow } from './findings/rows.ts';
+import { AgentsStage } from './stages/agents.ts';
+import { EntitiesStage } from './stages/entities.ts';
+import type { Fresh, Scored, Stage, StageItem } from './stages/stage.ts';
 
 export interface ProcessorOptions {
   bus: Bus;
   store: Store;
   topics: Config['topics'];
-  /** Consumer group; instances with the same group share the partitions. */
+  /**
+   * Which stage this processor runs (stages/stage.ts): `agents` consumes the events
+   * topic; `entities` consumes the entities topic, where the agents stage re-keys
+   * events by user, identity, model and tool for fleet-wide baselines.
+   */
+  stage?: 'agents' | 'entities';
+  /**
+   * Agents stage: publish each event to its fleet entities on the entities topic, which
+   * must exist (default false here; the runtime follows AISPM_PROCESSOR_FLEET, true by default).
+   */
+  fleet?: boolean;
+  /** Consumer group; instances with the same group share the partitions. The entities stage adds `.entities`. */
   group?: string;
   log?: Logger;
   /** Baseline, scoring and drift settings (config.analytics); defaults otherwise. */
@@ -62,8 +67,10 @@ export interface ProcessorOptions {
 }
 
 export interface ProcessorStats {
-  /** Records taken off the events topic, valid or not. */
+  /** Records taken off the consumed topic, valid or not. */
   received: number;
+  /** Records published for the entities stage (agents stage with `fleet`). */
+  forwarded: number;
   /** Events stored and scored. */
   stored: number;
   /** Replayed events whose effects were already durable, so they were not scored again. */
@@ -89,18 +96,6 @@ function logIdOf(bus: Bus, topic: string): string {
   return `memory:${id}:${topic}`;
 }
 
-interface Scored {
-  event: AiEvent;
-  key: string;
-  score: Score;
-}
-
-/** Which scored events get rows: all of them, except after a restore those already stored (probe). */
-interface Stored {
-  events: Scored[];
-  scores: Scored[];
-}
-
 /** A batch scored in memory: what it writes and publishes, and the checkpoints to save once that is durable. */
 interface ScoredBatch {
   scored: Scored[];
@@ -112,9 +107,11 @@ interface ScoredBatch {
 }
 
 /**
- * The processor stage: events topic → decode and validate (dead-letter what
- * fails, with the reason) → score against per-entity baselines → store events,
- * scores, findings and drift → publish scores and findings → checkpoint state.
+ * A processor stage: its topic → decode and validate (dead-letter what fails,
+ * with the reason) → score against per-entity baselines → store and publish what
+ * the stage owes (stages/stage.ts: the agents stage stores events and scores,
+ * publishes scores and re-keys events for the entities stage), findings and
+ * drift → checkpoint state.
  *
  * State. Each partition's keys live in the scorer while this member owns the
  * partition. On the first batch of a partition it does not hold (start, rebalance,
@@ -125,7 +122,7 @@ interface ScoredBatch {
  *   1. skip events whose key's restored state already covers their offset;
  *      score the rest (in memory only);
  *   2. after a restore, probe the store for rows of these events (see 3–4 below)
- *      and leave those out of the inserts;
+ *      and leave those out of the inserts (Stage.fresh);
  *   3. write store rows and publish scores, findings and dead letters (together);
  *   4. checkpoint every key the batch changed, with the batch's last offset;
  *   5. return: the bus commits the offsets.
@@ -156,8 +153,7 @@ interface ScoredBatch {
  * rows of a state change it holds.
  */
 export class Processor {
-  private readonly codec = createEventCodec();
-  private readonly scoreCodec = createScoreCodec();
+  private readonly stage: Stage;
   private readonly findingCodec = createFindingCodec();
   private readonly scorer: Scorer;
   private readonly drift: DriftSource | null;
@@ -192,14 +188,20 @@ export class Processor {
     this.scorer = new Scorer({ ...options.analytics, now: this.now });
     this.drift = driftSourceOf(this.scorer);
     this.log = options.log ?? silentLogger;
-    this.state = options.state ?? new StoreStateTable(options.store);
-    this.logId = logIdOf(options.bus, options.topics.events);
+    const { bus, store, topics } = options;
+    this.stage =
+      options.stage === 'entities'
+        ? new EntitiesStage(topics)
+        : new AgentsStage({ bus, store, topics, log: this.log, fleet: options.fleet ?? false });
+    this.state = options.state ?? new StoreStateTable(store, this.stage.topic);
+    this.logId = logIdOf(bus, this.stage.topic);
   }
 
   async start(): Promise<void> {
+    const group = this.options.group ?? 'aispm-processor';
     this.subscription = await this.options.bus.subscribe({
-      topic: this.options.topics.events,
-      group: this.options.group ?? 'aispm-processor',
+      topic: this.stage.topic,
+      group: this.options.stage === 'entities' ? `${group}.entities` : group,
       handler: (batch) => this.handle(batch),
       maxBatchSize: this.options.maxBatchSize ?? 1000,
       concurrency: this.options.concurrency ?? 4,
@@ -214,7 +216,12 @@ export class Processor {
   }
 
   stats(): ProcessorStats {
-    return { ...this.counts, deadLettered: { ...this.counts.deadLettered }, entities: this.scorer.entities };
+    return {
+      ...this.counts,
+      forwarded: this.stage.forwarded,
+      deadLettered: { ...this.counts.deadLettered },
+      entities: this.scorer.entities,
+    };
   }
 
   private async handle(batch: Batch): Promise<void> {
@@ -277,11 +284,11 @@ export class Processor {
     const scored = this.score(batch, entry, last.offset);
     // In the same synchronous step as the scoring, so the rows chain is in scoring order.
     const { earlier, settle } = this.queueRows();
-    const { stored, findings } = await this.write(scored, entry).finally(settle);
+    const { fresh, findings } = await this.write(scored, batch.partition, entry).finally(settle);
     await earlier;
     await this.checkpoint(scored.checkpoints, last.offset, entry);
     entry.next = BigInt(last.offset) + 1n;
-    this.count(batch, scored, stored.scores.length, findings.length);
+    this.count(batch, scored, fresh.scores.length, findings.length);
   }
 
   /** Joins the rows chain (see Concurrency): `earlier` settles with the rows of every batch scored before. */
@@ -293,12 +300,20 @@ export class Processor {
   }
 
   /** Steps 2–3 of the checkpoint protocol: probe after a restore, then store rows and publish, together. */
-  private async write(batch: ScoredBatch, entry: PartitionEntry): Promise<{ stored: Stored; findings: Finding[] }> {
+  private async write(
+    batch: ScoredBatch,
+    partition: number,
+    entry: PartitionEntry,
+  ): Promise<{ fresh: Fresh; findings: Finding[] }> {
     const { scored, drift, dead } = batch;
-    const stored = entry.probing ? await this.probe(scored, entry) : { events: scored, scores: scored };
-    const findings = this.findings(stored.scores, drift);
-    await Promise.all([this.writeRows(stored, findings, drift), this.publish(scored, findings, dead)]);
-    return { stored, findings };
+    const fresh = await this.stage.fresh(scored, entry);
+    const findings = this.findings(fresh.scores, drift);
+    await Promise.all([
+      ...this.stage.emit(fresh, scored, partition),
+      this.writeRows(findings, drift),
+      this.publish(findings, dead),
+    ]);
+    return { fresh, findings };
   }
 
   private count(batch: Batch, scored: ScoredBatch, stored: number, findings: number): void {
@@ -328,15 +343,20 @@ export class Processor {
     let skipped = 0;
     try {
       for (const record of batch.records) {
-        const event = this.decode(record, nowMs, dead);
-        if (!event) continue;
-        const key = eventKey(event);
-        if (PartitionLedger.alreadyApplied(entry, key, BigInt(record.offset))) {
-          skipped++;
-          continue;
+        const offset = BigInt(record.offset);
+        for (const item of this.decode(record, nowMs, dead)) {
+          const { key } = item.view;
+          const applied =
+            PartitionLedger.alreadyApplied(entry, key, offset) ||
+            (item.source !== undefined && this.scorer.folded(key, item.source));
+          if (applied) {
+            skipped++;
+            continue;
+          }
+          keys.add(key);
+          const score = this.scorer.score(item.event, item.view, item.source);
+          scored.push({ ...item, score, offset: record.offset });
         }
-        keys.add(key);
-        scored.push({ event, key, score: this.scorer.score(event) });
       }
       const drift = this.drift?.takeDriftReports() ?? [];
       return { scored, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, offset) };
@@ -371,12 +391,10 @@ export class Processor {
     return undefined;
   }
 
-  private decode(record: BusRecord, nowMs: number, dead: OutgoingRecord[]): AiEvent | null {
+  /** The record's events, or none when it is dead-lettered (with the reason in its headers). */
+  private decode(record: BusRecord, nowMs: number, dead: OutgoingRecord[]): StageItem[] {
     try {
-      const event = this.codec.decode(record.value);
-      const reason = invalidReason(event, nowMs);
-      if (reason) throw new InvalidRecordError('invalid_event', reason);
-      return event;
+      return this.stage.decode(record, nowMs);
     } catch (err) {
       if (!(err instanceof InvalidRecordError)) throw err;
       dead.push({
@@ -389,48 +407,16 @@ export class Processor {
           'aispm.dlq.source': `${record.topic}/${record.partition}/${record.offset}`,
         },
       });
-      return null;
+      return [];
     }
-  }
-
-  /**
-   * Which of these events already have rows (a batch that crashed before its
-   * checkpoint). Probing ends with the first batch holding an event not yet scored
-   * into the store: rows are written in offset order, so none after it exist.
-   */
-  private async probe(scored: Scored[], entry: PartitionEntry): Promise<Stored> {
-    if (scored.length === 0) return { events: scored, scores: scored };
-    const times = scored.map((s) => s.event.time);
-    const params = {
-      ids: scored.map((s) => s.event.event_id),
-      tenants: [...new Set(scored.map((s) => s.event.tenant))],
-      from: clickhouseTime(Math.min(...times)),
-      to: clickhouseTime(Math.max(...times)),
-    };
-    const where =
-      'tenant IN {tenants:Array(String)} AND time >= {from:DateTime64(6)} AND time <= {to:DateTime64(6)} ' +
-      'AND event_id IN {ids:Array(String)}';
-    const rows = await this.options.store.query<{ event_id: string; t: string }>(
-      `SELECT DISTINCT event_id, 'e' AS t FROM events WHERE ${where}
-       UNION ALL SELECT DISTINCT event_id, 's' AS t FROM anomaly_scores WHERE ${where}`,
-      params,
-    );
-    const inEvents = new Set(rows.filter((r) => r.t === 'e').map((r) => r.event_id));
-    const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => r.event_id));
-    if (inScores.size < scored.length) entry.probing = false;
-    if (inScores.size > 0) this.log.info('replayed events already in the store', { events: inScores.size });
-    return {
-      events: scored.filter((s) => !inEvents.has(s.event.event_id)),
-      scores: scored.filter((s) => !inScores.has(s.event.event_id)),
-    };
   }
 
   private findings(scores: Scored[], drift: DriftReport[]): Finding[] {
     const threshold = this.options.findingThreshold ?? 0.8;
     const thresholds = this.options.drift ?? DEFAULT_DRIFT_THRESHOLDS;
     const found: Finding[] = [];
-    for (const { event, key, score } of scores) {
-      const finding = anomalyFinding(event, key, score, threshold);
+    for (const { event, view, score } of scores) {
+      const finding = anomalyFinding(event, view, score, threshold);
       if (finding) found.push(finding);
     }
     for (const report of drift) {
@@ -440,38 +426,17 @@ export class Processor {
     return dedupFindings(found);
   }
 
-  private async writeRows(stored: Stored, findings: Finding[], drift: DriftReport[]): Promise<void> {
+  private async writeRows(findings: Finding[], drift: DriftReport[]): Promise<void> {
     const { store } = this.options;
     const writes: Promise<void>[] = [];
-    if (stored.events.length > 0)
-      writes.push(
-        store.insert(
-          'events',
-          stored.events.map((s) => eventRow(s.event)),
-        ),
-      );
-    if (stored.scores.length > 0)
-      writes.push(
-        store.insert(
-          'anomaly_scores',
-          stored.scores.map((s) => scoreRow(s.event, s.score)),
-        ),
-      );
     if (findings.length > 0) writes.push(store.insert('findings', findings.map(findingRow)));
     if (drift.length > 0) writes.push(store.insert('drift_reports', drift.map(driftRow)));
     await Promise.all(writes);
   }
 
-  private async publish(scored: Scored[], findings: Finding[], dead: OutgoingRecord[]): Promise<void> {
+  private async publish(findings: Finding[], dead: OutgoingRecord[]): Promise<void> {
     const { bus, topics } = this.options;
     const sends: Promise<void>[] = [];
-    if (scored.length > 0)
-      sends.push(
-        bus.publish(
-          topics.scores,
-          scored.map((s) => ({ key: s.key, value: this.scoreCodec.encode(scoreRecord(s.event, s.score)) })),
-        ),
-      );
     if (findings.length > 0)
       sends.push(
         bus.publish(

@@ -1,4 +1,4 @@
-import { EVENT_LIMITS, eventKey, type AiEvent } from '@aispm/core';
+import { EVENT_LIMITS } from '@aispm/core';
 import {
   DEFAULT_BASELINE_OPTIONS,
   baselineContext,
@@ -11,6 +11,7 @@ import {
   type BaselineOptions,
 } from './baseline/agent.ts';
 import { decodeBaseline, encodeBaseline } from './baseline/snapshot.ts';
+import { agentView, type EntityView, type ObservedEvent } from './baseline/view.ts';
 import {
   DEFAULT_DRIFT_OPTIONS,
   advanceWindow,
@@ -28,9 +29,10 @@ import { DEFAULT_SCORE_OPTIONS, scoreMeasurement, type Score, type ScoreOptions 
 export const SCORE_MODEL = 'agent-baseline/2';
 
 /**
- * Per-entity baselines for the events of the partitions this process owns,
- * keyed like the partition key (eventKey = tenant/app/agent), so an entity's
- * state lives where its events land.
+ * Per-entity baselines for the events of the partitions this process owns, keyed
+ * like the partition key, so an entity's state lives where its events land: an
+ * agent's by tenant/app/agent on the events topic, a fleet entity's by
+ * tenant/kind:name on the entities topic (baseline/view.ts).
  *
  * Seam for the processor and checkpointing:
  * - score(event) measures the event against its key's baseline, then learns
@@ -59,6 +61,12 @@ export type ScorerDriftReport = DriftReport & { level: DriftLevel; features: Fea
 
 /** How long after its end a quiet key's window waits for late events before the sweep closes it. */
 export const ALLOWED_LATENESS_MS = 5 * 60_000;
+
+/** Where an event scored for a fleet entity came from: its events-topic partition and offset. */
+export interface EventSource {
+  partition: number;
+  offset: number;
+}
 
 export class Scorer implements DriftSource {
   private readonly baselines = new Map<string, AgentBaseline>();
@@ -96,14 +104,19 @@ export class Scorer implements DriftSource {
     return { ...this.rejectedCounts };
   }
 
-  score(event: AiEvent): Score {
-    const key = eventKey(event);
+  /**
+   * Scores the event against the baseline of `view` (its agent's by default), then
+   * learns from it. `source`, for fleet entities, records the event as folded in.
+   */
+  score(event: ObservedEvent, view: EntityView = agentView(event), source?: EventSource): Score {
+    const { key } = view;
     let state = this.baselines.get(key);
     if (!state) {
-      state = newAgentBaseline(event, this.ctx);
+      state = newAgentBaseline(event, view, this.ctx);
       this.baselines.set(key, state);
     }
     this.dirty.add(key);
+    if (source && state.sources) state.sources[source.partition] = source.offset;
     const timeMs = event.time / 1000;
     const nowMs = this.options.now();
     const timeOk =
@@ -125,11 +138,13 @@ export class Scorer implements DriftSource {
         `time ${event.time} µs is implausible; scored without time-based features`,
       );
     for (const { code } of measurement.rejected) this.rejectedCounts[code] = (this.rejectedCounts[code] ?? 0) + 1;
-    return scoreMeasurement(
-      measurement,
-      event.agent ? `agent \`${event.agent}\`` : `app \`${event.app}\``,
-      this.options,
-    );
+    return scoreMeasurement(measurement, `${view.entity} \`${view.name}\``, this.options);
+  }
+
+  /** Whether a fleet entity's state already holds this event (the agents stage published it again on a replay). */
+  folded(key: string, source: EventSource): boolean {
+    const last = this.baselines.get(key)?.sources?.[source.partition];
+    return last !== undefined && source.offset <= last;
   }
 
   /** Drift reports of the windows closed since the last call (see the seam notes above). */

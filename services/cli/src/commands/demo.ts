@@ -83,6 +83,9 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
       bar?.update(published, { stored: stats.stored, rate: Math.round(stats.received / Math.max(elapsed, 0.001)) });
     }
     while (runtime.processor.stats().received < published) await sleep(20);
+    // The entities stage takes what the agents stage re-keyed; the summary reads its findings too.
+    const { entities } = runtime;
+    while (entities && entities.stats().received < runtime.processor.stats().forwarded) await sleep(20);
     bar?.update(published, { stored: runtime.processor.stats().stored, rate: 0 });
   } finally {
     bar?.stop();

@@ -18,7 +18,18 @@ export interface DemoSummary {
   detected: { label: string; events: number; flagged: number; best: number }[];
   /** Benign events at or above the alert score, out of all benign scored events. */
   falsePositives: { flagged: number; of: number };
+  /** The strongest findings of the fleet-wide baselines (users, identities, models, tools), and how many there are. */
+  fleet: { findings: number; top: FleetFinding[] };
 }
+
+export interface FleetFinding {
+  severity: string;
+  title: string;
+  evidence: string;
+}
+
+/** Fleet findings listed in the summary. */
+const FLEET_TOP = 5;
 
 export interface Episode {
   score: number;
@@ -68,6 +79,12 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
     p,
   );
   const benign = perLabel.find((row) => row.label === '');
+  const fleet = await store.query<{ severity: string; title: string; evidence: string[]; n: string }>(
+    `SELECT severity, title, evidence, count() OVER () AS n FROM findings FINAL
+     WHERE tenant = {tenant:String} AND asset_type IN ('user', 'identity', 'model', 'tool')
+     ORDER BY severity DESC, score DESC LIMIT {fleetTop:UInt32}`,
+    { ...p, fleetTop: FLEET_TOP },
+  );
   return {
     events: Number(counts?.events ?? 0),
     injected: Number(counts?.injected ?? 0),
@@ -101,6 +118,10 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
       };
     }),
     falsePositives: { flagged: Number(benign?.flagged ?? 0), of: Number(benign?.events ?? 0) },
+    fleet: {
+      findings: Number(fleet[0]?.n ?? 0),
+      top: fleet.map((f) => ({ severity: f.severity, title: f.title, evidence: f.evidence[0] ?? '' })),
+    },
   };
 }
 
@@ -131,6 +152,9 @@ export function formatSummary(
         `    ${d.label.padEnd(17)} ${String(d.flagged).padStart(3)}/${String(d.events).padEnd(3)} flagged, best score ${d.best.toFixed(3)}`,
     ),
     `  benign events flagged: ${n(summary.falsePositives.flagged)} of ${n(summary.falsePositives.of)} (${((100 * summary.falsePositives.flagged) / Math.max(summary.falsePositives.of, 1)).toFixed(2)}%)`,
+    '',
+    `  fleet-wide baselines (users, identities, models, tools across agents): ${n(summary.fleet.findings)} findings`,
+    ...summary.fleet.top.map((f) => `    ${f.severity.padEnd(8)} ${f.title} — ${f.evidence}`),
     '',
   ];
   return lines.join('\n');

@@ -18,10 +18,26 @@ export interface Config {
   kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number };
   clickhouse: { url: string; username: string; password: string; database: string };
   capture: { policy: CapturePolicy; hmacKey: string | null; maxContentBytes: number };
-  topics: { events: string; scores: string; findings: string; state: string; deadLetter: string };
+  topics: {
+    events: string;
+    scores: string;
+    findings: string;
+    state: string;
+    deadLetter: string;
+    /** Events re-keyed by user, identity, model and tool, and the entities stage's changelog. */
+    entities: string;
+    entityState: string;
+  };
   /** Which store: chdb in-process or a ClickHouse server; 'auto' follows the mode. */
   store: 'auto' | 'chdb' | 'clickhouse';
-  processor: { group: string; maxBatchSize: number; concurrency: number; findingThreshold: number };
+  processor: {
+    group: string;
+    maxBatchSize: number;
+    concurrency: number;
+    findingThreshold: number;
+    /** Run the entities stage: fleet-wide baselines of users, identities, models and tools. */
+    fleet: boolean;
+  };
   /** Baselines and drift of the processor's analytics (services/processor: baseline/, drift/). */
   analytics: {
     minEvents: number;
@@ -163,6 +179,8 @@ export const CONFIG_KEYS = {
   topicFindings: topic('AISPM_TOPIC_FINDINGS', 'aispm.findings.v1'),
   topicState: topic('AISPM_TOPIC_STATE', 'aispm.state.v1'),
   topicDeadLetter: topic('AISPM_TOPIC_DEAD_LETTER', 'aispm.events.dlq.v1'),
+  topicEntities: topic('AISPM_TOPIC_ENTITIES', 'aispm.entities.v1'),
+  topicEntityState: topic('AISPM_TOPIC_ENTITY_STATE', 'aispm.entity-state.v1'),
   store: {
     env: 'AISPM_STORE',
     expected: '"auto" (chdb in embedded mode, a ClickHouse server in distributed mode), "chdb" or "clickhouse"',
@@ -193,6 +211,12 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().int().min(1).max(64),
     default: 4,
   } satisfies Key<number>,
+  processorFleet: {
+    env: 'AISPM_PROCESSOR_FLEET',
+    expected: '"true" or "false" (fleet-wide baselines of users, identities, models and tools: the entities stage)',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+    default: true,
+  } satisfies Key<boolean>,
   findingThreshold: {
     env: 'AISPM_FINDING_THRESHOLD',
     expected: 'a number from 0 to 1 (anomaly score from which an event raises a finding)',
@@ -337,6 +361,8 @@ export function loadConfig(
       findings: read(k.topicFindings, merged),
       state: read(k.topicState, merged),
       deadLetter: read(k.topicDeadLetter, merged),
+      entities: read(k.topicEntities, merged),
+      entityState: read(k.topicEntityState, merged),
     },
     store: read(k.store, merged),
     processor: {
@@ -344,6 +370,7 @@ export function loadConfig(
       maxBatchSize: read(k.processorBatch, merged),
       concurrency: read(k.processorConcurrency, merged),
       findingThreshold: read(k.findingThreshold, merged),
+      fleet: read(k.processorFleet, merged),
     },
     analytics: {
       minEvents: read(k.baselineMinEvents, merged),

@@ -12,6 +12,7 @@ import { offsetOf } from './arena.ts';
 import { MIX, mixOverflow, mixSlots, slotOf, slotWeight } from './categorical.ts';
 import { ewmMean, ewmVariance, updateEwm } from './ewm.ts';
 import { sketchTotal } from './sketch.ts';
+import { agentView } from './view.ts';
 
 const T0 = Date.UTC(2026, 10, 2) * 1000;
 const at = (seconds: number, overrides: Partial<AiEvent> = {}): AiEvent =>
@@ -20,7 +21,7 @@ const ctx = baselineContext();
 
 /** Feeds events through one baseline, returning the final state and each measurement. */
 function run(events: AiEvent[]): { state: AgentBaseline; measurements: Measurement[] } {
-  const state = newAgentBaseline(events[0]!, ctx);
+  const state = newAgentBaseline(events[0]!, agentView(events[0]!), ctx);
   const measurements = events.map((event) => observe(state, event, ctx));
   return { state, measurements };
 }

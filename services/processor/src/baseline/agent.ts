@@ -13,6 +13,7 @@ import {
   slotWeight,
   type MixOwner,
 } from './categorical.ts';
+import { isFleetEntity, type FleetEntity, type EntityKind, type EntityView, type ObservedEvent } from './view.ts';
 import { EWM_FLOATS, ewmCount, ewmMean, ewmVariance, updateEwm } from './ewm.ts';
 import {
   DEFAULT_SKETCH_PARAMS,
@@ -26,13 +27,13 @@ import {
 } from './sketch.ts';
 
 /**
- * The baseline of one partition key (tenant/app/agent; tenant/app/ for spans
- * without an agent). State is held per partition key, so the entity baselines
- * of users, identities, models, tools and destinations live inside the agent's
- * state as the agent's view of them (its categorical mixes, capped per field):
- * "has *this agent* used this tool before" is the question anomaly scoring asks,
- * and it needs no cross-partition state. Fleet-wide baselines of a model or a
- * user across agents would need events re-keyed by that entity; not done here.
+ * The baseline of one entity (view.ts): an agent or app, keyed like the events
+ * (tenant/app/agent), or a fleet-wide user, identity, model or tool, keyed
+ * tenant/kind:name by the entities stage. An agent's state also holds its view of
+ * the users, identities, models and tools it deals with (its categorical mixes,
+ * capped per field): "has *this agent* used this tool before". The fleet
+ * baselines ask the other question: "has *this user* (across every agent) used
+ * it before", "did *this model* change, whichever app calls it".
  *
  * Everything decays with event time by forward decay (Cormode et al., ICDE 2009):
  * an event at time t weighs g(t) = 2^((t − landmark)/halfLife), so older
@@ -47,8 +48,8 @@ import {
 export interface AgentBaseline extends MixOwner {
   tenant: string;
   app: string;
-  /** What the key stands for: an agent, or an app's spans without one. (The agent's name is in the key.) */
-  entity: 'agent' | 'app';
+  /** What the key stands for (its name is in the key). */
+  entity: EntityKind;
   /** Events counted (not decayed) and the span of event time they cover. */
   events: number;
   firstMs: number;
@@ -69,6 +70,11 @@ export interface AgentBaseline extends MixOwner {
   window: DriftWindow;
   /** Values refused (out of range, oversized), by reason; they never enter the baseline. */
   rejected: Record<string, number>;
+  /**
+   * Fleet entities only: per events-topic partition, the offset of the last event
+   * folded in, so an event the agents stage published twice (a replay) counts once.
+   */
+  sources: Record<string, number> | null;
 }
 
 /** The drift window in progress; see drift/window.ts. */
@@ -85,8 +91,44 @@ export const NO_BLOCK = -1;
 export const NUMERIC_FEATURES = ['input_tokens', 'output_tokens', 'latency'] as const;
 export type NumericFeature = (typeof NUMERIC_FEATURES)[number];
 /** Fields whose values are scored for novelty and rarity, and checked for drift. */
-export const SCORED_FIELDS = ['tool', 'model', 'destination', 'operation', 'user', 'identity'] as const;
-export type ScoredField = (typeof SCORED_FIELDS)[number];
+export type ScoredField = 'tool' | 'model' | 'destination' | 'operation' | 'user' | 'identity' | 'agent' | 'app';
+const AGENT_FIELDS: readonly ScoredField[] = ['tool', 'model', 'destination', 'operation', 'user', 'identity'];
+/**
+ * A fleet entity's fields: who uses it (agents, apps) and what with. Its agents
+ * take the user mix's place in the block and its apps the identity mix's (a fleet
+ * entity tracks no users or identities of its own).
+ */
+const FLEET_FIELDS: Record<FleetEntity, readonly ScoredField[]> = {
+  user: ['tool', 'model', 'destination', 'operation', 'agent', 'app'],
+  identity: ['tool', 'model', 'destination', 'operation', 'agent', 'app'],
+  model: ['destination', 'operation', 'agent', 'app'],
+  tool: ['destination', 'agent', 'app'],
+};
+export const fieldsOf = (entity: EntityKind): readonly ScoredField[] =>
+  isFleetEntity(entity) ? FLEET_FIELDS[entity] : AGENT_FIELDS;
+/** Where each field's mix sits in the mixes block. */
+export const MIX_OF: Record<ScoredField, number> = {
+  tool: MIX.tool,
+  model: MIX.model,
+  destination: MIX.destination,
+  operation: MIX.operation,
+  user: MIX.user,
+  identity: MIX.identity,
+  agent: MIX.user,
+  app: MIX.identity,
+};
+const FIELD_VALUE: Record<ScoredField, (e: ObservedEvent) => string | null> = {
+  tool: (e) => e.tool_name,
+  model: (e) => e.response_model ?? e.request_model,
+  destination: (e) => e.destination,
+  operation: (e) => e.operation ?? e.kind,
+  user: (e) => e.user,
+  identity: (e) => e.identity,
+  agent: (e) => e.agent,
+  app: (e) => e.app,
+};
+/** Whose latency a baseline learns: a tool's own calls; for everything else, the model calls (see observe). */
+export const latencyKind = (entity: EntityKind): AiEvent['kind'] => (entity === 'tool' ? 'tool_call' : 'llm_call');
 
 export interface BaselineOptions {
   /** Weight of the newest minute in the per-minute rate history; 0.01 ≈ the last 100 minutes. */
@@ -227,7 +269,8 @@ const ACTION_PREFIX_LENGTH = 16;
 const NO_REJECTIONS: Record<string, number> = Object.freeze({});
 
 export function newAgentBaseline(
-  event: Pick<AiEvent, 'tenant' | 'app' | 'agent' | 'time'>,
+  event: Pick<AiEvent, 'tenant' | 'app' | 'time'>,
+  view: Pick<EntityView, 'entity'>,
   { arena }: BaselineContext,
 ): AgentBaseline {
   const timeMs = event.time / 1000;
@@ -236,7 +279,7 @@ export function newAgentBaseline(
     // Tenants and apps are shared by many keys: hold one copy each.
     tenant: intern(event.tenant),
     app: intern(event.app),
-    entity: event.agent ? 'agent' : 'app',
+    entity: view.entity,
     events: 0,
     firstMs: timeMs,
     lastMs: timeMs,
@@ -250,6 +293,7 @@ export function newAgentBaseline(
     prev: null,
     window: { startMs: Number.NEGATIVE_INFINITY, events: 0, bins: NO_BLOCK },
     rejected: NO_REJECTIONS,
+    sources: isFleetEntity(view.entity) ? {} : null,
   };
 }
 
@@ -300,7 +344,7 @@ function rescale(state: AgentBaseline, { arena }: BaselineContext, factor: numbe
  * `timeOk` false (the caller found the time implausible) keeps the event out of
  * every time-based statistic: rate, hour profile, decay clock.
  */
-export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineContext, timeOk = true): Measurement {
+export function observe(state: AgentBaseline, event: ObservedEvent, ctx: BaselineContext, timeOk = true): Measurement {
   const { options } = ctx;
   const timeMs = timeOk ? event.time / 1000 : state.lastMs;
   const rejected: Rejection[] = [];
@@ -315,9 +359,10 @@ export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineConte
   const numeric: NumericMeasure[] = [];
   numericFeature(step, 'input_tokens', event.input_tokens, EVENT_LIMITS.maxTokens, numeric);
   numericFeature(step, 'output_tokens', event.output_tokens, EVENT_LIMITS.maxTokens, numeric);
-  // Model-call latency only: tool and agent spans are other populations (a 3 s agent step next to
-  // 150 ms tool calls), and a sketch per kind would cost memory for little.
-  if (event.kind === 'llm_call') numericFeature(step, 'latency', event.latency_ms, EVENT_LIMITS.maxLatencyMs, numeric);
+  // One kind's latency only (latencyKind): tool and agent spans are other populations than model
+  // calls (a 3 s agent step next to 150 ms tool calls), and a sketch per kind would cost memory for little.
+  if (event.kind === latencyKind(state.entity))
+    numericFeature(step, 'latency', event.latency_ms, EVENT_LIMITS.maxLatencyMs, numeric);
   else if (!(event.latency_ms >= 0 && event.latency_ms <= EVENT_LIMITS.maxLatencyMs))
     reject(
       state,
@@ -327,17 +372,15 @@ export function observe(state: AgentBaseline, event: AiEvent, ctx: BaselineConte
     );
 
   const categorical: CategoricalMeasure[] = [];
-  const { maxValues, maxUsers } = options;
-  categoricalField(step, 'tool', event.tool_name, maxValues, categorical);
-  categoricalField(step, 'model', event.response_model ?? event.request_model, maxValues, categorical);
-  categoricalField(step, 'destination', event.destination, maxValues, categorical);
-  categoricalField(step, 'operation', event.operation ?? event.kind, maxValues, categorical);
-  categoricalField(step, 'user', event.user, maxUsers, categorical);
-  categoricalField(step, 'identity', event.identity, maxUsers, categorical);
+  for (const field of fieldsOf(state.entity)) {
+    const cap = field === 'user' || field === 'identity' ? options.maxUsers : options.maxValues;
+    categoricalField(step, field, FIELD_VALUE[field](event), cap, categorical);
+  }
 
   const action = actionOf(event);
   // An oversized tool or operation was refused above; it must not come in through the action mixes either.
-  const sequence = action === null ? null : transition(step, action);
+  // Sequences are an agent's own: a fleet entity's events interleave many agents' steps.
+  const sequence = action === null ? null : transition(step, action, !isFleetEntity(state.entity));
 
   if (timeOk) {
     const hours = ctx.arena.chunkOf(state.activity);
@@ -363,7 +406,7 @@ export function reject(state: AgentBaseline, rejected: Rejection[], code: string
 }
 
 /** An agent's action, for transitions: the tool it called, or the kind and operation of the span; null when oversized. */
-function actionOf(event: AiEvent): string | null {
+function actionOf(event: ObservedEvent): string | null {
   const action = event.tool_name !== null ? `tool:${event.tool_name}` : `${event.kind}:${event.operation ?? ''}`;
   return action.length > MAX_VALUE_LENGTH + ACTION_PREFIX_LENGTH ? null : action;
 }
@@ -469,7 +512,7 @@ function categoricalField(
     return;
   }
   const { arena } = ctx;
-  const mix = MIX[field];
+  const mix = MIX_OF[field];
   const slot = slotOf(arena, state, mix, value);
   const n = mixTotal(arena, state, mix) / weight;
   if (n >= MIN_SCORED && !isOpen(arena, state, mix)) {
@@ -482,12 +525,15 @@ function categoricalField(
   addToMix(arena, state, mix, value, slot, weight, cap);
 }
 
-/** Measures and learns the step from the previous action to this one. */
-function transition({ state, ctx, weight }: Step, action: string): SequenceMeasure | null {
+/**
+ * Measures and learns the step from the previous action to this one. Without
+ * `sequences`, only the action mix learns (it is the key's event mass, see capMemory).
+ */
+function transition({ state, ctx, weight }: Step, action: string, sequences: boolean): SequenceMeasure | null {
   const { options, arena } = ctx;
   const actions = MIX.action;
   const transitions = MIX.transition;
-  const from = state.prev;
+  const from = sequences ? state.prev : null;
   let measure: SequenceMeasure | null = null;
   const pair = from === null ? '' : `${from}>${action}`;
   const pairSlot = from === null ? -1 : slotOf(arena, state, transitions, pair);
@@ -511,6 +557,6 @@ function transition({ state, ctx, weight }: Step, action: string): SequenceMeasu
   addToMix(arena, state, actions, action, slotOf(arena, state, actions, action), weight, options.maxValues);
   if (from !== null) addToMix(arena, state, transitions, pair, pairSlot, weight, options.maxTransitions);
   // Interned: the same few actions recur in every key, and the previous one is held per key.
-  state.prev = intern(action);
+  if (sequences) state.prev = intern(action);
   return measure;
 }

@@ -10,6 +10,7 @@ import {
 } from './agent.ts';
 import { offsetOf, type Arena } from './arena.ts';
 import { MIX_FIELDS, intern, mixesFromJson, mixesToJson, type MixField, type MixJson } from './categorical.ts';
+import { ENTITY_KINDS, isFleetEntity } from './view.ts';
 import { sketchFromJson, sketchToJson, type SketchJson } from './sketch.ts';
 
 /**
@@ -31,6 +32,7 @@ type Scalars = Pick<
   | 'minuteCount'
   | 'prev'
   | 'rejected'
+  | 'sources'
 >;
 
 interface BaselineJson extends Scalars {
@@ -59,6 +61,7 @@ export function encodeBaseline(state: AgentBaseline, arena: Arena): Buffer {
     minuteCount: state.minuteCount,
     prev: state.prev,
     rejected: state.rejected,
+    sources: state.sources,
     activity: block(arena, activity),
     numeric: Object.fromEntries(NUMERIC_FEATURES.map((f) => [f, sketchToJson(arena, numeric[f])])) as Record<
       NumericFeature,
@@ -97,7 +100,7 @@ export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineCo
   return {
     tenant: intern(json.tenant),
     app: intern(json.app),
-    entity: json.entity === 'app' ? 'app' : 'agent',
+    entity: json.entity,
     events: json.events,
     firstMs: json.firstMs,
     lastMs: json.lastMs,
@@ -119,6 +122,8 @@ export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineCo
       bins: window.bins === null ? NO_BLOCK : fromArray(arena, window.bins),
     },
     rejected: json.rejected,
+    // Snapshots from before fleet entities have no sources: agents and apps keep none.
+    sources: json.sources ?? (isFleetEntity(json.entity) ? {} : null),
   };
 }
 
@@ -126,6 +131,7 @@ export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineCo
 function layoutProblem(json: BaselineJson): string | null {
   if (typeof json !== 'object' || json === null) return 'not an object';
   if (json.v !== VERSION) return 'unknown version';
+  if (!ENTITY_KINDS.includes(json.entity)) return 'entity';
   if (!isNumbers(json.activity, ACTIVITY_FLOATS)) return 'activity';
   for (const f of NUMERIC_FEATURES) if (!isNumbers(json.numeric?.[f]?.bins)) return `sketch ${f}`;
   for (const field of MIX_FIELDS) {

@@ -1,17 +1,19 @@
-import { EVENT_LIMITS, type AiEvent } from '@aispm/core';
+import { EVENT_LIMITS } from '@aispm/core';
 import {
+  MIX_OF,
   NO_BLOCK,
   NUMERIC_FEATURES,
   capMemory,
-  SCORED_FIELDS,
+  fieldsOf,
   isLearning,
+  latencyKind,
   type AgentBaseline,
   type BaselineContext,
   type ScoredField,
 } from '../baseline/agent.ts';
 import { offsetOf, type Arena } from '../baseline/arena.ts';
+import type { EntityKind, ObservedEvent } from '../baseline/view.ts';
 import {
-  MIX,
   mixOverflow,
   mixOverflowWindow,
   mixSlots,
@@ -69,7 +71,7 @@ export interface FeatureDrift {
 export interface WindowDrift {
   tenant: string;
   app: string;
-  entity: 'agent' | 'app';
+  entity: EntityKind;
   windowStartMs: number;
   windowEndMs: number;
   events: number;
@@ -109,7 +111,7 @@ export function advanceWindow(
 }
 
 /** Counts an event that fell in the open window (values the baseline rejected are left out). */
-export function countInWindow(state: AgentBaseline, ctx: BaselineContext, event: AiEvent): void {
+export function countInWindow(state: AgentBaseline, ctx: BaselineContext, event: ObservedEvent): void {
   const window = state.window;
   if (event.time / 1000 < window.startMs) return;
   window.events++;
@@ -118,7 +120,8 @@ export function countInWindow(state: AgentBaseline, ctx: BaselineContext, event:
   const o = offsetOf(window.bins);
   countValue(bins, o, ctx, event.input_tokens, EVENT_LIMITS.maxTokens);
   countValue(bins, o + STRIDE, ctx, event.output_tokens, EVENT_LIMITS.maxTokens);
-  if (event.kind === 'llm_call') countValue(bins, o + 2 * STRIDE, ctx, event.latency_ms, EVENT_LIMITS.maxLatencyMs);
+  if (event.kind === latencyKind(state.entity))
+    countValue(bins, o + 2 * STRIDE, ctx, event.latency_ms, EVENT_LIMITS.maxLatencyMs);
 }
 
 function countValue(bins: Float32Array, base: number, ctx: BaselineContext, x: number | null, max: number): void {
@@ -204,7 +207,7 @@ export function closeWindow(state: AgentBaseline, ctx: BaselineContext, options:
     const judged = numericDrift(feature, expected, bins, o + f * STRIDE, ctx.mapping, options);
     if (judged) features.push(judged);
   });
-  for (const field of SCORED_FIELDS) {
+  for (const field of fieldsOf(state.entity)) {
     const judged = categoricalDrift(state, ctx, field, options);
     if (judged) features.push(judged);
   }
@@ -290,7 +293,7 @@ function categoricalDrift(
   field: ScoredField,
   options: DriftOptions,
 ): FeatureDrift | null {
-  const mix = MIX[field];
+  const mix = MIX_OF[field];
   const { first, end } = mixSlots(arena, state, mix);
   const slots = end - first;
   const expected = new Float64Array(slots + 1);

@@ -7,6 +7,7 @@ import { anomalyFinding, driftFinding } from './from-score.ts';
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftReport } from './drift.ts';
 
 const event = sampleEvent();
+const view = { key: 't/user:alice', entity: 'user', name: 'alice' } as const;
 const score = (value: number, learning = false): Score => ({
   score: value,
   learning,
@@ -22,17 +23,22 @@ const score = (value: number, learning = false): Score => ({
 
 describe('findings', () => {
   it('raises an anomaly finding only from a trusted score at or above the threshold', () => {
-    expect(anomalyFinding(event, 'k', score(0.79), 0.8)).toBeNull();
-    expect(anomalyFinding(event, 'k', score(0.99, true), 0.8)).toBeNull();
-    const f = anomalyFinding(event, 'k', score(0.95), 0.8)!;
+    expect(anomalyFinding(event, view, score(0.79), 0.8)).toBeNull();
+    expect(anomalyFinding(event, view, score(0.99, true), 0.8)).toBeNull();
+    const f = anomalyFinding(event, view, score(0.95), 0.8)!;
     expect(f).toMatchObject({ type: 'behaviour_anomaly', rule: 'output_tokens', severity: 'high', status: 'open' });
+    expect(f).toMatchObject({
+      asset: 't/user:alice',
+      asset_type: 'user',
+      title: 'Anomalous output tokens on user alice',
+    });
     expect(f.owasp_llm).toEqual(['LLM10:2025']);
     expect(f.mitre_atlas).toContain('AML.T0034');
-    expect(anomalyFinding(event, 'k', score(0.98), 0.8)!.severity).toBe('critical');
+    expect(anomalyFinding(event, view, score(0.98), 0.8)!.severity).toBe('critical');
   });
 
   it('redacts evidence', () => {
-    const f = anomalyFinding(event, 'k', score(0.95), 0.8)!;
+    const f = anomalyFinding(event, view, score(0.95), 0.8)!;
     expect(f.evidence.join(' ')).not.toContain('sk-abcdefghijklmnopqrstuvwxyz123456');
     expect(f.evidence.join(' ')).toContain('9.3 MADs');
   });
@@ -40,8 +46,8 @@ describe('findings', () => {
   it('keeps one id per tenant, type, asset and rule, and merges occurrences', () => {
     expect(findingId('t', 'a', 'x', 'r')).toBe(findingId('t', 'a', 'x', 'r'));
     expect(findingId('t', 'a', 'x', 'r')).not.toBe(findingId('t', 'a', 'y', 'r'));
-    const a = anomalyFinding({ ...event, time: 1000 }, 'k', score(0.85), 0.8)!;
-    const b = anomalyFinding({ ...event, time: 5000, event_id: 'other' }, 'k', score(0.99), 0.8)!;
+    const a = anomalyFinding({ ...event, time: 1000 }, view, score(0.85), 0.8)!;
+    const b = anomalyFinding({ ...event, time: 5000, event_id: 'other' }, view, score(0.99), 0.8)!;
     const [merged, ...rest] = dedupFindings([a, b]);
     expect(rest).toEqual([]);
     expect(merged).toMatchObject({
@@ -74,7 +80,7 @@ describe('findings', () => {
 
   it('round-trips through the finding.v1 Avro schema', () => {
     const codec = createFindingCodec();
-    const f = anomalyFinding(event, 'k', score(0.95), 0.8)!;
+    const f = anomalyFinding(event, view, score(0.95), 0.8)!;
     expect(codec.decode(codec.encode(f))).toEqual(f);
   });
 });

@@ -1,4 +1,5 @@
-import { redact, type AiEvent } from '@aispm/core';
+import { redact } from '@aispm/core';
+import type { EntityView, ObservedEvent } from '../baseline/view.ts';
 import type { Score } from '../score/score.ts';
 import type { DriftReport, DriftThresholds } from './drift.ts';
 import { findingId, type Finding, type Severity } from './finding.ts';
@@ -20,21 +21,25 @@ export function anomalySeverity(score: number, threshold: number): Severity {
  * the strongest part's feature, so "token spike on agent X" and "new tool on agent X"
  * are separate findings, each deduplicated over time.
  */
-export function anomalyFinding(event: AiEvent, entity: string, score: Score, threshold: number): Finding | null {
+export function anomalyFinding(
+  event: Pick<ObservedEvent, 'tenant' | 'event_id' | 'time'>,
+  view: EntityView,
+  score: Score,
+  threshold: number,
+): Finding | null {
   if (score.learning || score.score < threshold) return null;
   const top = score.parts[0];
   const rule = top?.feature ?? 'score';
-  const assetType = event.agent ? 'agent' : 'app';
   return {
-    id: findingId(event.tenant, 'behaviour_anomaly', entity, rule),
+    id: findingId(event.tenant, 'behaviour_anomaly', view.key, rule),
     tenant: event.tenant,
-    asset: entity,
-    asset_type: assetType,
+    asset: view.key,
+    asset_type: view.entity,
     type: 'behaviour_anomaly',
     rule,
     severity: anomalySeverity(score.score, threshold),
     score: score.score,
-    title: `Anomalous ${rule.replaceAll('_', ' ')} on ${assetType} ${event.agent ?? event.app}`,
+    title: `Anomalous ${rule.replaceAll('_', ' ')} on ${view.entity} ${view.name}`,
     evidence: evidence(score.parts.map((p) => p.reason)),
     event_ids: [event.event_id],
     first_seen: event.time,

@@ -13,15 +13,20 @@ interface StateRow {
 
 /**
  * Checkpoints in the store's processor_state table (schemas/clickhouse/003_processor_state.sql),
- * for embedded mode, where no Kafka changelog exists.
+ * for embedded mode, where no Kafka changelog exists. The agents and entities stages
+ * share the table: each loads only the checkpoints of the topic it consumes (the
+ * log id ends with it), so their keys and partitions never mix.
  */
 export class StoreStateTable implements StateBackend {
   private readonly store: Store;
   /** saved_at must grow per key even when two saves land in one millisecond. */
   private lastMicros = 0;
+  private readonly topic: string;
 
-  constructor(store: Store) {
+  /** `topic`: the topic whose consumer's checkpoints these are. */
+  constructor(store: Store, topic: string) {
     this.store = store;
+    this.topic = topic;
   }
 
   async save(checkpoints: readonly Checkpoint[]): Promise<void> {
@@ -46,8 +51,9 @@ export class StoreStateTable implements StateBackend {
     const rows = await this.store.query<StateRow>(
       `SELECT key, argMax(partition, saved_at) AS partition, argMax(log, saved_at) AS log,
               argMax(offset, saved_at) AS offset, argMax(snapshot, saved_at) AS snapshot
-       FROM processor_state GROUP BY key HAVING partition IN {partitions:Array(UInt32)}`,
-      { partitions: [...partitions] },
+       FROM (SELECT * FROM processor_state WHERE endsWith(log, {suffix:String}))
+       GROUP BY key HAVING partition IN {partitions:Array(UInt32)}`,
+      { partitions: [...partitions], suffix: `:${this.topic}` },
     );
     return rows.map((row) => ({
       key: row.key,

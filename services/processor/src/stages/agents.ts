@@ -1,0 +1,118 @@
+import {
+  InvalidRecordError,
+  clickhouseTime,
+  createEventCodec,
+  eventRow,
+  invalidReason,
+  type AiEvent,
+  type Bus,
+  type BusRecord,
+  type Config,
+  type Logger,
+  type Store,
+} from '@aispm/core';
+import { agentView } from '../baseline/view.ts';
+import { createScoreCodec } from '../score/score-codec.ts';
+import { scoreRecord, scoreRow } from '../sink.ts';
+import type { PartitionEntry } from '../state/ledger.ts';
+import { createEntityEventsCodec, entityRecords } from './entity-events.ts';
+import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
+
+export interface AgentsStageOptions {
+  bus: Bus;
+  store: Store;
+  topics: Config['topics'];
+  log: Logger;
+  /** Re-key each event by its user, identity, model and tool onto the entities topic, for the entities stage. */
+  fleet: boolean;
+}
+
+/** The agents stage: events topic → per-agent scores; each event's row and score are stored and its score published. */
+export class AgentsStage implements Stage<AiEvent> {
+  readonly topic: string;
+  forwarded = 0;
+  private readonly codec = createEventCodec();
+  private readonly scoreCodec = createScoreCodec();
+  private readonly entityCodec = createEntityEventsCodec();
+  private readonly options: AgentsStageOptions;
+
+  constructor(options: AgentsStageOptions) {
+    this.options = options;
+    this.topic = options.topics.events;
+  }
+
+  decode(record: BusRecord, nowMs: number): StageItem<AiEvent>[] {
+    const event = this.codec.decode(record.value);
+    const reason = invalidReason(event, nowMs);
+    if (reason) throw new InvalidRecordError('invalid_event', reason);
+    return [{ event, view: agentView(event) }];
+  }
+
+  /**
+   * Which of these events already have rows (a batch that crashed before its
+   * checkpoint). Probing ends with the first batch holding an event not yet scored
+   * into the store: rows are written in offset order, so none after it exist.
+   */
+  async fresh(scored: Scored<AiEvent>[], entry: PartitionEntry): Promise<Fresh<AiEvent>> {
+    if (!entry.probing || scored.length === 0) return { events: scored, scores: scored };
+    const times = scored.map((s) => s.event.time);
+    const params = {
+      ids: scored.map((s) => s.event.event_id),
+      tenants: [...new Set(scored.map((s) => s.event.tenant))],
+      from: clickhouseTime(Math.min(...times)),
+      to: clickhouseTime(Math.max(...times)),
+    };
+    const where =
+      'tenant IN {tenants:Array(String)} AND time >= {from:DateTime64(6)} AND time <= {to:DateTime64(6)} ' +
+      'AND event_id IN {ids:Array(String)}';
+    const rows = await this.options.store.query<{ event_id: string; t: string }>(
+      `SELECT DISTINCT event_id, 'e' AS t FROM events WHERE ${where}
+       UNION ALL SELECT DISTINCT event_id, 's' AS t FROM anomaly_scores WHERE ${where}`,
+      params,
+    );
+    const inEvents = new Set(rows.filter((r) => r.t === 'e').map((r) => r.event_id));
+    const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => r.event_id));
+    if (inScores.size < scored.length) entry.probing = false;
+    if (inScores.size > 0) this.options.log.info('replayed events already in the store', { events: inScores.size });
+    return {
+      events: scored.filter((s) => !inEvents.has(s.event.event_id)),
+      scores: scored.filter((s) => !inScores.has(s.event.event_id)),
+    };
+  }
+
+  emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<void>[] {
+    const { store, bus, topics, fleet } = this.options;
+    const writes: Promise<void>[] = [];
+    if (fresh.events.length > 0)
+      writes.push(
+        store.insert(
+          'events',
+          fresh.events.map((s) => eventRow(s.event)),
+        ),
+      );
+    if (fresh.scores.length > 0)
+      writes.push(
+        store.insert(
+          'anomaly_scores',
+          fresh.scores.map((s) => scoreRow(s.event, s.score)),
+        ),
+      );
+    if (scored.length === 0) return writes;
+    writes.push(
+      bus.publish(
+        topics.scores,
+        scored.map((s) => ({ key: s.view.key, value: this.scoreCodec.encode(scoreRecord(s.event, s.score)) })),
+      ),
+    );
+    // Every scored event, even one whose rows were stored before a crash: the entities stage
+    // folds each event once by its offset (Scorer.folded), so republishing loses nothing and counts nothing twice.
+    if (fleet) {
+      const records = entityRecords(scored, partition).map(({ key, value }) => ({
+        key,
+        value: this.entityCodec.encode(value),
+      }));
+      writes.push(bus.publish(topics.entities, records).then(() => void (this.forwarded += records.length)));
+    }
+    return writes;
+  }
+}

@@ -1,0 +1,42 @@
+import { EVENT_LIMITS, sampleEvent } from '@aispm/core';
+import { describe, expect, it } from 'vitest';
+import { createEntityEventsCodec, entityRecords } from './entity-events.ts';
+
+describe('events re-keyed by fleet entity', () => {
+  const llm = sampleEvent({ tenant: 't', user: 'alice', identity: null, response_model: 'm-1', tool_name: null });
+  const tool = sampleEvent({
+    tenant: 't',
+    kind: 'tool_call',
+    user: 'alice',
+    identity: 'svc@t',
+    request_model: null,
+    response_model: null,
+    tool_name: 'x'.repeat(EVENT_LIMITS.maxIdentifierLength + 1),
+  });
+
+  it('makes one record per entity, with its events in offset order and where they came from', () => {
+    const records = entityRecords(
+      [
+        { event: llm, offset: '7' },
+        { event: tool, offset: '9' },
+      ],
+      3,
+    );
+    // The oversized tool name is no entity: the baselines would refuse it.
+    expect(records.map((r) => r.key)).toEqual(['t/user:alice', 't/model:m-1', 't/identity:svc@t']);
+    const alice = records[0]!.value;
+    expect(alice).toMatchObject({ tenant: 't', entity: 'user', name: 'alice', source_partition: 3 });
+    expect(alice.events.map((e) => [e.offset, e.event_id])).toEqual([
+      [7, llm.event_id],
+      [9, tool.event_id],
+    ]);
+  });
+
+  it('round-trips through entity-events.v1, carrying no content', () => {
+    const codec = createEntityEventsCodec();
+    const [record] = entityRecords([{ event: llm, offset: '7' }], 0);
+    const decoded = codec.decode(codec.encode(record!.value));
+    expect(decoded).toEqual(record!.value);
+    expect(Object.keys(decoded.events[0]!)).not.toContain('content');
+  });
+});
