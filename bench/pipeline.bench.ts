@@ -36,7 +36,11 @@ interface Once {
   eventsPerSec: number;
   p50: number;
   p99: number;
+  fleetLagMs: number;
 }
+
+/** As `aispm up` runs by default: both stages. AISPM_PROCESSOR_FLEET=false measures the agents stage alone. */
+const FLEET = loadConfig({ AISPM_PROCESSOR_FLEET: process.env.AISPM_PROCESSOR_FLEET ?? 'true' }).processor.fleet;
 
 /**
  * The bench's events, encoded once into one buffer and handed out in chunks of
@@ -98,7 +102,10 @@ const bench: Benchmark = {
           AISPM_TOPIC_FINDINGS: `bench.findings.${round}`,
           AISPM_TOPIC_STATE: `bench.state.${round}`,
           AISPM_TOPIC_DEAD_LETTER: `bench.dlq.${round}`,
+          AISPM_TOPIC_ENTITIES: `bench.entities.${round}`,
+          AISPM_TOPIC_ENTITY_STATE: `bench.entity-state.${round}`,
         });
+        const fleet = FLEET;
         const { topics } = config;
         await bus.ensureTopics([
           { topic: topics.events, partitions: PARTITIONS },
@@ -106,11 +113,23 @@ const bench: Benchmark = {
           { topic: topics.findings, partitions: PARTITIONS },
           { topic: topics.deadLetter, partitions: 1 },
           { topic: topics.state, partitions: PARTITIONS, compacted: true },
+          { topic: topics.entities, partitions: PARTITIONS },
+          { topic: topics.entityState, partitions: PARTITIONS, compacted: true },
         ]);
         await store.command('TRUNCATE TABLE anomaly_scores');
         const state = new KafkaChangelog({ bus, brokers, topic: topics.state, eventsTopic: topics.events });
-        const processor = new Processor({ bus, store, topics, state, group: `bench-${round}`, maxBatchSize: BATCH });
-        await processor.start();
+        const group = `bench-${round}`;
+        const processor = new Processor({ bus, store, topics, state, group, maxBatchSize: BATCH, fleet });
+        const entityState = new KafkaChangelog({
+          bus,
+          brokers,
+          topic: topics.entityState,
+          eventsTopic: topics.entities,
+        });
+        const entities = fleet
+          ? new Processor({ bus, store, topics, state: entityState, group, maxBatchSize: BATCH, stage: 'entities' })
+          : null;
+        await Promise.all([processor.start(), entities?.start()]);
         const sent: number[] = [];
         const seen: number[] = [];
         let done = false;
@@ -137,12 +156,18 @@ const bench: Benchmark = {
         }
         await poller;
         const elapsed = (seen.at(-1)! - start) / 1000;
+        // How far the entities stage trails the last score row: it must keep up, or its lag grows without bound.
+        while (entities && entities.stats().received < processor.stats().forwarded)
+          await new Promise((r) => setTimeout(r, 25));
+        const fleetLagMs = performance.now() - seen.at(-1)!;
         await processor.stop();
+        await entities?.stop();
         const latencies = seen.map((t, i) => t - sent[i]!).sort((a, b) => a - b);
         const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-        const result = { eventsPerSec: records.length / elapsed, p50: at(0.5), p99: at(0.99) };
+        const result = { eventsPerSec: records.length / elapsed, p50: at(0.5), p99: at(0.99), fleetLagMs };
         progress(
-          `round ${round} (${rate === null ? 'flood' : `paced at ${Math.round(rate)} events/s`}): ${Math.round(result.eventsPerSec)} events/s, p50 ${Math.round(result.p50)} ms, p99 ${Math.round(result.p99)} ms`,
+          `round ${round} (${rate === null ? 'flood' : `paced at ${Math.round(rate)} events/s`}): ${Math.round(result.eventsPerSec)} events/s, p50 ${Math.round(result.p50)} ms, p99 ${Math.round(result.p99)} ms` +
+            (fleet ? `, entities stage done ${Math.round(fleetLagMs)} ms after the last score` : ''),
         );
         return result;
       };
@@ -172,6 +197,8 @@ const bench: Benchmark = {
           },
           latency_p50_ms_at_target: ms(median(atTarget, (o) => o.p50)),
           latency_p99_ms_at_target: ms(median(atTarget, (o) => o.p99)),
+          // Paced at 90% of sustained: how long after the last score row the entities stage had taken everything in.
+          entities_stage_lag_ms: ms(median(paced, (o) => o.fleetLagMs)),
         },
         params: {
           events: EVENTS,
@@ -182,6 +209,7 @@ const bench: Benchmark = {
           latency_at_events_per_sec: pacedRate,
           latency_at_share_of_sustained: PACED_SHARE,
           target_events_per_sec: TARGET_RATE,
+          fleet_stage: FLEET,
         },
         noisy: machineBusy() || spread > 0.2,
         notes: [
