@@ -127,7 +127,16 @@ const bench: Benchmark = {
           eventsTopic: topics.entities,
         });
         const entities = fleet
-          ? new Processor({ bus, store, topics, state: entityState, group, maxBatchSize: BATCH, stage: 'entities' })
+          ? new Processor({
+              bus,
+              store,
+              topics,
+              state: entityState,
+              group,
+              maxBatchSize: BATCH,
+              stage: 'entities',
+              lingerMs: config.processor.entitiesLingerMs,
+            })
           : null;
         await Promise.all([processor.start(), entities?.start()]);
         const sent: number[] = [];

@@ -111,6 +111,7 @@ function stageProcessor(config: Config, log: Logger, bus: Bus, store: Store, sta
     fleet: config.processor.fleet,
     group: config.processor.group,
     maxBatchSize: config.processor.maxBatchSize,
+    lingerMs: stage === 'entities' ? config.processor.entitiesLingerMs : 0,
     concurrency: config.processor.concurrency,
     findingThreshold: config.processor.findingThreshold,
     analytics: config.analytics,

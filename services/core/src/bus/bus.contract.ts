@@ -101,6 +101,23 @@ export function busContract<B extends Bus>(harness: BusHarness<B>): void {
       }
     });
 
+    it('with lingerMs, gathers records published apart into fewer, fuller batches', async () => {
+      const topic = await topicWith(1);
+      const got = new Deliveries();
+      await bus.subscribe({ topic, group: unique('g'), handler: got.handler, lingerMs: 1500 });
+      for (let i = 0; i < 10; i++) {
+        await bus.publish(topic, [record('k', `v${i}`)]);
+        await sleep(20);
+      }
+      await got.until(() => got.records.length >= 10, 'all 10 records', timeoutMs);
+      expect(values(got.records)).toEqual(range(10).map((i) => `v${i}`));
+      // Ten publishes ~25 ms apart span at most one linger boundary (Kafka: a fetch's wait ending).
+      expect(got.batches.length).toBeLessThanOrEqual(2);
+      await expect(
+        bus.subscribe({ topic, group: unique('g'), handler: got.handler, lingerMs: -1 }),
+      ).rejects.toMatchObject({ code: 'bus_invalid_option' });
+    });
+
     it('delivers every record to each of two groups', async () => {
       const topic = await topicWith(3);
       const sent = range(100).map((i) => `v${i}`);

@@ -51,6 +51,14 @@ export interface SubscribeOptions {
    * (the memory bus runs one).
    */
   concurrency?: number;
+  /**
+   * Most milliseconds records may wait for more before a batch of fewer than
+   * maxBatchSize is handed over (default 0: at once). Fewer, fuller batches trade
+   * latency for less per-batch work, such as checkpointing the keys that
+   * successive batches share. A bus may hand a batch over sooner (Kafka: once the
+   * broker holds LINGER_MIN_BYTES for the fetch).
+   */
+  lingerMs?: number;
 }
 
 export interface Subscription {

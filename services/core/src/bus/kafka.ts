@@ -285,6 +285,13 @@ interface SubscriptionContext {
   onStopped: () => void;
 }
 
+/**
+ * What a lingering fetch waits for at most, across its partitions: so much that at
+ * the pipeline's rates lingerMs, not size, ends the wait, and the batches are as
+ * full as maxBatchSize lets them be.
+ */
+const LINGER_MIN_BYTES = 8 * 1024 * 1024;
+
 /** One consumer-group member. */
 class KafkaSubscription implements Subscription {
   readonly #consumer: Consumer;
@@ -308,7 +315,9 @@ class KafkaSubscription implements Subscription {
       sessionTimeout: timing.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: this.#heartbeatMs,
       rebalanceTimeout: timing.rebalanceTimeoutMs ?? 60_000,
-      maxWaitTimeInMs: timing.maxWaitTimeMs ?? 1000,
+      // Lingering: the broker holds each fetch until lingerMs passes or LINGER_MIN_BYTES are there.
+      maxWaitTimeInMs: options.lingerMs > 0 ? options.lingerMs : (timing.maxWaitTimeMs ?? 1000),
+      minBytes: options.lingerMs > 0 ? LINGER_MIN_BYTES : 1,
       maxBytesPerPartition: timing.maxBytesPerPartition ?? 4 * 1024 * 1024,
       allowAutoTopicCreation: false,
     });

@@ -15,6 +15,12 @@ interface Retry {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** How long unread records may wait for a fuller batch (SubscribeOptions.lingerMs), and how many fill one. */
+export interface Linger {
+  ms: number;
+  records: number;
+}
+
 /**
  * A consumer group on one topic: its committed offsets, which member owns which
  * partition, and which partitions have a batch in flight or are backing off after a
@@ -62,15 +68,31 @@ export class MemoryGroup<M extends GroupMember> {
     return this.#committed[partition];
   }
 
-  /** The next partition `member` can take a batch from, round robin after `after`. */
-  nextPartition(member: M, after: number): number | undefined {
+  /**
+   * The next partition `member` can take a batch from, round robin after `after`;
+   * else how long until the first lingering one is due (undefined: none has records).
+   */
+  nextPartition(member: M, after: number, linger: Linger, nowMs: number): { partition: number } | { dueInMs?: number } {
     const n = this.#partitions.length;
+    let dueInMs: number | undefined;
     for (let i = 1; i <= n; i++) {
       const p = (after + i + n) % n;
       if (this.#owners[p] !== member || this.#inFlight.has(p) || this.#retries.get(p)?.timer) continue;
-      if (this.#committed[p]! < this.#partitions[p]!.endOffset) return p;
+      if (this.#committed[p]! >= this.#partitions[p]!.endOffset) continue;
+      const due = this.#dueIn(p, linger, nowMs);
+      if (due === 0) return { partition: p };
+      dueInMs = Math.min(due, dueInMs ?? due);
     }
-    return undefined;
+    return dueInMs === undefined ? {} : { dueInMs };
+  }
+
+  /** Milliseconds until the unread records of `p` are due: 0 once a full batch is there or the oldest has waited `linger.ms`. */
+  #dueIn(p: number, linger: Linger, nowMs: number): number {
+    const log = this.#partitions[p]!;
+    const from = this.#committed[p]!;
+    if (linger.ms === 0 || log.endOffset - from >= linger.records) return 0;
+    const oldest = log.read(from, 1)[0];
+    return oldest ? Math.max(0, oldest.timestamp + linger.ms - nowMs) : 0;
   }
 
   /** Marks a batch of `partition` in flight and returns its records, from the committed offset on. */

@@ -3,7 +3,7 @@ import { describeError } from '../errors.ts';
 import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, invalidOption, topicMissing } from './bus-errors.ts';
 import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
-import { MemoryGroup, type GroupMember } from './memory-group.ts';
+import { MemoryGroup, type GroupMember, type Linger } from './memory-group.ts';
 import { MemoryPartition, type StoredRecord } from './memory-partition.ts';
 import { partitionForKey } from './partitioner.ts';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from './retry.ts';
@@ -171,12 +171,14 @@ class MemorySubscription implements Subscription, GroupMember {
   #stopped = false;
   /** The partition served last; the next batch comes from the one after it, so no partition starves. */
   #last = -1;
+  readonly #linger: Linger;
 
   constructor(group: MemoryGroup<MemorySubscription>, options: Required<SubscribeOptions>, context: MemberContext) {
     this.fromBeginning = options.fromBeginning;
     this.#group = group;
     this.#options = options;
     this.#context = context;
+    this.#linger = { ms: options.lingerMs, records: options.maxBatchSize };
     group.join(this);
     this.#done = this.#run();
   }
@@ -198,11 +200,12 @@ class MemorySubscription implements Subscription, GroupMember {
   async #run(): Promise<void> {
     try {
       while (!this.#stopping) {
-        const partition = this.#group.nextPartition(this, this.#last);
-        if (partition === undefined) {
-          await this.#signal.wait();
+        const next = this.#group.nextPartition(this, this.#last, this.#linger, Date.now());
+        if (!('partition' in next)) {
+          await this.#signal.wait(next.dueInMs);
           continue;
         }
+        const { partition } = next;
         this.#last = partition;
         await this.#deliver(partition);
         // Handlers that resolve at once would otherwise hold the event loop until the backlog is gone.

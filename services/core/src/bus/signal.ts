@@ -17,11 +17,25 @@ export class Signal {
     }
   }
 
-  wait(): Promise<void> {
+  /** Resolves on the next notification, or after `timeoutMs` when given. */
+  wait(timeoutMs?: number): Promise<void> {
     if (this.#pending) {
       this.#pending = false;
       return Promise.resolve();
     }
-    return new Promise((resolve) => (this.#wake = resolve));
+    return new Promise((resolve) => {
+      if (timeoutMs === undefined) {
+        this.#wake = resolve;
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, timeoutMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }

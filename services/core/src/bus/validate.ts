@@ -32,6 +32,12 @@ export function subscribeDefaults(options: SubscribeOptions): Required<Subscribe
       `subscribe to ${options.topic}: concurrency is ${concurrency}; expected a whole number of at least 1`,
     );
   }
+  const lingerMs = options.lingerMs ?? 0;
+  if (!Number.isInteger(lingerMs) || lingerMs < 0) {
+    throw invalidOption(
+      `subscribe to ${options.topic}: lingerMs is ${lingerMs}; expected a whole number of milliseconds, at least 0`,
+    );
+  }
   if (options.group === '') throw invalidOption(`subscribe to ${options.topic}: group must not be empty`);
-  return { ...options, maxBatchSize, concurrency, fromBeginning: options.fromBeginning ?? true };
+  return { ...options, maxBatchSize, concurrency, lingerMs, fromBeginning: options.fromBeginning ?? true };
 }

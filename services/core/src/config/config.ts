@@ -37,6 +37,8 @@ export interface Config {
     findingThreshold: number;
     /** Run the entities stage: fleet-wide baselines of users, identities, models and tools. */
     fleet: boolean;
+    /** How long the entities stage lets re-keyed records gather into fuller batches (SubscribeOptions.lingerMs). */
+    entitiesLingerMs: number;
   };
   /** Baselines and drift of the processor's analytics (services/processor: baseline/, drift/). */
   analytics: {
@@ -217,6 +219,13 @@ export const CONFIG_KEYS = {
     schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
     default: true,
   } satisfies Key<boolean>,
+  processorEntitiesLinger: {
+    env: 'AISPM_PROCESSOR_ENTITIES_LINGER_MS',
+    expected:
+      'an integer from 0 to 10000 (ms the entities stage waits for fuller batches: each batch checkpoints every entity it touched)',
+    schema: z.coerce.number().int().min(0).max(10_000),
+    default: 1000,
+  } satisfies Key<number>,
   findingThreshold: {
     env: 'AISPM_FINDING_THRESHOLD',
     expected: 'a number from 0 to 1 (anomaly score from which an event raises a finding)',
@@ -371,6 +380,7 @@ export function loadConfig(
       concurrency: read(k.processorConcurrency, merged),
       findingThreshold: read(k.findingThreshold, merged),
       fleet: read(k.processorFleet, merged),
+      entitiesLingerMs: read(k.processorEntitiesLinger, merged),
     },
     analytics: {
       minEvents: read(k.baselineMinEvents, merged),

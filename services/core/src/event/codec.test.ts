@@ -52,6 +52,17 @@ describe('event codec', () => {
     expect(codec.decode(codec.encode(event))).toEqual(event);
   });
 
+  it('round-trips records of any size, small ones after large ones, each in a buffer of its own', () => {
+    const large = sampleEvent({ content: { ...sampleEvent().content, prompt: 'p'.repeat(100_000) } });
+    const small = sampleEvent();
+    const [a, b, c] = [codec.encode(small), codec.encode(large), codec.encode(small)];
+    expect(codec.decode(b)).toEqual(large);
+    expect(b.length).toBeGreaterThan(100_000);
+    expect(codec.decode(a)).toEqual(small);
+    expect(c).toEqual(a);
+    expect(c.buffer === a.buffer && c.byteOffset === a.byteOffset).toBe(false);
+  });
+
   it('round-trips an event with every optional field empty', () => {
     const event = sampleEvent({
       parent_span_id: null,

@@ -24,6 +24,7 @@ export class AvroCodec<T> {
   readonly fingerprint: Buffer;
   private readonly reader: avro.Type;
   private readonly writers = new Map<string, WriterSchema>();
+  private scratch: Buffer;
 
   /**
    * @param readerSchema the schema this process reads and writes.
@@ -32,6 +33,7 @@ export class AvroCodec<T> {
   constructor(readerSchema: avro.Schema, knownSchemas: readonly avro.Schema[] = []) {
     this.reader = avro.Type.forSchema(readerSchema);
     this.fingerprint = canonicalFingerprint(this.reader);
+    this.scratch = this.withHeader(16 * 1024);
     for (const schema of [readerSchema, ...knownSchemas]) this.addWriterSchema(schema);
   }
 
@@ -46,9 +48,26 @@ export class AvroCodec<T> {
     });
   }
 
+  /**
+   * Encodes into a scratch buffer that already holds the header, then copies the
+   * record out once: avsc's toBuffer encodes anything over 1 KiB twice, and a
+   * concat after it would copy the body again.
+   */
   encode(value: T): Buffer {
-    const body = this.reader.toBuffer(value);
-    return Buffer.concat([MAGIC, this.fingerprint, body], HEADER_BYTES + body.length);
+    let end = this.reader.encode(value, this.scratch, HEADER_BYTES);
+    if (end < 0) {
+      // Short by -end bytes: grow (at least doubling) and encode again.
+      this.scratch = this.withHeader(Math.max(2 * this.scratch.length, this.scratch.length - end));
+      end = this.reader.encode(value, this.scratch, HEADER_BYTES);
+    }
+    return Buffer.from(this.scratch.subarray(0, end));
+  }
+
+  private withHeader(size: number): Buffer {
+    const buffer = Buffer.allocUnsafe(size);
+    MAGIC.copy(buffer, 0);
+    this.fingerprint.copy(buffer, MAGIC.length);
+    return buffer;
   }
 
   /** Decodes a record written with any known schema; throws InvalidRecordError with the reason otherwise. */

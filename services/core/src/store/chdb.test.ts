@@ -29,6 +29,37 @@ describe('ChdbStore', () => {
     expect(results.filter((_, k) => k % 2 === 1)).toEqual(Array.from({ length: 40 }, (_, i) => [{ c: String(i + 1) }]));
   });
 
+  it('joins inserts waiting for the same table into one part, and never across a query queued between them', async () => {
+    const store = new ChdbStore({ path: folder, database: 'joined' });
+    try {
+      await store.command('CREATE TABLE IF NOT EXISTS j (i UInt32) ENGINE = MergeTree ORDER BY i');
+      await store.command('SYSTEM STOP MERGES j');
+      const parts = async (): Promise<number> =>
+        Number(
+          (
+            await store.query<{ n: string }>(
+              "SELECT count() AS n FROM system.parts WHERE database = 'joined' AND table = 'j' AND active",
+            )
+          )[0]!.n,
+        );
+      // Issued together, as the processor's partitions do: one statement, one part.
+      await Promise.all([0, 1, 2, 3].map((k) => store.insert('j', [{ i: 2 * k }, { i: 2 * k + 1 }])));
+      expect(await parts()).toBe(1);
+      const first = store.insert('j', [{ i: 100 }]);
+      const count = store.query<{ c: string }>('SELECT count() AS c FROM j');
+      const second = store.insert('j', [{ i: 101 }]);
+      await Promise.all([first, second]);
+      expect(await count).toEqual([{ c: '9' }]);
+      expect(await parts()).toBe(3);
+      // A refused insert fails every caller it joined.
+      const joined = [store.insert('j', [{ i: 'not a number' }]), store.insert('j', [{ i: 200 }])];
+      for (const call of joined) await expect(call).rejects.toMatchObject({ code: 'store_insert_failed' });
+      expect(await store.query('SELECT count() AS c FROM j')).toEqual([{ c: '10' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps its data across close and reopen', async () => {
     const first = new ChdbStore({ path: folder, database: 'durable' });
     await first.command('CREATE TABLE IF NOT EXISTS kept (s String) ENGINE = MergeTree ORDER BY s');

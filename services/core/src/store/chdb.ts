@@ -27,6 +27,13 @@ export interface ChdbStoreOptions {
  * - Settings and the current database are per connection: they are given when
  *   the connection opens (PINNED_SETTINGS) and by `USE`, which the queue makes
  *   the first statement.
+ *
+ * An insert into a table that already has one waiting in the queue joins it, so
+ * concurrent writers (the processor's partitions) make one part, not one each:
+ * fewer statements, and fewer parts for the engine to merge later. Only while no
+ * query or command was queued after the waiting insert, so every statement still
+ * sees exactly the writes queued before it. If the engine refuses the insert,
+ * every caller whose rows it held gets the error.
  */
 export class ChdbStore implements Store {
   readonly kind = 'chdb';
@@ -36,6 +43,13 @@ export class ChdbStore implements Store {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly ready: Promise<void>;
   private closing: Promise<void> | null = null;
+  /** Per table, the insert waiting in the queue that later inserts can still join. */
+  private readonly waitingInserts = new Map<
+    string,
+    { parts: (readonly Row[])[]; done: Promise<void>; reads: number }
+  >();
+  /** Queries and commands queued so far: an insert queued before one of them can no longer be joined. */
+  private reads = 0;
 
   constructor(options: ChdbStoreOptions) {
     this.path = options.path;
@@ -87,6 +101,22 @@ export class ChdbStore implements Store {
   async insert(table: string, rows: readonly Row[]): Promise<void> {
     assertIdentifier('table', table);
     if (rows.length === 0) return;
+    const waiting = this.waitingInserts.get(table);
+    if (waiting && waiting.reads === this.reads) {
+      waiting.parts.push(rows);
+      return waiting.done;
+    }
+    const parts = [rows];
+    // The task runs once the queue reaches it; until then, later inserts into `table` join `parts`.
+    const done = this.operate((session) => {
+      if (this.waitingInserts.get(table)?.parts === parts) this.waitingInserts.delete(table);
+      return this.insertNow(session, table, parts.length === 1 ? parts[0]! : parts.flat());
+    });
+    this.waitingInserts.set(table, { parts, done, reads: this.reads });
+    return done;
+  }
+
+  private async insertNow(session: Session, table: string, rows: readonly Row[]): Promise<void> {
     let payload: InsertPayload;
     try {
       payload = insertPayload(rows);
@@ -97,17 +127,15 @@ export class ChdbStore implements Store {
         { cause: err },
       );
     }
-    await this.operate(async (session) => {
-      try {
-        await session.insert({ table, ...payload });
-      } catch (err) {
-        throw new StoreError(
-          'store_insert_failed',
-          `chdb refused the insert of ${rows.length} rows into ${table}: ${describeError(err)}; check that the rows match the table's columns and types`,
-          { cause: err, engineCode: engineCodeOf(err) },
-        );
-      }
-    });
+    try {
+      await session.insert({ table, ...payload });
+    } catch (err) {
+      throw new StoreError(
+        'store_insert_failed',
+        `chdb refused the insert of ${rows.length} rows into ${table}: ${describeError(err)}; check that the rows match the table's columns and types`,
+        { cause: err, engineCode: engineCodeOf(err) },
+      );
+    }
   }
 
   /** Waits for queued operations, releases the connection, and waits until chdb has let go of the folder. Idempotent. */
@@ -123,6 +151,7 @@ export class ChdbStore implements Store {
 
   private execute(sql: string, params: QueryParams, format: string): Promise<ChdbResult> {
     const bound = toBindable(params);
+    this.reads++;
     return this.operate(async (session) => {
       try {
         return Object.keys(bound).length === 0
