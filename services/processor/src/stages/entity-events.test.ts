@@ -1,4 +1,4 @@
-import { EVENT_LIMITS, sampleEvent } from '@aispm/core';
+import { EVENT_LIMITS, InvalidRecordError, createCodec, sampleEvent } from '@aispm/core';
 import { describe, expect, it } from 'vitest';
 import { createEntityEventsCodec, entityRecords } from './entity-events.ts';
 
@@ -38,5 +38,26 @@ describe('events re-keyed by fleet entity', () => {
     const decoded = codec.decode(codec.encode(record!.value));
     expect(decoded).toEqual(record!.value);
     expect(Object.keys(decoded.events[0]!)).not.toContain('content');
+  });
+
+  it('writes each name once per record, however many events repeat it', () => {
+    const codec = createEntityEventsCodec();
+    const batch = Array.from({ length: 50 }, (_, i) => ({
+      event: { ...llm, event_id: `e-${i}`, app: 'a-very-recognisable-app-name' },
+      offset: String(i),
+    }));
+    const [record] = entityRecords(batch, 0);
+    const bytes = codec.encode(record!.value);
+    expect(bytes.toString('latin1').split('a-very-recognisable-app-name').length - 1).toBe(1);
+    expect(codec.decode(bytes)).toEqual(record!.value);
+  });
+
+  it('refuses a record whose event points at a name it does not carry', () => {
+    const wire = createCodec<{ strings: string[]; events: { app: number }[] }>('entity-events');
+    const [record] = entityRecords([{ event: llm, offset: '7' }], 0);
+    const valid = wire.decode(createEntityEventsCodec().encode(record!.value));
+    const broken = wire.encode({ ...valid, events: valid.events.map((e) => ({ ...e, app: valid.strings.length })) });
+    expect(() => createEntityEventsCodec().decode(broken)).toThrow(InvalidRecordError);
+    expect(() => createEntityEventsCodec().decode(broken)).toThrow(/app points at string \d+; the record has \d+/);
   });
 });

@@ -1,10 +1,10 @@
-import { createCodec, type AvroCodec } from '@aispm/core';
+import { InvalidRecordError, createCodec, type AvroCodec } from '@aispm/core';
 import { fleetViews, type FleetEntity, type ObservedEvent } from '../baseline/view.ts';
 
 /** One event on the entities topic: the fields the baselines read, and where it came from. */
 export type EntityEvent = Omit<ObservedEvent, 'tenant'> & { offset: number };
 
-/** One batch's events of one fleet entity (schemas/avro/entity-events.v1.avsc), keyed tenant/kind:name. */
+/** One batch's events of one fleet entity, keyed tenant/kind:name. */
 export interface EntityEvents {
   tenant: string;
   entity: FleetEntity;
@@ -13,7 +13,107 @@ export interface EntityEvents {
   events: EntityEvent[];
 }
 
-export const createEntityEventsCodec = (): AvroCodec<EntityEvents> => createCodec<EntityEvents>('entity-events');
+/** The event fields that hold names: on the wire, indexes into the record's `strings`. */
+type Named =
+  | 'operation'
+  | 'app'
+  | 'agent'
+  | 'user'
+  | 'identity'
+  | 'request_model'
+  | 'response_model'
+  | 'tool_name'
+  | 'destination';
+
+/** As schemas/avro/entity-events.v1.avsc has it: names once in `strings`, events pointing at them (-1: none). */
+interface WireRecord extends Omit<EntityEvents, 'events'> {
+  strings: string[];
+  events: (Omit<EntityEvent, Named> & Record<Named, number>)[];
+}
+
+/**
+ * The entities topic's codec. A user's or model's batch repeats the same few app,
+ * agent, model and tool names event after event; writing each once per record
+ * keeps the re-keyed traffic to a fraction of the events' own size.
+ */
+export function createEntityEventsCodec(): Pick<AvroCodec<EntityEvents>, 'encode' | 'decode'> {
+  const wire = createCodec<WireRecord>('entity-events');
+  return {
+    encode: (record) => wire.encode(toWire(record)),
+    decode: (bytes) => fromWire(wire.decode(bytes)),
+  };
+}
+
+function toWire({ events, ...record }: EntityEvents): WireRecord {
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  const indexOf = (value: string | null): number => {
+    if (value === null) return -1;
+    let i = index.get(value);
+    if (i === undefined) {
+      i = strings.push(value) - 1;
+      index.set(value, i);
+    }
+    return i;
+  };
+  return {
+    ...record,
+    strings,
+    events: events.map((e) => ({
+      offset: e.offset,
+      event_id: e.event_id,
+      time: e.time,
+      kind: e.kind,
+      operation: indexOf(e.operation),
+      app: indexOf(e.app),
+      agent: indexOf(e.agent),
+      user: indexOf(e.user),
+      identity: indexOf(e.identity),
+      request_model: indexOf(e.request_model),
+      response_model: indexOf(e.response_model),
+      tool_name: indexOf(e.tool_name),
+      destination: indexOf(e.destination),
+      input_tokens: e.input_tokens,
+      output_tokens: e.output_tokens,
+      latency_ms: e.latency_ms,
+    })),
+  };
+}
+
+function fromWire({ strings, events, ...record }: WireRecord): EntityEvents {
+  const name = (i: number, field: Named): string | null => {
+    if (i === -1) return null;
+    const value = strings[i];
+    if (value === undefined)
+      throw new InvalidRecordError('undecodable', `${field} points at string ${i}; the record has ${strings.length}`);
+    return value;
+  };
+  return {
+    ...record,
+    events: events.map((e) => ({
+      offset: e.offset,
+      event_id: e.event_id,
+      time: e.time,
+      kind: e.kind,
+      operation: name(e.operation, 'operation'),
+      app: name(e.app, 'app') ?? missing('app'),
+      agent: name(e.agent, 'agent'),
+      user: name(e.user, 'user'),
+      identity: name(e.identity, 'identity'),
+      request_model: name(e.request_model, 'request_model'),
+      response_model: name(e.response_model, 'response_model'),
+      tool_name: name(e.tool_name, 'tool_name'),
+      destination: name(e.destination, 'destination'),
+      input_tokens: e.input_tokens,
+      output_tokens: e.output_tokens,
+      latency_ms: e.latency_ms,
+    })),
+  };
+}
+
+function missing(field: Named): never {
+  throw new InvalidRecordError('undecodable', `${field} is required; the record gives none`);
+}
 
 /**
  * Re-keys a batch of one events partition by fleet entity: one record per user,
