@@ -14,21 +14,24 @@ export interface EntityEvents {
 }
 
 /** The event fields that hold names: on the wire, indexes into the record's `strings`. */
-type Named =
-  | 'operation'
-  | 'app'
-  | 'agent'
-  | 'user'
-  | 'identity'
-  | 'request_model'
-  | 'response_model'
-  | 'tool_name'
-  | 'destination';
+const NAMED = [
+  'operation',
+  'app',
+  'agent',
+  'user',
+  'identity',
+  'request_model',
+  'response_model',
+  'tool_name',
+  'destination',
+] as const satisfies readonly (keyof EntityEvent)[];
+type Named = (typeof NAMED)[number];
+type WireEvent = Omit<EntityEvent, Named> & Record<Named, number>;
 
 /** As schemas/avro/entity-events.v1.avsc has it: names once in `strings`, events pointing at them (-1: none). */
 interface WireRecord extends Omit<EntityEvents, 'events'> {
   strings: string[];
-  events: (Omit<EntityEvent, Named> & Record<Named, number>)[];
+  events: WireEvent[];
 }
 
 /**
@@ -59,60 +62,32 @@ function toWire({ events, ...record }: EntityEvents): WireRecord {
   return {
     ...record,
     strings,
-    events: events.map((e) => ({
-      offset: e.offset,
-      event_id: e.event_id,
-      time: e.time,
-      kind: e.kind,
-      operation: indexOf(e.operation),
-      app: indexOf(e.app),
-      agent: indexOf(e.agent),
-      user: indexOf(e.user),
-      identity: indexOf(e.identity),
-      request_model: indexOf(e.request_model),
-      response_model: indexOf(e.response_model),
-      tool_name: indexOf(e.tool_name),
-      destination: indexOf(e.destination),
-      input_tokens: e.input_tokens,
-      output_tokens: e.output_tokens,
-      latency_ms: e.latency_ms,
-    })),
+    events: events.map((event) => {
+      const wire = { ...event } as unknown as WireEvent;
+      for (const field of NAMED) wire[field] = indexOf(event[field]);
+      return wire;
+    }),
   };
 }
 
 function fromWire({ strings, events, ...record }: WireRecord): EntityEvents {
-  const name = (i: number, field: Named): string | null => {
-    if (i === -1) return null;
-    const value = strings[i];
-    if (value === undefined)
-      throw new InvalidRecordError('undecodable', `${field} points at string ${i}; the record has ${strings.length}`);
-    return value;
-  };
   return {
     ...record,
-    events: events.map((e) => ({
-      offset: e.offset,
-      event_id: e.event_id,
-      time: e.time,
-      kind: e.kind,
-      operation: name(e.operation, 'operation'),
-      app: name(e.app, 'app') ?? missing('app'),
-      agent: name(e.agent, 'agent'),
-      user: name(e.user, 'user'),
-      identity: name(e.identity, 'identity'),
-      request_model: name(e.request_model, 'request_model'),
-      response_model: name(e.response_model, 'response_model'),
-      tool_name: name(e.tool_name, 'tool_name'),
-      destination: name(e.destination, 'destination'),
-      input_tokens: e.input_tokens,
-      output_tokens: e.output_tokens,
-      latency_ms: e.latency_ms,
-    })),
+    events: events.map((wire) => {
+      const event = { ...wire } as unknown as Record<Named, string | null>;
+      for (const field of NAMED) {
+        const i = wire[field];
+        if (i !== -1 && strings[i] === undefined)
+          throw new InvalidRecordError(
+            'undecodable',
+            `${field} points at string ${i}; the record has ${strings.length}`,
+          );
+        event[field] = i === -1 ? null : strings[i]!;
+      }
+      if (event.app === null) throw new InvalidRecordError('undecodable', 'app is required; the record gives none');
+      return event as EntityEvent;
+    }),
   };
-}
-
-function missing(field: Named): never {
-  throw new InvalidRecordError('undecodable', `${field} is required; the record gives none`);
 }
 
 /**
