@@ -47,10 +47,7 @@ export function openBus(config: Config, log: Logger): Bus {
         brokers: config.kafka.brokers,
         clientId: config.kafka.clientId,
         log: busLog,
-        consumer: {
-          sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-          heartbeatIntervalMs: Math.min(3000, Math.floor(config.kafka.sessionTimeoutMs / 3)),
-        },
+        consumer: { sessionTimeoutMs: config.kafka.sessionTimeoutMs },
       });
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   Admin,
   Consumer,
@@ -13,7 +14,7 @@ import { AispmError, describeError } from '../errors.ts';
 import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, topicMissing } from './bus-errors.ts';
 import { kafkajsLogCreator } from './kafka-log.ts';
-import { murmur2, partitionForKey } from './partitioner.ts';
+import { partitionForKey } from './partitioner.ts';
 import { publishChunks, recordBytes } from './publish-chunks.ts';
 import { kafkajs } from './kafkajs.ts';
 import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
@@ -24,7 +25,7 @@ import { checkTopicSpecs, subscribeDefaults } from './validate.ts';
 export interface KafkaConsumerTiming {
   /** The broker drops a member it has not heard from for this long (default 30000; brokers allow 6000 and up). */
   sessionTimeoutMs?: number;
-  /** How often a member tells the broker it is alive, also while a handler runs (default 3000). */
+  /** How often a member tells the broker it is alive, also while a handler runs (default 3000, at most a third of the session timeout). */
   heartbeatIntervalMs?: number;
   /** How long a rebalance waits for members to finish their batches and rejoin (default 60000). */
   rebalanceTimeoutMs?: number;
@@ -132,16 +133,14 @@ export class KafkaBus implements Bus {
           })),
         });
       } catch (err) {
-        // Another process created some of them between our listing and our request: they exist, as wanted.
-        if (!onlyAlreadyExists(err)) {
-          throw new AispmError(
-            'kafka_topic_create_failed',
-            `creating topics ${missing.map((s) => s.topic).join(', ')} on ${this.#brokers()} failed: ` +
-              `${rootMessage(err)}; check that this client may create topics (ACLs) and that the brokers accept ` +
-              'the partition counts',
-            { cause: err },
-          );
-        }
+        // Topics another process created meanwhile are no error: kafkajs resolves when all that failed already exist.
+        throw new AispmError(
+          'kafka_topic_create_failed',
+          `creating topics ${missing.map((s) => s.topic).join(', ')} on ${this.#brokers()} failed: ` +
+            `${rootMessage(err)}; check that this client may create topics (ACLs) and that the brokers accept ` +
+            'the partition counts',
+          { cause: err },
+        );
       }
     }
     await this.#awaitReady(unique.map((s) => s.topic));
@@ -171,7 +170,7 @@ export class KafkaBus implements Bus {
       }
       if (waiting.length === 0) return;
       if (attempt + 1 >= attempts) break;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000)));
+      await sleep(retryDelayMs(attempt + 1, { initialMs: 50, maxMs: 1000 }));
     }
     throw new AispmError(
       'kafka_topic_not_ready',
@@ -309,10 +308,12 @@ class KafkaSubscription implements Subscription {
     this.#options = options;
     this.#context = context;
     const timing = context.timing;
-    this.#heartbeatMs = timing.heartbeatIntervalMs ?? 3000;
+    const sessionTimeoutMs = timing.sessionTimeoutMs ?? 30_000;
+    // Three heartbeats per session at least, so one lost heartbeat does not cost the membership.
+    this.#heartbeatMs = timing.heartbeatIntervalMs ?? Math.min(3000, Math.floor(sessionTimeoutMs / 3));
     this.#consumer = kafka.consumer({
       groupId: options.group,
-      sessionTimeout: timing.sessionTimeoutMs ?? 30_000,
+      sessionTimeout: sessionTimeoutMs,
       heartbeatInterval: this.#heartbeatMs,
       rebalanceTimeout: timing.rebalanceTimeoutMs ?? 60_000,
       // Lingering: the broker holds each fetch until lingerMs passes or LINGER_MIN_BYTES are there.
@@ -435,12 +436,8 @@ class KafkaSubscription implements Subscription {
  */
 const murmur2Partitioner: ICustomPartitioner =
   () =>
-  ({ partitionMetadata, message }) => {
-    if (message.partition !== undefined) return message.partition;
-    const key = message.key ?? '';
-    const count = partitionMetadata.length;
-    return typeof key === 'string' ? partitionForKey(key, count) : (murmur2(key) & 0x7fffffff) % count;
-  };
+  ({ partitionMetadata, message }) =>
+    partitionForKey(message.key as string, partitionMetadata.length);
 
 function toBusRecord(topic: string, partition: number, message: KafkaMessage): BusRecord {
   return {
@@ -471,16 +468,6 @@ function unreachable(brokers: readonly string[], err: unknown): AispmError {
       `reachable from this host, and that ${CONFIG_KEYS.kafkaBrokers.env} lists the host:port the broker advertises ` +
       '(its advertised.listeners)',
     { cause: err },
-  );
-}
-
-/** A create-topics failure where every topic that failed already exists (kafkajs reports each in an aggregate). */
-function onlyAlreadyExists(err: unknown): boolean {
-  const errors =
-    err instanceof Error && 'errors' in err && Array.isArray(err.errors) ? (err.errors as unknown[]) : [err];
-  return (
-    errors.length > 0 &&
-    errors.every((e) => typeof e === 'object' && e !== null && 'type' in e && e.type === 'TOPIC_ALREADY_EXISTS')
   );
 }
 

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import crc32c from 'crc-32/crc32c.js';
 
 /**
@@ -14,12 +13,8 @@ import crc32c from 'crc-32/crc32c.js';
  * - Its CRC32C is a byte-at-a-time table loop (~7%); crc-32's crc32c (SheetJS,
  *   slicing by 16) gives the same checksum about four times faster.
  *
- * Modules take these when they load, so the fixes must be in the module cache
- * before kafkajs loads (kafkajs.ts installs them first). Each is installed only
- * over the exact code it replaces; otherwise kafkajs stays as it is.
+ * kafkajs.ts installs them, each only over the exact code it replaces.
  */
-const require = createRequire(import.meta.url);
-
 export interface EncoderClass {
   new (initialSize?: number): { buf: Buffer; offset: number; readonly buffer: Buffer };
   nextPowerOfTwo(value: number): number;
@@ -42,24 +37,5 @@ export function unzeroed(Encoder: EncoderClass): EncoderClass {
   };
 }
 
-export function installUnzeroedEncoder(): boolean {
-  const path = require.resolve('kafkajs/src/protocol/encoder.js');
-  if (require.cache[path]) return false;
-  const Encoder = require(path) as EncoderClass;
-  const source = Encoder.toString();
-  if (!source.includes('this.buf = Buffer.alloc(Encoder.nextPowerOfTwo(initialSize))')) return false;
-  require.cache[path]!.exports = unzeroed(Encoder);
-  return true;
-}
-
 /** kafkajs's checksum of a record batch: CRC32C as an unsigned 32-bit number. */
 export const recordBatchCrc32c = (buffer: Buffer): number => crc32c.buf(buffer) >>> 0;
-
-export function installFastCrc32c(): boolean {
-  const path = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
-  if (require.cache[path]) return false;
-  const original = require(path) as (buffer: Buffer) => number;
-  if (!original.toString().includes('unsigned(crc32C(buffer))')) return false;
-  require.cache[path]!.exports = recordBatchCrc32c;
-  return true;
-}

@@ -9,7 +9,7 @@ import type { Message, PartitionerArgs } from 'kafkajs';
  * the garbage. The replacement appends in place and returns the same shape.
  *
  * kafkajs's sendMessages.js takes the function when it loads, so the fix must be in
- * the module cache before that: loadKafkajs (kafkajs.ts) installs it first.
+ * the module cache before that: kafkajs.ts installs it first.
  */
 type Partitioner = (args: PartitionerArgs) => number;
 
@@ -32,6 +32,3 @@ export function groupMessagesPerPartition({
   }
   return result;
 }
-
-/** What kafkajs 2.2.4's own version looks like, so only that exact code is replaced. */
-export const QUADRATIC_GROUPING = '[...current, message]';

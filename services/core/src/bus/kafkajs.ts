@@ -1,37 +1,53 @@
 import { createRequire } from 'node:module';
 import type * as Kafkajs from 'kafkajs';
-import { installFastCrc32c, installUnzeroedEncoder } from './kafkajs-encoding.ts';
-import { QUADRATIC_GROUPING, groupMessagesPerPartition } from './kafkajs-grouping.ts';
+import { recordBatchCrc32c, unzeroed, type EncoderClass } from './kafkajs-encoding.ts';
+import { groupMessagesPerPartition } from './kafkajs-grouping.ts';
 import { fixKafkajsRequestQueue } from './kafkajs-request-queue.ts';
 
 /**
  * kafkajs, loaded with this project's fixes in place. Code that runs kafkajs
  * (the bus, the changelog) takes it from here rather than importing 'kafkajs':
- * one of the fixes must be in the module cache before kafkajs's producer loads.
+ * kafkajs's modules take the replaced ones when they load, so the replacements
+ * must be in the module cache first.
  */
 const require = createRequire(import.meta.url);
 
 /**
- * Puts the linear groupMessagesPerPartition (kafkajs-grouping.ts) in the module cache
- * where kafkajs's sendMessages.js will look it up. False, leaving kafkajs as it is,
- * when sendMessages.js already loaded (something imported 'kafkajs' first, e.g. a
- * test) or the module is not the quadratic code this replaces.
+ * Puts `replace(original)` in the module cache as kafkajs's module `id`. False,
+ * leaving kafkajs as it is, when the module that takes it (`loadedBy`, the module
+ * itself by default) already loaded (something imported 'kafkajs' first, e.g. a
+ * test), or when the module's source lacks `marker`: it is not the code replaced.
  */
-function installLinearGrouping(): boolean {
-  if (require.cache[require.resolve('kafkajs/src/producer/sendMessages.js')]) return false;
-  const path = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
-  const original = require(path) as (...args: never[]) => unknown;
+function replaceModule<T>(id: string, marker: string, replace: (original: T) => unknown, loadedBy = id): boolean {
+  if (require.cache[require.resolve(`kafkajs/src/${loadedBy}`)]) return false;
+  const path = require.resolve(`kafkajs/src/${id}`);
+  const original = require(path) as T;
   const cached = require.cache[path];
-  if (!cached || !original.toString().includes(QUADRATIC_GROUPING)) return false;
-  cached.exports = groupMessagesPerPartition;
+  if (!cached || !String(original).includes(marker)) return false;
+  cached.exports = replace(original);
   return true;
 }
 
 /** Which fixes are active in this process (tests check them). */
 export const kafkajsFixes = {
-  linearGrouping: installLinearGrouping(),
-  unzeroedEncoder: installUnzeroedEncoder(),
-  fastCrc32c: installFastCrc32c(),
+  // kafkajs-grouping.ts: linear instead of quadratic, taken by the producer's sendMessages.js.
+  linearGrouping: replaceModule(
+    'producer/groupMessagesPerPartition.js',
+    '[...current, message]',
+    () => groupMessagesPerPartition,
+    'producer/sendMessages.js',
+  ),
+  // kafkajs-encoding.ts: no zero-filling, and a faster CRC32C.
+  unzeroedEncoder: replaceModule<EncoderClass>(
+    'protocol/encoder.js',
+    'this.buf = Buffer.alloc(Encoder.nextPowerOfTwo(initialSize))',
+    unzeroed,
+  ),
+  fastCrc32c: replaceModule(
+    'protocol/recordBatch/crc32C/index.js',
+    'unsigned(crc32C(buffer))',
+    () => recordBatchCrc32c,
+  ),
   requestQueue: false,
 };
 

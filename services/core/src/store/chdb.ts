@@ -1,7 +1,7 @@
 import { Session, drainPending, type ChdbResult } from 'chdb';
 import { describeError } from '../errors.ts';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
-import { assertIdentifier, singleStatement } from './sql-text.ts';
+import { assertIdentifier, isPlainIdentifier, singleStatement } from './sql-text.ts';
 import type { QueryParams, Row, Store } from './store.ts';
 import { StoreError, excerpt } from './store-error.ts';
 
@@ -44,12 +44,7 @@ export class ChdbStore implements Store {
   private readonly ready: Promise<void>;
   private closing: Promise<void> | null = null;
   /** Per table, the insert waiting in the queue that later inserts can still join. */
-  private readonly waitingInserts = new Map<
-    string,
-    { parts: (readonly Row[])[]; done: Promise<void>; reads: number }
-  >();
-  /** Queries and commands queued so far: an insert queued before one of them can no longer be joined. */
-  private reads = 0;
+  private readonly waitingInserts = new Map<string, { parts: (readonly Row[])[]; done: Promise<void> }>();
 
   constructor(options: ChdbStoreOptions) {
     this.path = options.path;
@@ -102,7 +97,7 @@ export class ChdbStore implements Store {
     assertIdentifier('table', table);
     if (rows.length === 0) return;
     const waiting = this.waitingInserts.get(table);
-    if (waiting && waiting.reads === this.reads) {
+    if (waiting) {
       waiting.parts.push(rows);
       return waiting.done;
     }
@@ -112,7 +107,7 @@ export class ChdbStore implements Store {
       if (this.waitingInserts.get(table)?.parts === parts) this.waitingInserts.delete(table);
       return this.insertNow(session, table, parts.length === 1 ? parts[0]! : parts.flat());
     });
-    this.waitingInserts.set(table, { parts, done, reads: this.reads });
+    this.waitingInserts.set(table, { parts, done });
     return done;
   }
 
@@ -151,7 +146,8 @@ export class ChdbStore implements Store {
 
   private execute(sql: string, params: QueryParams, format: string): Promise<ChdbResult> {
     const bound = toBindable(params);
-    this.reads++;
+    // A statement queued after the waiting inserts must see exactly them: none may be joined from now on.
+    this.waitingInserts.clear();
     return this.operate(async (session) => {
       try {
         return Object.keys(bound).length === 0
@@ -182,9 +178,6 @@ export class ChdbStore implements Store {
 type InsertPayload =
   { format: 'JSONCompactEachRow'; columns: string[]; values: Buffer } | { format: 'JSONEachRow'; values: Buffer };
 
-/** Column names chdb accepts in an insert's column list unquoted. */
-const PLAIN_COLUMN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /**
  * Rows as the engine parses them fastest. When every row has the first row's
  * columns, none undefined, they go as JSONCompactEachRow: one JSON array per row
@@ -195,7 +188,7 @@ const PLAIN_COLUMN = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 function insertPayload(rows: readonly Row[]): InsertPayload {
   const columns = Object.keys(rows[0]!);
-  if (columns.every((c) => PLAIN_COLUMN.test(c))) {
+  if (columns.every(isPlainIdentifier)) {
     const lines = compactLines(rows, columns);
     if (lines) return { format: 'JSONCompactEachRow', columns, values: Buffer.from(lines) };
   }

@@ -73,6 +73,9 @@ export function singleStatement(sql: string): string {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** A name SQL takes unquoted: letters, digits and _, not starting with a digit. */
+export const isPlainIdentifier = (name: string): boolean => NAME.test(name);
+
 /** Checks a database or (optionally database-qualified) table name, which is interpolated into SQL and so must be a plain identifier. */
 export function assertIdentifier(what: 'database' | 'table', name: string): string {
   const parts = name.split('.');
