@@ -15,13 +15,7 @@ import type { StateBackend } from './state/backend.ts';
 import type { Checkpoint } from './state/checkpoint.ts';
 import { PartitionLedger, type PartitionEntry } from './state/ledger.ts';
 import { StoreStateTable } from './state/table.ts';
-import {
-  DEFAULT_DRIFT_THRESHOLDS,
-  driftSourceOf,
-  type DriftReport,
-  type DriftSource,
-  type DriftThresholds,
-} from './findings/drift.ts';
+import { DEFAULT_DRIFT_THRESHOLDS, type DriftReport, type DriftThresholds } from './findings/drift.ts';
 import { dedupFindings, type Finding } from './findings/finding.ts';
 import { createFindingCodec } from './findings/finding-codec.ts';
 import { anomalyFinding, driftFinding } from './findings/from-score.ts';
@@ -162,7 +156,6 @@ export class Processor {
   private readonly stage: Stage;
   private readonly findingCodec = createFindingCodec();
   private readonly scorer: Scorer;
-  private readonly drift: DriftSource | null;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly state: StateBackend;
@@ -192,7 +185,6 @@ export class Processor {
     this.options = options;
     this.now = options.now ?? Date.now;
     this.scorer = new Scorer({ ...options.analytics, now: this.now });
-    this.drift = driftSourceOf(this.scorer);
     this.log = options.log ?? silentLogger;
     const { bus, store, topics } = options;
     this.stage =
@@ -365,7 +357,7 @@ export class Processor {
           scored.push({ ...item, score, offset: record.offset });
         }
       }
-      const drift = this.drift?.takeDriftReports() ?? [];
+      const drift = this.scorer.takeDriftReports();
       return { scored, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, offset) };
     } catch (err) {
       this.scorer.takeDirty();

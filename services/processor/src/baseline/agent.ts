@@ -308,9 +308,13 @@ export function releaseBaseline(state: AgentBaseline, { arena }: BaselineContext
 export const isLearning = (state: AgentBaseline, timeMs: number, options: BaselineOptions): boolean =>
   state.events < options.minEvents || timeMs - state.firstMs < options.minMinutes * MS_PER_MINUTE;
 
+/** The forward-decay weight at `timeMs` relative to the key's landmark (decayWeight also rescales). */
+export const weightAt = (state: AgentBaseline, { lambda }: BaselineContext, timeMs: number): number =>
+  Math.exp(lambda * (timeMs - state.landmarkMs));
+
 /** The forward-decay weight of an event at `timeMs`, rescaling the state first when weights grow too large. */
 export function decayWeight(state: AgentBaseline, timeMs: number, ctx: BaselineContext): number {
-  let weight = Math.exp(ctx.lambda * (timeMs - state.landmarkMs));
+  let weight = weightAt(state, ctx, timeMs);
   if (weight > RESCALE_AT) {
     rescale(state, ctx, 1 / weight);
     state.landmarkMs = timeMs;
@@ -326,7 +330,7 @@ export function decayWeight(state: AgentBaseline, timeMs: number, ctx: BaselineC
  */
 export function capMemory(state: AgentBaseline, ctx: BaselineContext, timeMs: number): void {
   // Every event adds its weight to the action mix, so its total is the key's decayed event mass.
-  const now = Math.exp(ctx.lambda * (timeMs - state.landmarkMs));
+  const now = weightAt(state, ctx, timeMs);
   if (mixTotal(ctx.arena, state, MIX.action) > MAX_EFFECTIVE_EVENTS * now) rescale(state, ctx, 0.5);
 }
 
@@ -537,9 +541,9 @@ function transition({ state, ctx, weight }: Step, action: string, sequences: boo
   let measure: SequenceMeasure | null = null;
   const pair = from === null ? '' : `${from}>${action}`;
   const pairSlot = from === null ? -1 : slotOf(arena, state, transitions, pair);
+  const toSlot = slotOf(arena, state, actions, action);
   if (from !== null && !isOpen(arena, state, transitions) && !isOpen(arena, state, actions)) {
     const fromSlot = slotOf(arena, state, actions, from);
-    const toSlot = slotOf(arena, state, actions, action);
     const nFrom = fromSlot < 0 ? 0 : slotWeight(arena, state, fromSlot) / weight;
     if (nFrom >= MIN_SCORED && toSlot >= 0) {
       // P(to | from) with a Dirichlet prior of SEQUENCE_PRIOR pseudo-observations at how common `to` is
@@ -554,7 +558,7 @@ function transition({ state, ctx, weight }: Step, action: string, sequences: boo
       };
     }
   }
-  addToMix(arena, state, actions, action, slotOf(arena, state, actions, action), weight, options.maxValues);
+  addToMix(arena, state, actions, action, toSlot, weight, options.maxValues);
   if (from !== null) addToMix(arena, state, transitions, pair, pairSlot, weight, options.maxTransitions);
   // Interned: the same few actions recur in every key, and the previous one is held per key.
   if (sequences) state.prev = intern(action);

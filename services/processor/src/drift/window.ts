@@ -7,6 +7,7 @@ import {
   fieldsOf,
   isLearning,
   latencyKind,
+  weightAt,
   type AgentBaseline,
   type BaselineContext,
   type ScoredField,
@@ -201,7 +202,7 @@ export function closeWindow(state: AgentBaseline, ctx: BaselineContext, options:
   const bins = ctx.arena.chunkOf(window.bins);
   const o = offsetOf(window.bins);
   const midMs = window.startMs + (options.windowMinutes * 60_000) / 2;
-  const windowWeight = Math.exp(ctx.lambda * (midMs - state.landmarkMs));
+  const windowWeight = weightAt(state, ctx, midMs);
   NUMERIC_FEATURES.forEach((feature, f) => {
     const expected = baselineBins(ctx.arena, state.numeric[feature], bins, o + f * STRIDE, windowWeight);
     const judged = numericDrift(feature, expected, bins, o + f * STRIDE, ctx.mapping, options);
@@ -289,10 +290,11 @@ function mostMoved(
 
 function categoricalDrift(
   state: AgentBaseline,
-  { arena, lambda }: BaselineContext,
+  ctx: BaselineContext,
   field: ScoredField,
   options: DriftOptions,
 ): FeatureDrift | null {
+  const { arena } = ctx;
   const mix = MIX_OF[field];
   const { first, end } = mixSlots(arena, state, mix);
   const slots = end - first;
@@ -313,7 +315,7 @@ function categoricalDrift(
   let bins = 0;
   for (let s = 0; s <= slots; s++) if ((expected[s] as number) > 0 || (actual[s] as number) > 0) bins++;
   // Window weight in events: forward-decay weights are near constant within one window.
-  const count = window / Math.exp(lambda * (state.window.startMs - state.landmarkMs));
+  const count = window / weightAt(state, ctx, state.window.startMs);
   const noise = (bins - 1) / Math.max(count, 1);
   const k = mostMoved(expected, before, actual, window);
   const name = k === slots ? 'untracked values' : `\`${state.names[first + k]}\``;

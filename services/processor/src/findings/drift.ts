@@ -1,8 +1,7 @@
 /**
- * The seam for drift output. The scorer's drift engine (services/processor/src/drift,
- * owned with the analytics) closes per-entity windows and hands over one report
- * per closed window; the processor stores every report and turns those over the
- * thresholds into findings. Until the scorer offers reports, none are produced.
+ * Drift output. The scorer's drift engine (services/processor/src/drift) closes
+ * per-entity windows and hands over one report per closed window; the processor
+ * stores every report and turns those over the thresholds into findings.
  */
 export interface DriftFeature {
   feature: string;
@@ -30,12 +29,6 @@ export interface DriftReport {
 export interface DriftSource {
   /** Reports of windows closed since the last call. */
   takeDriftReports(): DriftReport[];
-}
-
-/** The scorer's drift output if it has one (a method named like DriftSource's). */
-export function driftSourceOf(scorer: object): DriftSource | null {
-  const candidate = scorer as Partial<DriftSource>;
-  return typeof candidate.takeDriftReports === 'function' ? (candidate as DriftSource) : null;
 }
 
 /** PSI thresholds (issue 4: 0.1 watch, 0.25 act). */

@@ -62,6 +62,10 @@ export function partScore(
   return z <= threshold ? 0 : 1 - Math.exp(-(z - threshold) / scale);
 }
 
+function part(feature: string, kind: PartKind, z: number, threshold: number, scale: number, reason: string): ScorePart {
+  return { feature, kind, z, score: partScore(z, threshold, scale), reason };
+}
+
 export function scoreMeasurement(
   m: Measurement,
   subject: string,
@@ -69,50 +73,29 @@ export function scoreMeasurement(
 ): Score {
   const parts: ScorePart[] = [];
   const o = options;
+  // Each part only past its threshold, so its words are built only for parts that count.
   if (m.rate.z > o.threshold) {
-    parts.push({
-      feature: 'rate',
-      kind: 'rate',
-      z: m.rate.z,
-      score: partScore(m.rate.z, o.threshold, o.scale),
-      reason: `${subject} made ${m.rate.observed} calls this minute, typical ${round(m.rate.typical)}/min (${round(m.rate.z)} σ above baseline)`,
-    });
+    const reason = `${subject} made ${m.rate.observed} calls this minute, typical ${round(m.rate.typical)}/min (${round(m.rate.z)} σ above baseline)`;
+    parts.push(part('rate', 'rate', m.rate.z, o.threshold, o.scale, reason));
   }
   for (const n of m.numeric) {
-    if (n.z > o.madThreshold) {
-      parts.push({
-        feature: n.feature,
-        kind: 'robust_z',
-        z: n.z,
-        score: partScore(n.z, o.madThreshold, o.madScale),
-        reason: numericReason(n, subject),
-      });
-    }
+    if (n.z > o.madThreshold)
+      parts.push(part(n.feature, 'robust_z', n.z, o.madThreshold, o.madScale, numericReason(n, subject)));
   }
   const since = duration(m.ageMs);
   for (const c of m.categorical) {
     const bits = -Math.log2(c.p);
     if (bits > o.bitsThreshold) {
-      parts.push({
-        feature: c.field,
-        kind: c.novel ? 'novelty' : 'rarity',
-        z: bits,
-        score: partScore(bits, o.bitsThreshold, o.bitsScale),
-        reason: categoricalReason(c, subject, since),
-      });
+      const reason = categoricalReason(c, subject, since);
+      parts.push(part(c.field, c.novel ? 'novelty' : 'rarity', bits, o.bitsThreshold, o.bitsScale, reason));
     }
   }
   if (m.sequence) {
     const bits = -Math.log2(m.sequence.p);
-    if (bits > o.bitsThreshold) {
-      parts.push({
-        feature: 'sequence',
-        kind: 'sequence',
-        z: bits,
-        score: partScore(bits, o.bitsThreshold, o.bitsScale),
-        reason: sequenceReason(m.sequence, subject, since),
-      });
-    }
+    if (bits > o.bitsThreshold)
+      parts.push(
+        part('sequence', 'sequence', bits, o.bitsThreshold, o.bitsScale, sequenceReason(m.sequence, subject, since)),
+      );
   }
   parts.sort((a, b) => b.score - a.score);
   let keep = 1;
