@@ -13,7 +13,14 @@ import {
   slotWeight,
   type MixOwner,
 } from './categorical.ts';
-import { isFleetEntity, type FleetEntity, type EntityKind, type EntityView, type ObservedEvent } from './view.ts';
+import {
+  isFleetEntity,
+  modelOf,
+  type FleetEntity,
+  type EntityKind,
+  type EntityView,
+  type ObservedEvent,
+} from './view.ts';
 import { EWM_FLOATS, ewmCount, ewmMean, ewmVariance, updateEwm } from './ewm.ts';
 import {
   DEFAULT_SKETCH_PARAMS,
@@ -119,7 +126,7 @@ export const MIX_OF: Record<ScoredField, number> = {
 };
 const FIELD_VALUE: Record<ScoredField, (e: ObservedEvent) => string | null> = {
   tool: (e) => e.tool_name,
-  model: (e) => e.response_model ?? e.request_model,
+  model: modelOf,
   destination: (e) => e.destination,
   operation: (e) => e.operation ?? e.kind,
   user: (e) => e.user,

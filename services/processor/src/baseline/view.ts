@@ -54,6 +54,9 @@ export const agentView = (event: ObservedEvent): EntityView =>
     ? { key: eventKey(event), entity: 'agent', name: event.agent }
     : { key: eventKey(event), entity: 'app', name: event.app };
 
+/** The model an event used: the one that answered, else the one asked for. */
+export const modelOf = (e: ObservedEvent): string | null => e.response_model ?? e.request_model;
+
 export const fleetKey = (tenant: string, entity: FleetEntity, name: string): string => `${tenant}/${entity}:${name}`;
 
 /** The fleet entity of each kind an event involves; names the baselines would refuse as oversized are left out. */
@@ -65,7 +68,7 @@ export function fleetViews(event: ObservedEvent): FleetView[] {
   };
   add('user', event.user);
   add('identity', event.identity);
-  add('model', event.response_model ?? event.request_model);
+  add('model', modelOf(event));
   add('tool', event.tool_name);
   return views;
 }
