@@ -66,7 +66,8 @@ export {
 export { fromReadableSpan } from './otel/from-readable-span.ts';
 export { fromOtlpJson, type OtlpJsonResult, type RejectedSpan } from './otel/from-otlp-json.ts';
 export { spanToEvent, UNKNOWN_APP, type SpanToEventOptions, type SpanToEventResult } from './otel/span-to-event.ts';
-export { captureContent, type CaptureOptions, type RawContent } from './content/capture.ts';
+export { mapSpans, type MappedSpans, type MapSpansOptions } from './otel/span-records.ts';
+export { captureContent, effectivePolicy, hmacHex, type CaptureOptions, type RawContent } from './content/capture.ts';
 export { redact, type Redaction } from './content/redact.ts';
 export { PII_KINDS, SECRET_KINDS, type RedactionKind } from './content/redaction-rules.ts';
 export { truncateUtf8 } from './content/truncate.ts';

@@ -1,4 +1,4 @@
-import { AispmError, type Bus, type OutgoingRecord } from '@aispm/core';
+import { AispmError, describeError, type Bus, type OutgoingRecord } from '@aispm/core';
 
 /** Kafka did not acknowledge within the publish timeout, or refused; the sender should retry later. */
 export class PublishUnavailable extends AispmError {}
@@ -39,10 +39,6 @@ export class Admission {
     this.#max = options.maxInFlight;
     this.#timeoutMs = options.publishTimeoutMs;
     this.#onChange = options.onChange ?? (() => undefined);
-  }
-
-  get inFlight(): number {
-    return this.#inFlight;
   }
 
   /** Whether the last publish failed or timed out (and none has been acknowledged since). */
@@ -97,7 +93,7 @@ export class Admission {
       if (err instanceof PublishUnavailable) throw err;
       throw new PublishUnavailable(
         'kafka_publish_failed',
-        `Kafka refused the records (${(err as Error).message}); send them again later`,
+        `Kafka refused the records (${describeError(err)}); send them again later`,
         { cause: err },
       );
     } finally {

@@ -61,7 +61,7 @@ function readAtMost(stream: Readable, limit: number): Promise<Buffer> {
   });
 }
 
-export function tooLarge(limit: number, when: string): BodyError {
+function tooLarge(limit: number, when: string): BodyError {
   return new BodyError(
     413,
     'too_large',

@@ -1,11 +1,20 @@
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
-import { createEventCodec, fromOtlpJson, type Bus, type Config, type Logger, type RejectedSpan } from '@aispm/core';
+import {
+  createEventCodec,
+  describeError,
+  fromOtlpJson,
+  mapSpans,
+  type Bus,
+  type Config,
+  type Logger,
+  type RejectedSpan,
+} from '@aispm/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Admission, PublishUnavailable } from './admission.ts';
 import type { ApiKeys } from './api-keys.ts';
 import { BodyError, readBody } from './body.ts';
-import { mapSpans, rejectionMessage } from './ingest.ts';
+import { rejectionMessage } from './ingest.ts';
 import { createMetrics } from './metrics.ts';
 import { decodeTraceRequest, encodeStatus, encodeTraceResponse, UndecodableBody } from './otlp/proto.ts';
 
@@ -220,7 +229,7 @@ function readiness(bus: Bus, config: GatewayOptions['config']): () => Promise<st
         const check = bus
           .ensureTopics([{ topic: config.topics.events, partitions: config.partitions }])
           .then(() => null)
-          .catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+          .catch(describeError);
         return await Promise.race([check, timeout]);
       } finally {
         clearTimeout(timer);

@@ -9,6 +9,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { AISPM, GEN_AI, OPERATIONS } from './attributes.ts';
+import { parseJsonText } from './json.ts';
 import { principalAttributes, type ShimTracing } from './tracing.ts';
 
 /**
@@ -198,10 +199,10 @@ class MappingSpan implements Span {
         span.setAttribute(GEN_AI.toolCallId, value);
         return;
       case 'ai.toolCall.args':
-        capture.setPayload(span, GEN_AI.toolArguments, parsed(value));
+        capture.setPayload(span, GEN_AI.toolArguments, parseJsonText(value));
         return;
       case 'ai.toolCall.result':
-        capture.setPayload(span, GEN_AI.toolResult, parsed(value));
+        capture.setPayload(span, GEN_AI.toolResult, parseJsonText(value));
         return;
       case 'ai.prompt.messages':
       case 'ai.prompt':
@@ -241,14 +242,5 @@ class MappingSpan implements Span {
       if (this.#kind === 'top' && key.startsWith('gen_ai.usage.')) return;
       span.setAttribute(key, value);
     }
-  }
-}
-
-function parsed(value: AttributeValue): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
   }
 }

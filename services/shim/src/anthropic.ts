@@ -1,13 +1,11 @@
 import type { Span } from '@opentelemetry/api';
-import { GEN_AI, OPERATIONS } from './attributes.ts';
-import { traceCall } from './call.ts';
-import type { ContentMessage, ContentPart } from './content.ts';
-import { num, obj, str, type Json } from './json.ts';
-import { setCount, setText, startModelSpan, type ShimTracing } from './tracing.ts';
+import { GEN_AI } from './attributes.ts';
+import { wrapCreate, type Create } from './call.ts';
+import { toolCallPart, type ContentMessage, type ContentPart } from './content.ts';
+import { num, obj, parseJsonText, str, type Json } from './json.ts';
+import { setCount, setText, type ShimTracing } from './tracing.ts';
 
 /** The @anthropic-ai/sdk package: messages.create, whole and streamed (messages.stream() goes through create too). */
-type Create = (this: unknown, body: Json, options?: unknown) => unknown;
-
 const PROVIDER = 'anthropic';
 
 export function wrapMessagesCreate(
@@ -15,21 +13,14 @@ export function wrapMessagesCreate(
   original: Create,
   baseUrl: (self: unknown) => string | undefined,
 ): Create {
-  return function create(this: unknown, body: Json, options?: unknown): unknown {
-    const span = startModelSpan(tracing, OPERATIONS.chat, PROVIDER, str(body?.model), baseUrl(this));
-    tracing.capture.setMessages(span, GEN_AI.inputMessages, inputMessages(body));
-    disableNativeTracing(this);
-    return traceCall(
-      tracing,
-      span,
-      body?.stream === true,
-      {
-        response: (s, message: Json) => readMessage(tracing, s, message),
-        stream: () => streamAccumulator(tracing),
-      },
-      () => original.call(this, body, options),
-    );
-  };
+  return wrapCreate(tracing, PROVIDER, original, baseUrl, {
+    request: (span, body, self) => {
+      tracing.capture.setMessages(span, GEN_AI.inputMessages, inputMessages(body));
+      disableNativeTracing(self);
+    },
+    response: (s, message: Json) => readMessage(tracing, s, message),
+    stream: () => streamAccumulator(tracing),
+  });
 }
 
 /**
@@ -43,11 +34,11 @@ function disableNativeTracing(messages: unknown): void {
 }
 
 function readMessage(tracing: ShimTracing, span: Span, message: Json): void {
-  setText(span, GEN_AI.responseId, str(message.id));
-  setText(span, GEN_AI.responseModel, str(message.model));
+  setText(span, GEN_AI.responseId, message.id);
+  setText(span, GEN_AI.responseModel, message.model);
   const reason = str(message.stop_reason);
   if (reason !== undefined) span.setAttribute(GEN_AI.finishReasons, [reason]);
-  readUsage(span, obj(message.usage), undefined);
+  readUsage(span, obj(message.usage));
   tracing.capture.setMessages(span, GEN_AI.outputMessages, [
     { role: 'assistant', parts: blocks(message.content), ...(reason === undefined ? {} : { finish_reason: reason }) },
   ]);
@@ -57,12 +48,12 @@ function readMessage(tracing: ShimTracing, span: Span, message: Json): void {
  * Anthropic's input_tokens leaves out cached tokens; the GenAI conventions count
  * them in gen_ai.usage.input_tokens, so the three are summed.
  */
-function readUsage(span: Span, usage: Json, outputTokens: number | undefined): void {
+function readUsage(span: Span, usage: Json): void {
   const input = num(usage.input_tokens);
   const cacheRead = num(usage.cache_read_input_tokens);
   const cacheCreation = num(usage.cache_creation_input_tokens);
   if (input !== undefined) span.setAttribute(GEN_AI.inputTokens, input + (cacheRead ?? 0) + (cacheCreation ?? 0));
-  setCount(span, GEN_AI.outputTokens, outputTokens ?? usage.output_tokens);
+  setCount(span, GEN_AI.outputTokens, usage.output_tokens);
   setCount(span, GEN_AI.cacheReadTokens, cacheRead);
   setCount(span, GEN_AI.cacheCreationTokens, cacheCreation);
 }
@@ -106,20 +97,16 @@ function streamAccumulator(tracing: ShimTracing) {
       }
     },
     finish(span: Span): void {
-      setText(span, GEN_AI.responseId, str(start.id));
-      setText(span, GEN_AI.responseModel, str(start.model));
+      setText(span, GEN_AI.responseId, start.id);
+      setText(span, GEN_AI.responseModel, start.model);
       if (reason !== undefined) span.setAttribute(GEN_AI.finishReasons, [reason]);
-      readUsage(span, usage, num(usage.output_tokens));
+      readUsage(span, usage);
       const parts = [...content.entries()]
         .sort(([a], [b]) => a - b)
         .map(([, block]): ContentPart =>
           block.type === 'tool_use'
-            ? {
-                type: 'tool_call',
-                ...(block.id ? { id: block.id } : {}),
-                name: block.name ?? '',
-                arguments: parseJson(block.text),
-              }
+            ? // A tool call streamed without arguments called the tool with none: {}.
+              toolCallPart(block.id, block.name ?? '', block.text === '' ? {} : parseJsonText(block.text))
             : { type: 'text', content: block.text },
         );
       tracing.capture.setMessages(span, GEN_AI.outputMessages, [
@@ -149,14 +136,7 @@ function blocks(content: unknown): ContentPart[] {
   for (const raw of content) {
     const block = obj(raw);
     if (block.type === 'text' && typeof block.text === 'string') parts.push({ type: 'text', content: block.text });
-    if (block.type === 'tool_use') {
-      parts.push({
-        type: 'tool_call',
-        ...(str(block.id) ? { id: str(block.id) } : {}),
-        name: str(block.name) ?? '',
-        arguments: block.input,
-      });
-    }
+    if (block.type === 'tool_use') parts.push(toolCallPart(str(block.id), str(block.name) ?? '', block.input));
     if (block.type === 'tool_result') {
       parts.push({
         type: 'tool_call_response',
@@ -166,12 +146,4 @@ function blocks(content: unknown): ContentPart[] {
     }
   }
   return parts;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text === '' ? {} : JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

@@ -1,6 +1,11 @@
 import { context, trace, type Span } from '@opentelemetry/api';
+import { OPERATIONS } from './attributes.ts';
+import { str, type Json } from './json.ts';
 import { observeStream } from './stream.ts';
-import { recordError, type ShimTracing } from './tracing.ts';
+import { recordError, startModelSpan, type ShimTracing } from './tracing.ts';
+
+/** A provider SDK's `create(body, options)` method. */
+export type Create = (this: unknown, body: Json, options?: unknown) => unknown;
 
 /** How a provider instrumentation reads one call's outcome. */
 export interface CallReader<R, C> {
@@ -8,6 +13,31 @@ export interface CallReader<R, C> {
   response(span: Span, response: R): void;
   /** Streamed: a fresh accumulator per call, fed every chunk, asked to write the span at the end. */
   stream?: () => { chunk(span: Span, chunk: C): void; finish(span: Span): void };
+}
+
+/** How a provider instrumentation reads one `create` call: its request, then its outcome. */
+export interface CreateReader<R, C> extends CallReader<R, C> {
+  /** Records the request on the span; `self` is the SDK resource the method was called on. */
+  request(span: Span, body: Json, self: unknown): void;
+}
+
+/**
+ * Wraps a provider SDK's chat `create`: each call gets a chat span for the
+ * body's model (`baseUrl` tells which endpoint the client talks to,
+ * server.address), read by `reader`, whole or streamed.
+ */
+export function wrapCreate<R, C>(
+  tracing: ShimTracing,
+  provider: string,
+  original: Create,
+  baseUrl: (self: unknown) => string | undefined,
+  reader: CreateReader<R, C>,
+): Create {
+  return function create(this: unknown, body: Json, options?: unknown): unknown {
+    const span = startModelSpan(tracing, OPERATIONS.chat, provider, str(body?.model), baseUrl(this));
+    reader.request(span, body, this);
+    return traceCall(tracing, span, body?.stream === true, reader, () => original.call(this, body, options));
+  };
 }
 
 /**

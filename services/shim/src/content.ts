@@ -1,6 +1,5 @@
-import { createHmac } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
-import { redact, truncateUtf8, type CapturePolicy } from '@aispm/core';
+import { effectivePolicy, hmacHex, redact, truncateUtf8, type CapturePolicy } from '@aispm/core';
 import { AISPM } from './attributes.ts';
 
 /** What the shim keeps of prompts, completions and tool payloads (AISPM_CAPTURE_* by default). */
@@ -24,6 +23,11 @@ export type ContentPart =
   | { type: 'tool_call'; id?: string; name: string; arguments: unknown }
   | { type: 'tool_call_response'; id?: string; response: unknown };
 
+/** A tool call the model asked for; `id` only when the provider gave one. */
+export function toolCallPart(id: string | undefined, name: string, args: unknown): ContentPart {
+  return { type: 'tool_call', ...(id === undefined ? {} : { id }), name, arguments: args };
+}
+
 /**
  * Applies the capture policy to content before it is set on a span, so no
  * exporter, including an OTLP exporter to a third party, ever sees more than
@@ -36,7 +40,7 @@ export class ContentCapture {
 
   constructor(settings: CaptureSettings) {
     this.settings = settings;
-    this.#policy = settings.policy === 'hash' && settings.hmacKey === null ? 'none' : settings.policy;
+    this.#policy = effectivePolicy(settings);
   }
 
   get policy(): CapturePolicy {
@@ -63,16 +67,12 @@ export class ContentCapture {
   #set(span: Span, key: string, serialize: () => string): void {
     span.setAttribute(AISPM.capturePolicy, this.#policy);
     const text = serialize().toWellFormed();
-    if (this.#policy === 'hash') {
-      span.setAttribute(
-        key,
-        createHmac('sha256', this.settings.hmacKey ?? '')
-          .update(text, 'utf8')
-          .digest('hex'),
-      );
-    } else {
-      span.setAttribute(key, truncateUtf8(text, this.settings.maxContentBytes));
-    }
+    span.setAttribute(
+      key,
+      this.#policy === 'hash'
+        ? hmacHex(this.settings.hmacKey ?? '', text)
+        : truncateUtf8(text, this.settings.maxContentBytes),
+    );
   }
 
   #maskMessage(message: ContentMessage): ContentMessage {

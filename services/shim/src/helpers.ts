@@ -1,4 +1,4 @@
-import { SpanKind, context, type Attributes, type Span } from '@opentelemetry/api';
+import { SpanKind, context, type Span } from '@opentelemetry/api';
 import { GEN_AI, OPERATIONS } from './attributes.ts';
 import type { ContentMessage } from './content.ts';
 import { runInSpan, startToolSpan, type ToolCall } from './tools.ts';
@@ -58,15 +58,13 @@ export interface LLMCall {
 export function agentHelpers(tracing: ShimTracing): AgentHelpers {
   return {
     withAgent(agent, fn) {
-      const attributes: Attributes = { [GEN_AI.operation]: OPERATIONS.invokeAgent };
-      const scoped = withAgentScope(context.active(), agent);
-      const span = context.with(scoped, () =>
-        tracing.tracer.startSpan(`${OPERATIONS.invokeAgent} ${agent.name}`, {
+      return context.with(withAgentScope(context.active(), agent), () => {
+        const span = tracing.tracer.startSpan(`${OPERATIONS.invokeAgent} ${agent.name}`, {
           kind: SpanKind.INTERNAL,
-          attributes: { ...attributes, ...principalAttributes(tracing.principal) },
-        }),
-      );
-      return context.with(scoped, () => runInSpan(tracing, span, fn, () => undefined));
+          attributes: { [GEN_AI.operation]: OPERATIONS.invokeAgent, ...principalAttributes(tracing.principal) },
+        });
+        return runInSpan(tracing, span, fn, () => undefined);
+      });
     },
     withTool(tool, fn) {
       return runInSpan(tracing, startToolSpan(tracing, tool), fn, (span, result) =>

@@ -9,11 +9,13 @@ export const WRAPPED = Symbol.for('aispm.shim.wrapped');
 
 type Method = (this: unknown, ...args: never[]) => unknown;
 
-/** The client's base URL (openai and anthropic keep it on the client as `baseURL`). */
-const clientBaseUrl =
-  (client: unknown) =>
-  (self: unknown): string | undefined =>
-    str(obj(obj(self)._client).baseURL) ?? str(obj(client).baseURL);
+/**
+ * The base URL of the client an SDK resource (`self`) belongs to: openai and anthropic keep it on the
+ * client as `baseURL`; `client`, when known, is asked when the resource does not say.
+ */
+export function clientBaseUrl(self: unknown, client?: unknown): string | undefined {
+  return str(obj(obj(self)._client).baseURL) ?? str(obj(client).baseURL);
+}
 
 /**
  * Instruments a client the app created, in place, and returns it: an `openai`
@@ -25,7 +27,7 @@ const clientBaseUrl =
 export function instrumentClient<T>(tracing: ShimTracing, client: T): T {
   const target = obj(client);
   const completions = obj(obj(target.chat).completions);
-  const baseUrl = clientBaseUrl(client);
+  const baseUrl = (self: unknown): string | undefined => clientBaseUrl(self, client);
   replace(completions, 'create', (m) => wrapChatCreate(tracing, m as never, baseUrl));
   replace(obj(target.responses), 'create', (m) => wrapResponsesCreate(tracing, m as never, baseUrl));
   replace(obj(target.messages), 'create', (m) => wrapMessagesCreate(tracing, m as never, baseUrl));

@@ -12,3 +12,13 @@ export function obj(value: unknown): Json {
 export function num(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
+
+/** A JSON text, parsed; a text that does not parse, or a value that is not a string, as it is. */
+export function parseJsonText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}

@@ -1,14 +1,4 @@
-import {
-  KafkaBus,
-  createEventCodec,
-  eventKey,
-  fromReadableSpan,
-  spanToEvent,
-  type AiEvent,
-  type Bus,
-  type CaptureOptions,
-  type OutgoingRecord,
-} from '@aispm/core';
+import { KafkaBus, createEventCodec, fromReadableSpan, mapSpans, type Bus, type CaptureOptions } from '@aispm/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 /** ExportResult of @opentelemetry/core, which the shim does not depend on directly. */
@@ -62,11 +52,15 @@ export class KafkaEventExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    const records: OutgoingRecord[] = [];
-    for (const span of spans) {
-      const event = this.#toEvent(span);
-      if (event !== null) records.push({ key: eventKey(event), value: this.#codec.encode(event) });
-    }
+    const { records, ignored, rejected } = mapSpans(spans.map(fromReadableSpan), {
+      tenant: this.#options.tenant,
+      capture: this.#options.capture,
+      codec: this.#codec,
+      locate: (span) => `span ${span.spanId} (${span.name})`,
+    });
+    this.stats.ignored += ignored;
+    this.stats.rejected += rejected.length;
+    for (const { path, reason } of rejected) this.#options.warn(`aispm shim: ${path} is not a valid event: ${reason}`);
     if (records.length === 0) {
       done({ code: 0 });
       return;
@@ -85,19 +79,4 @@ export class KafkaEventExporter implements SpanExporter {
   }
 
   async forceFlush(): Promise<void> {}
-
-  #toEvent(span: ReadableSpan): AiEvent | null {
-    const input = fromReadableSpan(span);
-    const result = spanToEvent(input, { tenant: this.#options.tenant, capture: this.#options.capture });
-    if ('ignored' in result) {
-      this.stats.ignored++;
-      return null;
-    }
-    if ('rejected' in result) {
-      this.stats.rejected++;
-      this.#options.warn(`aispm shim: span ${input.spanId} (${input.name}) is not a valid event: ${result.rejected}`);
-      return null;
-    }
-    return result.event;
-  }
 }

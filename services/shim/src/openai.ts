@@ -1,17 +1,16 @@
 import type { Span } from '@opentelemetry/api';
-import { GEN_AI, OPERATIONS } from './attributes.ts';
-import { traceCall } from './call.ts';
-import type { ContentMessage, ContentPart } from './content.ts';
-import { obj, str, type Json } from './json.ts';
-import { setCount, setText, startModelSpan, type ShimTracing } from './tracing.ts';
+import { GEN_AI } from './attributes.ts';
+import { wrapCreate, type Create } from './call.ts';
+import { toolCallPart, type ContentMessage, type ContentPart } from './content.ts';
+import { obj, parseJsonText, str, type Json } from './json.ts';
+import { setCount, setText, type ShimTracing } from './tracing.ts';
 
 /**
  * The openai package (v4 to v6): chat.completions.create and responses.create,
  * whole and streamed. Shapes are read defensively: a field the API drops is
- * simply not recorded.
+ * simply not recorded. Tool-call arguments arrive as a JSON string; they are
+ * kept parsed when they parse (parseJsonText), as the conventions show them.
  */
-type Create = (this: unknown, body: Json, options?: unknown) => unknown;
-
 const PROVIDER = 'openai';
 
 /** Wraps a `create` method; `baseUrl` tells which endpoint the client talks to (server.address). */
@@ -20,22 +19,15 @@ export function wrapChatCreate(
   original: Create,
   baseUrl: (self: unknown) => string | undefined,
 ): Create {
-  return function create(this: unknown, body: Json, options?: unknown): unknown {
-    const span = startModelSpan(tracing, OPERATIONS.chat, PROVIDER, str(body?.model), baseUrl(this));
-    if (Array.isArray(body?.messages)) {
-      tracing.capture.setMessages(span, GEN_AI.inputMessages, body.messages.map(chatMessage));
-    }
-    return traceCall(
-      tracing,
-      span,
-      body?.stream === true,
-      {
-        response: (s, completion: Json) => readChatCompletion(tracing, s, completion),
-        stream: () => chatStreamAccumulator(tracing),
-      },
-      () => original.call(this, body, options),
-    );
-  };
+  return wrapCreate(tracing, PROVIDER, original, baseUrl, {
+    request: (span, body) => {
+      if (Array.isArray(body?.messages)) {
+        tracing.capture.setMessages(span, GEN_AI.inputMessages, body.messages.map(chatMessage));
+      }
+    },
+    response: (s, completion: Json) => readChatCompletion(tracing, s, completion),
+    stream: () => chatStreamAccumulator(tracing),
+  });
 }
 
 export function wrapResponsesCreate(
@@ -43,37 +35,30 @@ export function wrapResponsesCreate(
   original: Create,
   baseUrl: (self: unknown) => string | undefined,
 ): Create {
-  return function create(this: unknown, body: Json, options?: unknown): unknown {
-    const span = startModelSpan(tracing, OPERATIONS.chat, PROVIDER, str(body?.model), baseUrl(this));
-    setText(span, GEN_AI.conversationId, str(body?.conversation) ?? str(body?.previous_response_id));
-    tracing.capture.setMessages(span, GEN_AI.inputMessages, responsesInput(body));
-    return traceCall(
-      tracing,
-      span,
-      body?.stream === true,
-      {
-        response: (s, response: Json) => readResponse(tracing, s, response),
-        stream: () => {
-          let final: Json | undefined;
-          return {
-            chunk: (_s, event: Json) => {
-              // The terminal event carries the whole response: id, model, output, usage.
-              if (/^response\.(completed|incomplete|failed)$/.test(str(event?.type) ?? '')) final = obj(event.response);
-            },
-            finish: (s) => {
-              if (final) readResponse(tracing, s, final);
-            },
-          };
+  return wrapCreate(tracing, PROVIDER, original, baseUrl, {
+    request: (span, body) => {
+      setText(span, GEN_AI.conversationId, str(body?.conversation) ?? str(body?.previous_response_id));
+      tracing.capture.setMessages(span, GEN_AI.inputMessages, responsesInput(body));
+    },
+    response: (s, response: Json) => readResponse(tracing, s, response),
+    stream: () => {
+      let final: Json | undefined;
+      return {
+        chunk: (_s, event: Json) => {
+          // The terminal event carries the whole response: id, model, output, usage.
+          if (/^response\.(completed|incomplete|failed)$/.test(str(event?.type) ?? '')) final = obj(event.response);
         },
-      },
-      () => original.call(this, body, options),
-    );
-  };
+        finish: (s) => {
+          if (final) readResponse(tracing, s, final);
+        },
+      };
+    },
+  });
 }
 
 function readChatCompletion(tracing: ShimTracing, span: Span, completion: Json): void {
-  setText(span, GEN_AI.responseId, str(completion.id));
-  setText(span, GEN_AI.responseModel, str(completion.model));
+  setText(span, GEN_AI.responseId, completion.id);
+  setText(span, GEN_AI.responseModel, completion.model);
   const choices = Array.isArray(completion.choices) ? completion.choices.map(obj) : [];
   const reasons = choices.map((c) => str(c.finish_reason)).filter((r): r is string => r !== undefined);
   if (reasons.length > 0) span.setAttribute(GEN_AI.finishReasons, reasons);
@@ -100,10 +85,7 @@ interface ChoiceState {
 
 /** Streamed chat: text and tool-call fragments are joined per choice; usage arrives in the last chunk when asked for. */
 function chatStreamAccumulator(tracing: ShimTracing) {
-  const choices = new Map<
-    number,
-    { text: string; reason?: string; calls: Map<number, { id?: string; name: string; args: string }> }
-  >();
+  const choices = new Map<number, ChoiceState>();
   let id: string | undefined;
   let model: string | undefined;
   let usage: Json | undefined;
@@ -146,7 +128,7 @@ function chatStreamAccumulator(tracing: ShimTracing) {
           role: 'assistant',
           parts: [
             ...(c.text === '' ? [] : [{ type: 'text' as const, content: c.text }]),
-            ...[...c.calls.values()].map((call) => toolCallPart(call.id, call.name, call.args)),
+            ...[...c.calls.values()].map((call) => toolCallPart(call.id, call.name, parseJsonText(call.args))),
           ],
           finish_reason: c.reason ?? 'stop',
         })),
@@ -156,8 +138,8 @@ function chatStreamAccumulator(tracing: ShimTracing) {
 }
 
 function readResponse(tracing: ShimTracing, span: Span, response: Json): void {
-  setText(span, GEN_AI.responseId, str(response.id));
-  setText(span, GEN_AI.responseModel, str(response.model));
+  setText(span, GEN_AI.responseId, response.id);
+  setText(span, GEN_AI.responseModel, response.model);
   const usage = obj(response.usage);
   setCount(span, GEN_AI.inputTokens, usage.input_tokens);
   setCount(span, GEN_AI.outputTokens, usage.output_tokens);
@@ -167,7 +149,7 @@ function readResponse(tracing: ShimTracing, span: Span, response: Json): void {
   const parts: ContentPart[] = [];
   for (const item of output) {
     if (item.type === 'function_call')
-      parts.push(toolCallPart(str(item.call_id), str(item.name) ?? '', item.arguments));
+      parts.push(toolCallPart(str(item.call_id), str(item.name) ?? '', parseJsonText(item.arguments)));
     if (item.type === 'message') parts.push(...contentParts(item.content));
   }
   const called = parts.some((p) => p.type === 'tool_call');
@@ -203,7 +185,7 @@ function responsesInput(body: Json): ContentMessage[] {
     } else if (item.type === 'function_call') {
       messages.push({
         role: 'assistant',
-        parts: [toolCallPart(str(item.call_id), str(item.name) ?? '', item.arguments)],
+        parts: [toolCallPart(str(item.call_id), str(item.name) ?? '', parseJsonText(item.arguments))],
       });
     } else {
       messages.push({ role: str(item.role) ?? 'user', parts: contentParts(item.content) });
@@ -225,7 +207,7 @@ function chatMessage(raw: unknown): ContentMessage {
     parts: [
       ...contentParts(message.content),
       ...calls.map((call) =>
-        toolCallPart(str(call.id), str(obj(call.function).name) ?? '', obj(call.function).arguments),
+        toolCallPart(str(call.id), str(obj(call.function).name) ?? '', parseJsonText(obj(call.function).arguments)),
       ),
     ],
   };
@@ -239,17 +221,4 @@ function contentParts(content: unknown): ContentPart[] {
     .map((part) => str(part.text) ?? str(part.refusal))
     .filter((text): text is string => text !== undefined)
     .map((text) => ({ type: 'text', content: text }));
-}
-
-/** Tool-call arguments arrive as a JSON string; kept parsed when they parse, as the conventions show them. */
-export function toolCallPart(id: string | undefined, name: string, args: unknown): ContentPart {
-  let parsed = args;
-  if (typeof args === 'string') {
-    try {
-      parsed = JSON.parse(args);
-    } catch {
-      parsed = args;
-    }
-  }
-  return { type: 'tool_call', ...(id === undefined ? {} : { id }), name, arguments: parsed };
 }

@@ -5,8 +5,8 @@ import {
   type InstrumentationConfig,
 } from '@opentelemetry/instrumentation';
 import { wrapMessagesCreate } from './anthropic.ts';
-import { WRAPPED, replace } from './instrument.ts';
-import { obj, str } from './json.ts';
+import { WRAPPED, clientBaseUrl, replace } from './instrument.ts';
+import { obj } from './json.ts';
 import { wrapChatCreate, wrapResponsesCreate } from './openai.ts';
 import type { ShimTracing } from './tracing.ts';
 
@@ -62,8 +62,6 @@ function classFile(path: string, className: string, wrap: (original: never) => u
     (exports: unknown) => restore(prototypeOf(obj(exports)[className]), 'create'),
   );
 }
-
-const clientBaseUrl = (self: unknown): string | undefined => str(obj(obj(self)._client).baseURL);
 
 function prototypeOf(cls: unknown): Record<string, unknown> {
   return typeof cls === 'function' ? (cls.prototype as Record<string, unknown>) : {};

@@ -1,5 +1,5 @@
 import { context, propagation, trace } from '@opentelemetry/api';
-import { createLogger, loadConfig, type Bus, type ToolRisk } from '@aispm/core';
+import { createLogger, describeError, loadConfig, type Bus, type ToolRisk } from '@aispm/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -147,7 +147,7 @@ export function register(options: RegisterOptions): Shim {
         const done = sdk.shutdown().then(
           () => 'done' as const,
           (err: unknown) => {
-            warn(`aispm shim: shutting down failed: ${err instanceof Error ? err.message : String(err)}`);
+            warn(`aispm shim: shutting down failed: ${describeError(err)}`);
             return 'done' as const;
           },
         );

@@ -50,7 +50,8 @@ export function observeStream<T>(stream: AsyncIterable<T>, observer: StreamObser
   });
 }
 
-function safely(action: () => void): void {
+/** Runs a telemetry step (reading a chunk, a result); its failure stays inside the shim, never reaching the app. */
+export function safely(action: () => void): void {
   try {
     action();
   } catch {

@@ -1,6 +1,7 @@
 import { SpanKind, context, trace, type Attributes, type Span } from '@opentelemetry/api';
 import type { ToolRisk } from '@aispm/core';
 import { AISPM, GEN_AI, OPERATIONS } from './attributes.ts';
+import { safely } from './stream.ts';
 import { principalAttributes, recordError, serverAttributes, type ShimTracing } from './tracing.ts';
 
 export interface ToolCall {
@@ -63,12 +64,4 @@ export function runInSpan<T>(
   safely(() => onResult(span, result as Awaited<T>));
   span.end();
   return result;
-}
-
-function safely(action: () => void): void {
-  try {
-    action();
-  } catch {
-    // Reading a result for telemetry must never fail the call.
-  }
 }

@@ -104,7 +104,7 @@ export function recordError(span: Span, err: unknown, capture: ContentCapture): 
   span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
 
-export function errorType(err: unknown): string {
+function errorType(err: unknown): string {
   if (typeof err === 'object' && err !== null) {
     const status = (err as { status?: unknown }).status;
     if (typeof status === 'number') return String(status);

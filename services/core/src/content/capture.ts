@@ -34,7 +34,7 @@ export type RawContent = Omit<EventContent, 'policy'>;
  * here is `none`.
  */
 export function captureContent(raw: RawContent, options: CaptureOptions, declared?: string): EventContent {
-  const configured = options.policy === 'hash' && options.hmacKey === null ? 'none' : options.policy;
+  const configured = effectivePolicy(options);
   if (declared === 'hash' && configured !== 'none' && Object.values(raw).every((t) => t === null || HMAC_HEX.test(t))) {
     return { policy: 'hash', ...raw };
   }
@@ -49,6 +49,16 @@ export function captureContent(raw: RawContent, options: CaptureOptions, declare
   };
 }
 
+/** The policy as applied: `hash` without an HMAC key keeps nothing (`none`) rather than anything weaker. */
+export function effectivePolicy(options: Pick<CaptureOptions, 'policy' | 'hmacKey'>): CapturePolicy {
+  return options.policy === 'hash' && options.hmacKey === null ? 'none' : options.policy;
+}
+
+/** What the `hash` policy keeps of a (well-formed) text: its HMAC-SHA256 under `key`, in hex. */
+export function hmacHex(key: string, text: string): string {
+  return createHmac('sha256', key).update(text, 'utf8').digest('hex');
+}
+
 function captureText(text: string, policy: CapturePolicy, options: CaptureOptions): string | null {
   // Lone surrogates cannot be written as UTF-8; replace them before anything is measured or hashed.
   const wellFormed = text.toWellFormed();
@@ -56,9 +66,7 @@ function captureText(text: string, policy: CapturePolicy, options: CaptureOption
     case 'none':
       return null;
     case 'hash':
-      return options.hmacKey === null
-        ? null
-        : createHmac('sha256', options.hmacKey).update(wellFormed, 'utf8').digest('hex');
+      return options.hmacKey === null ? null : hmacHex(options.hmacKey, wellFormed);
     case 'redacted':
       return truncateUtf8(redact(wellFormed).text, options.maxContentBytes);
     case 'full':
