@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { createEventCodec, type AiEvent } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
 import { Scorer } from '@aispm/processor';
-import { machineBusy, type Benchmark } from './harness.ts';
+import { cv, machineBusy, median, type Benchmark } from './harness.ts';
 
 /**
  * In-process analytics: Avro decode → baseline → score (and drift windows), no
@@ -116,9 +116,7 @@ const bench: Benchmark = {
       if (sampled++ >= 1000) break;
       snapshotBytes += scorer.snapshot(key)?.length ?? 0;
     }
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-    const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
-    const cv = Math.sqrt(rates.reduce((a, b) => a + (b - mean) ** 2, 0) / rates.length) / mean;
+    const spread = cv(rates);
     return Promise.resolve({
       metrics: {
         events_per_sec_per_core: { value: Math.round(median(rates)), unit: 'events/s' },
@@ -136,8 +134,8 @@ const bench: Benchmark = {
         flagged_by_top_part: flaggedBy,
         memory_measure: 'growth of V8 heapUsed + arrayBuffers after full GC / entities',
       },
-      noisy: machineBusy() || cv > 0.1,
-      notes: [`pass rates cv ${cv.toFixed(3)}`],
+      noisy: machineBusy() || spread > 0.1,
+      notes: [`pass rates cv ${spread.toFixed(3)}`],
     });
   },
 };

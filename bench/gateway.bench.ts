@@ -1,20 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KafkaBus, loadConfig, silentLogger } from '@aispm/core';
-import { startGateway } from '@aispm/gateway';
+import { startGateway, type RunningGateway } from '@aispm/gateway';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { Worker } from 'node:worker_threads';
-import { machineBusy, repeat, type Benchmark } from './harness.ts';
+import { startKafkaBroker } from '../test/setup/kafka-broker.ts';
+import { machineBusy, percentile, repeat, type Benchmark } from './harness.ts';
 import type { SendJob, SendResult } from './support/otlp-sender.ts';
 
 /**
  * OTLP protobuf batches of 512 GenAI spans, posted on loopback by 8 concurrent senders to a
- * gateway in this process, published to a real Kafka broker (KAFKA_BROKERS, else one started
- * with deploy/local/kafka/kafka.sh). The senders run on a worker thread that reports its own
+ * gateway in this process, published to a real Kafka broker (the tests' startKafkaBroker:
+ * KAFKA_BROKERS, else testcontainers, else deploy/local/kafka). The senders run on a worker thread that reports its own
  * CPU time; throughput per core is spans over the CPU time the process used minus the
  * senders' — the gateway with its Kafka producer, its GC and its libuv threads.
  */
@@ -60,22 +57,12 @@ function genAiBatches(count: number): Uint8Array[] {
   });
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
 const bench: Benchmark = {
   description: `OTLP protobuf batches of ${BATCH} spans → gateway → real Kafka broker`,
   async run(progress) {
-    const script = join(import.meta.dirname, '../deploy/local/kafka/kafka.sh');
-    let brokerDir: string | undefined;
-    let brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
-    if (!brokers?.length) {
-      brokerDir = mkdtempSync(join(tmpdir(), 'aispm-bench-kafka-'));
-      progress(`starting a Kafka broker in ${brokerDir}`);
-      brokers = [execFileSync('bash', [script, 'start', brokerDir], { encoding: 'utf8' }).trim().split('\n').at(-1)!];
-    }
+    const broker = await startKafkaBroker(process.env, progress);
+    progress(`Kafka: ${broker.label}`);
+    const { brokers } = broker;
     const config = loadConfig({
       AISPM_MODE: 'distributed',
       KAFKA_BROKERS: brokers.join(','),
@@ -84,41 +71,43 @@ const bench: Benchmark = {
       AISPM_GATEWAY_KEYS: `bench:${KEY}`,
     });
     const bus = new KafkaBus({ brokers });
-    const gateway = await startGateway({ bus, config, log: silentLogger });
-    const url = `${gateway.url}/v1/traces`;
-    const bodies = genAiBatches(16);
-    const latencies: number[] = [];
-    let failures = 0;
-    let measuring = false;
-    const once = async (): Promise<number> => {
-      const cpu = process.cpuUsage();
-      const job: SendJob = { url, key: KEY, bodies, requests: BATCHES_PER_REPEAT, concurrency: SENDERS };
-      const sent = await new Promise<SendResult>((resolve, reject) => {
-        const worker = new Worker(new URL('./support/otlp-sender.ts', import.meta.url), { workerData: job });
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      });
-      const used = process.cpuUsage(cpu);
-      const cpuSeconds = (used.user + used.system - sent.cpuMicros) / 1e6;
-      if (measuring) {
-        latencies.push(...sent.latencies);
-        failures += sent.failures;
-      }
-      const perCore = (BATCHES_PER_REPEAT * BATCH) / cpuSeconds;
-      progress(
-        `${Math.round(perCore).toLocaleString('en-US')} spans/s per core (${cpuSeconds.toFixed(2)} gateway CPU s)`,
-      );
-      return perCore;
-    };
+    let gateway: RunningGateway | undefined;
     try {
+      gateway = await startGateway({ bus, config, log: silentLogger });
+      const url = `${gateway.url}/v1/traces`;
+      const bodies = genAiBatches(16);
+      const latencies: number[] = [];
+      let failures = 0;
+      let measuring = false;
+      const once = async (): Promise<number> => {
+        const cpu = process.cpuUsage();
+        const job: SendJob = { url, key: KEY, bodies, requests: BATCHES_PER_REPEAT, concurrency: SENDERS };
+        const sent = await new Promise<SendResult>((resolve, reject) => {
+          const worker = new Worker(new URL('./support/otlp-sender.ts', import.meta.url), { workerData: job });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        });
+        const used = process.cpuUsage(cpu);
+        const cpuSeconds = (used.user + used.system - sent.cpuMicros) / 1e6;
+        if (measuring) {
+          latencies.push(...sent.latencies);
+          failures += sent.failures;
+        }
+        const perCore = (BATCHES_PER_REPEAT * BATCH) / cpuSeconds;
+        progress(
+          `${Math.round(perCore).toLocaleString('en-US')} spans/s per core (${cpuSeconds.toFixed(2)} gateway CPU s)`,
+        );
+        return perCore;
+      };
       await repeat(once, { warmup: 2, repeats: 0 });
       measuring = true;
       const result = await repeat(once, { warmup: 0, repeats: 5 });
       if (failures > 0) throw new Error(`${failures} requests were not answered 200; the figures would be meaningless`);
+      latencies.sort((a, b) => a - b);
       return {
         metrics: {
           spans_per_sec_per_core: { value: Math.round(result.median), unit: 'spans/s' },
-          p99_request_ms: { value: Number(percentile(latencies, 99).toFixed(2)), unit: 'ms' },
+          p99_request_ms: { value: Number(percentile(latencies, 0.99).toFixed(2)), unit: 'ms' },
         },
         params: { batch: BATCH, senders: SENDERS, batches_per_repeat: BATCHES_PER_REPEAT, repeats: 5, warmup: 2 },
         noisy: machineBusy() || result.cv > 0.1,
@@ -128,12 +117,9 @@ const bench: Benchmark = {
         ],
       };
     } finally {
-      await gateway.close();
+      await gateway?.close();
       await bus.close();
-      if (brokerDir) {
-        execFileSync('bash', [script, 'stop', brokerDir]);
-        rmSync(brokerDir, { recursive: true, force: true });
-      }
+      await broker.stop();
     }
   },
 };

@@ -37,11 +37,28 @@ export async function repeat(
   for (let i = 0; i < options.warmup; i++) await once();
   const samples: number[] = [];
   for (let i = 0; i < options.repeats; i++) samples.push(await once());
-  const sorted = [...samples].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)] as number;
-  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
-  const sd = Math.sqrt(samples.reduce((a, b) => a + (b - mean) ** 2, 0) / samples.length);
-  return { median, samples, cv: mean === 0 ? 0 : sd / mean };
+  return { median: median(samples), samples, cv: cv(samples) };
+}
+
+/** The middle value (of an even count, the upper of the two middle ones); `values` need not be sorted. */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+}
+
+/** Coefficient of variation: population standard deviation over the mean (0 when the mean is 0). */
+export function cv(values: readonly number[]): number {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+  return mean === 0 ? 0 : sd / mean;
+}
+
+/**
+ * Nearest-rank percentile of ascending `sorted` values, `q` from 0 to 1: the smallest
+ * value with at least q·n values at or below it. 0 when there are none.
+ */
+export function percentile(sorted: readonly number[], q: number): number {
+  const n = sorted.length;
+  return sorted[Math.max(0, Math.min(n - 1, Math.ceil(q * n) - 1))] ?? 0;
 }
 
 /** A machine whose one-minute load already exceeds half its cores gives noisy figures. */

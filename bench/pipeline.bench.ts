@@ -1,28 +1,27 @@
-import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ChdbStore, KafkaBus, createEventCodec, eventKey, loadConfig, migrate, type OutgoingRecord } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
 import { KafkaChangelog, Processor } from '@aispm/processor';
-import { machineBusy, type Benchmark } from './harness.ts';
+import { startKafkaBroker } from '../test/setup/kafka-broker.ts';
+import { machineBusy, median, percentile, type Benchmark } from './harness.ts';
 
 /**
- * End to end on this machine: a real Kafka broker (deploy/local/kafka, started in a
- * temp folder) → the processor (consumer group member, changelog checkpoints) →
- * chdb. The producer publishes pre-encoded events in chunks as fast as the broker
- * takes them; a poller counts score rows every 25 ms. A chunk's latency is from
- * its publish call to the moment the row count covers it (produce → queryable);
- * throughput is events over the time from the first publish to the last row
- * queryable. Warm-up run first, then three flooding runs for throughput (under a flood,
- * latency is only queueing), then three runs paced at 90% of that throughput for the
- * latency metrics, so the latency quoted holds near the throughput quoted, then three
- * runs paced at the target rate (TARGET_RATE) whatever the flood reached. Medians
+ * End to end on this machine: a real Kafka broker (the tests' startKafkaBroker:
+ * KAFKA_BROKERS, else testcontainers, else deploy/local/kafka) → the processor
+ * (consumer group member, changelog checkpoints) → chdb. The producer publishes
+ * pre-encoded events in chunks as fast as the broker takes them; a poller counts
+ * score rows every 25 ms. A chunk's latency is from its publish call to the moment
+ * the row count covers it (produce → queryable); throughput is events over the time
+ * from the first publish to the last row queryable. Warm-up run first, then three
+ * flooding runs for throughput (under a flood, latency is only queueing), then
+ * three runs paced at 90% of that throughput for the latency metrics, so the
+ * latency quoted holds near the throughput quoted, then three runs paced at the
+ * target rate (TARGET_RATE) whatever the flood reached. Medians
  * reported; params say which rate each latency was measured at.
  */
-const exec = promisify(execFile);
-const KAFKA_SH = join(import.meta.dirname, '../deploy/local/kafka/kafka.sh');
 const PARTITIONS = 4;
 const EVENTS = 120_000;
 const CHUNK = 500;
@@ -81,29 +80,30 @@ function encodedStream(): { length: number; slice(from: number, to: number): Out
 const bench: Benchmark = {
   description: 'Kafka → processor → chdb, produce to score row queryable',
   async run(progress) {
-    const kafkaDir = mkdtempSync(join(tmpdir(), 'aispm-bench-kafka-'));
     const dataDir = mkdtempSync(join(tmpdir(), 'aispm-bench-chdb-'));
-    progress('starting a Kafka broker (deploy/local/kafka/kafka.sh)');
-    const { stdout } = await exec('bash', [KAFKA_SH, 'start', kafkaDir], { timeout: 180_000 });
-    const brokers = [stdout.trim().split('\n').at(-1)!];
     const store = await ChdbStore.open({ path: join(dataDir, 'chdb'), database: 'aispm' });
+    const broker = await startKafkaBroker(process.env, progress);
+    progress(`Kafka: ${broker.label}`);
+    const { brokers } = broker;
     const bus = new KafkaBus({ brokers, log: () => undefined });
     try {
       await migrate(store);
       const records = encodedStream();
+      // Topics and groups unique to this run: a broker from KAFKA_BROKERS may have served earlier runs.
+      const run = randomUUID().slice(0, 8);
       let round = 0;
       /** One run over the stream: flooding the topic (rate null) or publishing at `rate` events/s. */
       const once = async (rate: number | null): Promise<Once> => {
         round++;
         const config = loadConfig({
           AISPM_MODE: 'distributed',
-          AISPM_TOPIC_EVENTS: `bench.events.${round}`,
-          AISPM_TOPIC_SCORES: `bench.scores.${round}`,
-          AISPM_TOPIC_FINDINGS: `bench.findings.${round}`,
-          AISPM_TOPIC_STATE: `bench.state.${round}`,
-          AISPM_TOPIC_DEAD_LETTER: `bench.dlq.${round}`,
-          AISPM_TOPIC_ENTITIES: `bench.entities.${round}`,
-          AISPM_TOPIC_ENTITY_STATE: `bench.entity-state.${round}`,
+          AISPM_TOPIC_EVENTS: `bench.events.${run}.${round}`,
+          AISPM_TOPIC_SCORES: `bench.scores.${run}.${round}`,
+          AISPM_TOPIC_FINDINGS: `bench.findings.${run}.${round}`,
+          AISPM_TOPIC_STATE: `bench.state.${run}.${round}`,
+          AISPM_TOPIC_DEAD_LETTER: `bench.dlq.${run}.${round}`,
+          AISPM_TOPIC_ENTITIES: `bench.entities.${run}.${round}`,
+          AISPM_TOPIC_ENTITY_STATE: `bench.entity-state.${run}.${round}`,
         });
         const fleet = FLEET;
         const { topics } = config;
@@ -118,7 +118,7 @@ const bench: Benchmark = {
         ]);
         await store.command('TRUNCATE TABLE anomaly_scores');
         const state = new KafkaChangelog({ bus, brokers, topic: topics.state, eventsTopic: topics.events });
-        const group = `bench-${round}`;
+        const group = `bench-${run}-${round}`;
         const processor = new Processor({ bus, store, topics, state, group, maxBatchSize: BATCH, fleet });
         const entityState = new KafkaChangelog({
           bus,
@@ -172,8 +172,12 @@ const bench: Benchmark = {
         await processor.stop();
         await entities?.stop();
         const latencies = seen.map((t, i) => t - sent[i]!).sort((a, b) => a - b);
-        const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-        const result = { eventsPerSec: records.length / elapsed, p50: at(0.5), p99: at(0.99), fleetLagMs };
+        const result = {
+          eventsPerSec: records.length / elapsed,
+          p50: percentile(latencies, 0.5),
+          p99: percentile(latencies, 0.99),
+          fleetLagMs,
+        };
         progress(
           `round ${round} (${rate === null ? 'flood' : `paced at ${Math.round(rate)} events/s`}): ${Math.round(result.eventsPerSec)} events/s, p50 ${Math.round(result.p50)} ms, p99 ${Math.round(result.p99)} ms` +
             (fleet ? `, entities stage done ${Math.round(fleetLagMs)} ms after the last score` : ''),
@@ -183,9 +187,7 @@ const bench: Benchmark = {
       await once(null); // warm-up: JIT, chdb parts, broker page cache
       const rounds: Once[] = [];
       for (let i = 0; i < 3; i++) rounds.push(await once(null));
-      const median = (runs: Once[], pick: (o: Once) => number): number =>
-        runs.map(pick).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
-      const sustained = median(rounds, (o) => o.eventsPerSec);
+      const sustained = median(rounds.map((o) => o.eventsPerSec));
       const pacedRate = Math.round(sustained * PACED_SHARE);
       const paced: Once[] = [];
       for (let i = 0; i < 3; i++) paced.push(await once(pacedRate));
@@ -197,17 +199,17 @@ const bench: Benchmark = {
       return {
         metrics: {
           events_per_sec: { value: Math.round(sustained), unit: 'events/s' },
-          latency_p50_ms: ms(median(paced, (o) => o.p50)),
-          latency_p99_ms: ms(median(paced, (o) => o.p99)),
+          latency_p50_ms: ms(median(paced.map((o) => o.p50))),
+          latency_p99_ms: ms(median(paced.map((o) => o.p99))),
           // Below the target rate when the pipeline cannot keep up with it; latency then grows with the backlog.
           events_per_sec_at_target: {
-            value: Math.round(median(atTarget, (o) => o.eventsPerSec)),
+            value: Math.round(median(atTarget.map((o) => o.eventsPerSec))),
             unit: 'events/s',
           },
-          latency_p50_ms_at_target: ms(median(atTarget, (o) => o.p50)),
-          latency_p99_ms_at_target: ms(median(atTarget, (o) => o.p99)),
+          latency_p50_ms_at_target: ms(median(atTarget.map((o) => o.p50))),
+          latency_p99_ms_at_target: ms(median(atTarget.map((o) => o.p99))),
           // Paced at 90% of sustained: how long after the last score row the entities stage had taken everything in.
-          entities_stage_lag_ms: ms(median(paced, (o) => o.fleetLagMs)),
+          entities_stage_lag_ms: ms(median(paced.map((o) => o.fleetLagMs))),
         },
         params: {
           events: EVENTS,
@@ -238,9 +240,8 @@ const bench: Benchmark = {
     } finally {
       await bus.close();
       await store.close();
-      await exec('bash', [KAFKA_SH, 'stop', kafkaDir]).catch(() => undefined);
-      rmSync(kafkaDir, { recursive: true, force: true });
       rmSync(dataDir, { recursive: true, force: true });
+      await broker.stop();
     }
   },
 };

@@ -7,6 +7,7 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { ChdbStore } from '@aispm/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../support/until.ts';
 
 /**
  * `aispm up` on the embedded default, as an operator runs it: a stock OTLP
@@ -60,12 +61,11 @@ describe('aispm up (embedded, gateway on)', () => {
     await provider.shutdown();
 
     // The processor stores asynchronously: wait for a status line that counts the event, then stop.
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (/"stored":1\b/.test(stderr)) resolve();
-        else setTimeout(check, 100);
-      };
-      check();
+    // The deadline leaves room within the test's own timeout, so a hang fails with the child's last lines.
+    await until(() => /"stored":1\b/.test(stderr), 'a status line counting the stored event', {
+      timeoutMs: 40_000,
+      everyMs: 100,
+      context: () => `aispm up's last lines:\n${stderr.trim().split('\n').slice(-15).join('\n')}`,
     });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     child.kill('SIGINT');

@@ -17,6 +17,7 @@ import {
   type Subscription,
 } from '@aispm/core';
 import { startGateway, type RunningGateway } from '@aispm/gateway';
+import { until } from '../support/until.ts';
 
 export const KEY_ACME = 'acme-key-0123456789abcdef';
 export const KEY_GLOBEX = 'globex-key-0123456789abcdef';
@@ -62,11 +63,7 @@ export async function startTestGateway(brokers: string[], env: Record<string, st
     config,
     events,
     async waitForEvents(predicate, what, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!predicate(events)) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; have ${events.length} events`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until(() => predicate(events), what, { timeoutMs, context: () => `have ${events.length} events` });
       return events;
     },
     async close() {

@@ -1,14 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { KafkaBus, createEventCodec, eventKey } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
-import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
+import type { AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../support/until.ts';
-import { children, committedAll, spawnUp, type Up } from './support.ts';
+import {
+  committedAll,
+  dataDir,
+  lastLogs,
+  readScores,
+  restoredState,
+  spawnUp,
+  tearDown,
+  upEnv,
+  upTopics,
+  type Up,
+  type UpTopics,
+} from './support.ts';
 
 /**
  * Two processors share the events topic (`aispm up`, distributed: the test's Kafka
@@ -25,9 +34,7 @@ const traffic = [
   ...generateTraffic({ seed: 23, total: 4000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 }),
 ];
 const half = Math.floor(traffic.length / 2);
-const dirs: string[] = [];
 const bus = new KafkaBus({ brokers });
-const scoreCodec = createScoreCodec();
 const eventCodec = createEventCodec();
 /** Where the bus puts a key: kafkajs's default (Java-compatible murmur2) partitioner, as KafkaBus uses. */
 const partitioner = kafkajs.Partitioners.DefaultPartitioner();
@@ -46,59 +53,36 @@ const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING })
 interface Run {
   name: string;
   group: string;
-  topics: { events: string; scores: string; findings: string; state: string; dlq: string };
+  topics: UpTopics;
   /** Every score record read from the scores topic, repeats included. */
   received: AnomalyScoreRecord[];
   scores: Map<string, AnomalyScoreRecord>;
 }
 
 function newRun(name: string): Run {
-  const topic = (what: string): string => `rb.${name}.${what}.${run}`;
   return {
     name,
     group: `rb-${name}-${run}`,
-    topics: {
-      events: topic('events'),
-      scores: topic('scores'),
-      findings: topic('findings'),
-      state: topic('state'),
-      dlq: topic('dlq'),
-    },
+    topics: upTopics(`rb.${name}.${run}`),
     received: [],
     scores: new Map(),
   };
 }
 
-interface Member extends Up {
-  clientId: string;
-}
-
-function up(r: Run, clientId: string): Member {
-  const dataDir = mkdtempSync(join(tmpdir(), `aispm-rebalance-${clientId}-`));
-  dirs.push(dataDir);
-  return {
+/** A member of `r`'s group, named by its client id. */
+function up(r: Run, clientId: string): Up {
+  return spawnUp(
     clientId,
-    ...spawnUp({
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      AISPM_MODE: 'distributed',
-      AISPM_STORE: 'chdb',
-      AISPM_DATA_DIR: dataDir,
-      KAFKA_BROKERS: brokers.join(','),
-      AISPM_KAFKA_CLIENT_ID: clientId,
-      AISPM_PARTITIONS: String(PARTITIONS),
-      AISPM_TOPIC_EVENTS: r.topics.events,
-      AISPM_TOPIC_SCORES: r.topics.scores,
-      AISPM_TOPIC_FINDINGS: r.topics.findings,
-      AISPM_TOPIC_STATE: r.topics.state,
-      AISPM_TOPIC_DEAD_LETTER: r.topics.dlq,
-      AISPM_PROCESSOR_GROUP: r.group,
-      AISPM_PROCESSOR_BATCH: '200',
-      // The broker's minimum: joins and rebalances take a couple of seconds at most.
-      AISPM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-      AISPM_LOG_LEVEL: 'info',
+    upEnv({
+      brokers,
+      dataDir: dataDir(`rebalance-${clientId}`),
+      topics: r.topics,
+      group: r.group,
+      partitions: PARTITIONS,
+      batch: 200,
+      clientId,
     }),
-  };
+  );
 }
 
 /** The group's members (by client id) and the events partitions each owns; empty while it rebalances. */
@@ -126,15 +110,6 @@ async function publish(r: Run, events: typeof traffic): Promise<void> {
   );
 }
 
-/** Keys restored from checkpoints, as the processor logs them, from log line `from` on. */
-function restoredKeys(u: Up, from = 0): { keys: number; partitions: number[] } {
-  const lines = u.logs
-    .slice(from)
-    .filter((line) => line.includes('state restored'))
-    .map((line) => JSON.parse(line) as { keys: number; partitions: number[] });
-  return { keys: lines.reduce((n, l) => n + l.keys, 0), partitions: lines.flatMap((l) => l.partitions) };
-}
-
 /** The processor's own count of events it stored, from its newest status line. */
 function storedBy(u: Up): number {
   const status = u.logs.findLast((line) => line.includes('"status"'));
@@ -148,18 +123,11 @@ beforeAll(async () => {
   await admin.connect();
 });
 
-afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await bus.close();
-  await admin.disconnect();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => tearDown(bus, admin));
 
 /** until, with the members' last log lines in a timeout's message. */
-const untilLogged = (condition: () => boolean | Promise<boolean>, what: string, ups: Member[]): Promise<void> =>
-  until(condition, what, {
-    context: () => `last logs:\n${ups.map((u) => `--- ${u.clientId}\n${u.logs.slice(-15).join('\n')}`).join('\n')}`,
-  });
+const untilLogged = (condition: () => boolean | Promise<boolean>, what: string, ups: Up[]): Promise<void> =>
+  until(condition, what, { context: lastLogs(...ups) });
 
 describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
   it('a member stopped mid-stream hands its partitions over: the other restores their state and scores as one processor does', async () => {
@@ -171,17 +139,9 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
     const all = [ref, a, b];
     await untilLogged(() => all.every((u) => u.logs.some((l) => l.includes('aispm is up'))), 'all three up', all);
     for (const r of [reference, shared]) {
-      await bus.subscribe({
-        topic: r.topics.scores,
-        group: `rb-reader-${r.name}-${run}`,
-        handler: (batch) => {
-          for (const record of batch.records) {
-            const score = scoreCodec.decode(record.value);
-            r.received.push(score);
-            r.scores.set(score.event_id, score);
-          }
-          return Promise.resolve();
-        },
+      await readScores(bus, r.topics.scores, `rb-reader-${r.name}-${run}`, (score) => {
+        r.received.push(score);
+        r.scores.set(score.event_id, score);
       });
     }
     // Both members own partitions before any event arrives, so each processes some of the first half.
@@ -227,7 +187,7 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
     await untilLogged(() => reference.scores.size === traffic.length, 'every event scored by the reference', [ref]);
 
     // The takeover read the stopped member's partitions back from the changelog.
-    const restored = restoredKeys(a, logMark);
+    const restored = restoredState(a, logMark);
     expect(restored.keys).toBeGreaterThan(0);
     expect(restored.partitions).toEqual(expect.arrayContaining(handedOver));
 

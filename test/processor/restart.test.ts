@@ -1,14 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { ChdbStore, KafkaBus, createEventCodec, eventKey } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
-import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
+import type { AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../support/until.ts';
-import { children, committedAll, spawnUp, type Up } from './support.ts';
+import {
+  committedAll,
+  dataDir,
+  lastLogs,
+  readScores,
+  restoredState,
+  spawnUp,
+  tearDown,
+  upEnv,
+  upTopics,
+  type Up,
+  type UpTopics,
+} from './support.ts';
 
 /**
  * The processor survives a crash: `aispm up` (distributed: the test's Kafka broker,
@@ -23,54 +33,36 @@ const PARTITIONS = 3;
 const traffic = [
   ...generateTraffic({ seed: 11, total: 6000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 }),
 ];
-const dirs: string[] = [];
 const bus = new KafkaBus({ brokers });
-const scoreCodec = createScoreCodec();
 const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
 
 interface Run {
   name: string;
   dataDir: string;
+  topics: UpTopics;
+  group: string;
   env: NodeJS.ProcessEnv;
-  events: string;
   scores: Map<string, AnomalyScoreRecord>;
 }
 
 function newRun(name: string): Run {
-  const dataDir = mkdtempSync(join(tmpdir(), `aispm-restart-${name}-`));
-  dirs.push(dataDir);
-  const topic = (what: string): string => `rs.${name}.${what}.${run}`;
+  const dir = dataDir(`restart-${name}`);
+  const topics = upTopics(`rs.${name}.${run}`);
+  const group = `rs-${name}-${run}`;
   return {
     name,
-    dataDir,
-    events: topic('events'),
+    dataDir: dir,
+    topics,
+    group,
     scores: new Map(),
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      AISPM_MODE: 'distributed',
-      AISPM_STORE: 'chdb',
-      AISPM_DATA_DIR: dataDir,
-      KAFKA_BROKERS: brokers.join(','),
-      AISPM_PARTITIONS: String(PARTITIONS),
-      AISPM_TOPIC_EVENTS: topic('events'),
-      AISPM_TOPIC_SCORES: topic('scores'),
-      AISPM_TOPIC_FINDINGS: topic('findings'),
-      AISPM_TOPIC_STATE: topic('state'),
-      AISPM_TOPIC_DEAD_LETTER: topic('dlq'),
-      AISPM_PROCESSOR_GROUP: `rs-${name}-${run}`,
-      // Small batches: many checkpoints, so the kill lands between them.
-      AISPM_PROCESSOR_BATCH: '100',
-      // The killed member never leaves the group; the broker's minimum session keeps the takeover quick.
-      AISPM_KAFKA_SESSION_TIMEOUT_MS: '6000',
-      AISPM_LOG_LEVEL: 'info',
-    },
+    // Small batches: many checkpoints, so the kill lands between them.
+    env: upEnv({ brokers, dataDir: dir, topics, group, partitions: PARTITIONS, batch: 100 }),
   };
 }
 
-const up = (r: Run): Up => spawnUp(r.env);
+const up = (r: Run): Up => spawnUp(r.name, r.env);
 
-const committed = (r: Run): Promise<boolean> => committedAll(admin, r.events, r.env.AISPM_PROCESSOR_GROUP!);
+const committed = (r: Run): Promise<boolean> => committedAll(admin, r.topics.events, r.group);
 
 const reference = newRun('ref');
 const restarted = newRun('kill');
@@ -82,36 +74,22 @@ beforeAll(async () => {
   for (const r of [reference, restarted]) {
     // All of them here, as `up` would: two children creating topics at once trip over each other's metadata.
     await bus.ensureTopics([
-      { topic: r.events, partitions: PARTITIONS },
-      { topic: r.env.AISPM_TOPIC_SCORES!, partitions: PARTITIONS },
-      { topic: r.env.AISPM_TOPIC_FINDINGS!, partitions: PARTITIONS },
-      { topic: r.env.AISPM_TOPIC_DEAD_LETTER!, partitions: 1 },
-      { topic: r.env.AISPM_TOPIC_STATE!, partitions: PARTITIONS, compacted: true },
+      { topic: r.topics.events, partitions: PARTITIONS },
+      { topic: r.topics.scores, partitions: PARTITIONS },
+      { topic: r.topics.findings, partitions: PARTITIONS },
+      { topic: r.topics.deadLetter, partitions: 1 },
+      { topic: r.topics.state, partitions: PARTITIONS, compacted: true },
+      { topic: r.topics.entities, partitions: PARTITIONS },
+      { topic: r.topics.entityState, partitions: PARTITIONS, compacted: true },
     ]);
-    await bus.publish(r.events, records);
-    await bus.subscribe({
-      topic: r.env.AISPM_TOPIC_SCORES!,
-      group: `rs-reader-${r.name}-${run}`,
-      handler: (batch) => {
-        for (const record of batch.records) {
-          const score = scoreCodec.decode(record.value);
-          r.scores.set(score.event_id, score);
-        }
-        return Promise.resolve();
-      },
-    });
+    await bus.publish(r.topics.events, records);
+    await readScores(bus, r.topics.scores, `rs-reader-${r.name}-${run}`, (score) =>
+      r.scores.set(score.event_id, score),
+    );
   }
 });
 
-afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await bus.close();
-  await admin.disconnect();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A child's last log lines, for a timeout's message. */
-const lastLogs = (child: { logs: string[] }) => (): string => `last logs:\n${child.logs.slice(-20).join('\n')}`;
+afterAll(() => tearDown(bus, admin));
 
 describe(`processor restart on ${inject('kafkaLabel')}`, () => {
   it('after a SIGKILL mid-stream, restores state from the changelog: scores match an uninterrupted run, none stored twice', async () => {
@@ -147,11 +125,7 @@ describe(`processor restart on ${inject('kafkaLabel')}`, () => {
     expect(await ref.exited).toBe(0);
 
     // The second process started from the checkpoints, not from zero.
-    const restoredKeys = second.logs
-      .filter((line) => line.includes('state restored'))
-      .map((line) => (JSON.parse(line) as { keys: number }).keys)
-      .reduce((a, b) => a + b, 0);
-    expect(restoredKeys).toBeGreaterThan(0);
+    expect(restoredState(second).keys).toBeGreaterThan(0);
 
     const store = await ChdbStore.open({ path: join(restarted.dataDir, 'chdb'), database: 'aispm' });
     try {

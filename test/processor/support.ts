@@ -1,11 +1,94 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type kafkajs from 'kafkajs';
+import type { KafkaBus } from '@aispm/core';
+import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 
 /** `aispm up` as a child process, for the tests that kill, stop and restart processors. */
 const repo = resolve(import.meta.dirname, '../..');
 
+/** Every topic `aispm up` uses, as loadConfig names them. */
+export interface UpTopics {
+  events: string;
+  scores: string;
+  findings: string;
+  state: string;
+  deadLetter: string;
+  entities: string;
+  entityState: string;
+}
+
+/** All of a run's topics from one prefix, so the children of different runs and tests share none. */
+export function upTopics(prefix: string): UpTopics {
+  const topic = (what: string): string => `${prefix}.${what}`;
+  return {
+    events: topic('events'),
+    scores: topic('scores'),
+    findings: topic('findings'),
+    state: topic('state'),
+    deadLetter: topic('dlq'),
+    entities: topic('entities'),
+    entityState: topic('entity-state'),
+  };
+}
+
+export interface UpEnvOptions {
+  brokers: string[];
+  dataDir: string;
+  topics: UpTopics;
+  group: string;
+  partitions: number;
+  /** AISPM_PROCESSOR_BATCH. */
+  batch: number;
+  /** AISPM_KAFKA_CLIENT_ID, to tell the group's members apart. */
+  clientId?: string;
+}
+
+/**
+ * The environment of a distributed `aispm up` child: the test's broker, chdb in
+ * `dataDir`, every AISPM_TOPIC_* from `topics`, info logs (the tests read them), and
+ * the broker's minimum session timeout, so joins, rebalances and the takeover from
+ * a killed member (which never leaves the group) take seconds.
+ */
+export function upEnv(o: UpEnvOptions): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AISPM_MODE: 'distributed',
+    AISPM_STORE: 'chdb',
+    AISPM_DATA_DIR: o.dataDir,
+    KAFKA_BROKERS: o.brokers.join(','),
+    ...(o.clientId === undefined ? {} : { AISPM_KAFKA_CLIENT_ID: o.clientId }),
+    AISPM_PARTITIONS: String(o.partitions),
+    AISPM_TOPIC_EVENTS: o.topics.events,
+    AISPM_TOPIC_SCORES: o.topics.scores,
+    AISPM_TOPIC_FINDINGS: o.topics.findings,
+    AISPM_TOPIC_STATE: o.topics.state,
+    AISPM_TOPIC_DEAD_LETTER: o.topics.deadLetter,
+    AISPM_TOPIC_ENTITIES: o.topics.entities,
+    AISPM_TOPIC_ENTITY_STATE: o.topics.entityState,
+    AISPM_PROCESSOR_GROUP: o.group,
+    AISPM_PROCESSOR_BATCH: String(o.batch),
+    AISPM_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    AISPM_LOG_LEVEL: 'info',
+  };
+}
+
+/** Data folders made by `dataDir`, removed by `tearDown`. */
+const dirs: string[] = [];
+
+/** A fresh temporary folder for a child's store. */
+export function dataDir(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `aispm-${name}-`));
+  dirs.push(dir);
+  return dir;
+}
+
 export interface Up {
+  /** For log excerpts: the member's client id, or the run's name. */
+  name: string;
   child: ChildProcess;
   /** Its stdout and stderr lines so far. */
   logs: string[];
@@ -15,7 +98,7 @@ export interface Up {
 /** Processes still running, so a failed test can kill them all in its teardown. */
 export const children = new Set<ChildProcess>();
 
-export function spawnUp(env: NodeJS.ProcessEnv): Up {
+export function spawnUp(name: string, env: NodeJS.ProcessEnv): Up {
   const child = spawn(process.execPath, ['services/cli/src/main.ts', 'up', '--status-every', '1'], {
     cwd: repo,
     env,
@@ -34,7 +117,49 @@ export function spawnUp(env: NodeJS.ProcessEnv): Up {
       done(code);
     }),
   );
-  return { child, logs, exited };
+  return { name, child, logs, exited };
+}
+
+/** For until's `context`: each child's last log lines, so a timeout says what they were doing. */
+export const lastLogs =
+  (...ups: Up[]) =>
+  (): string =>
+    `last logs:\n${ups.map((u) => `--- ${u.name}\n${u.logs.slice(-20).join('\n')}`).join('\n')}`;
+
+/** Keys restored from checkpoints, and of which partitions, as the processor logs them, from log line `from` on. */
+export function restoredState(u: Up, from = 0): { keys: number; partitions: number[] } {
+  const lines = u.logs
+    .slice(from)
+    .filter((line) => line.includes('state restored'))
+    .map((line) => JSON.parse(line) as { keys: number; partitions: number[] });
+  return { keys: lines.reduce((n, l) => n + l.keys, 0), partitions: lines.flatMap((l) => l.partitions) };
+}
+
+const scoreCodec = createScoreCodec();
+
+/** Reads a scores topic from its beginning in consumer group `group`, handing `onScore` each score decoded. */
+export async function readScores(
+  bus: KafkaBus,
+  topic: string,
+  group: string,
+  onScore: (score: AnomalyScoreRecord) => void,
+): Promise<void> {
+  await bus.subscribe({
+    topic,
+    group,
+    handler: (batch) => {
+      for (const record of batch.records) onScore(scoreCodec.decode(record.value));
+      return Promise.resolve();
+    },
+  });
+}
+
+/** afterAll: kills the children still running, closes the test's clients and removes the data folders. */
+export async function tearDown(bus: KafkaBus, admin: kafkajs.Admin): Promise<void> {
+  for (const child of children) child.kill('SIGKILL');
+  await bus.close();
+  await admin.disconnect();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
 /**

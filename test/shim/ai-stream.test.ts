@@ -1,10 +1,9 @@
 import { createOpenAI } from '@ai-sdk/openai';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { stepCountIs, streamText, tool } from 'ai';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { register } from '@aispm/shim';
 import { chatChunks, fakeApi } from './fake-api.ts';
+import { recordingShim } from './support.ts';
 
 const EMAIL = 'dave.secret@example.com';
 
@@ -47,14 +46,7 @@ const toolCallChunks = [
 
 describe('ai SDK streaming', () => {
   it('maps streamText with a tool to an agent span, two chat spans and an execute_tool span, content redacted', async () => {
-    const memory = new InMemorySpanExporter();
-    const shim = register({
-      service: 'ai-stream-app',
-      exporter: { kind: 'custom', exporter: new InMemorySpanExporter() },
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      tools: { lookup: 'read' },
-      warn: () => undefined,
-    });
+    const { shim, memory } = recordingShim({ service: 'ai-stream-app', tools: { lookup: 'read' } });
     const openai = createOpenAI({ apiKey: 'sk-x', fetch: fakeApi({ sse: toolCallChunks }, { sse: chatChunks }).fetch });
     const result = streamText({
       model: openai.chat('gpt-4o-mini'),

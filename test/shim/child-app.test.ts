@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KafkaBus, createEventCodec, type AiEvent } from '@aispm/core';
+import { KafkaBus, createEventCodec } from '@aispm/core';
 import { describe, expect, inject, it } from 'vitest';
+import { readTopic } from '../support/read-topic.ts';
 
 const run = promisify(execFile);
 
@@ -12,6 +13,7 @@ describe(`a Node app with the real openai SDK and the shim (${inject('kafkaLabel
     const topic = `shim-child-${Date.now()}`;
     const bus = new KafkaBus({ brokers, retries: 2, log: () => undefined });
     await bus.ensureTopics([{ topic, partitions: 1 }]);
+    await bus.close();
     const { stdout } = await run(process.execPath, [join(import.meta.dirname, 'fixtures', 'openai-app.ts')], {
       env: { ...process.env, KAFKA_BROKERS: brokers.join(','), AISPM_TOPIC_EVENTS: topic, AISPM_TENANT: 'acme' },
       timeout: 30_000,
@@ -20,19 +22,8 @@ describe(`a Node app with the real openai SDK and the shim (${inject('kafkaLabel
     expect(answer).toBe('Paid in full.');
     expect(JSON.parse(stats ?? '{}')).toMatchObject({ exported: 1, dropped: 0, failed: 0, events: { published: 1 } });
 
-    const codec = createEventCodec();
-    const event = await new Promise<{ key: string; event: AiEvent }>((resolve) => {
-      void bus.subscribe({
-        topic,
-        group: `g-${topic}`,
-        handler: (batch) => {
-          const [record] = batch.records;
-          if (record) resolve({ key: record.key, event: codec.decode(record.value) });
-          return Promise.resolve();
-        },
-      });
-    });
-    await bus.close();
+    const [record] = await readTopic(brokers, topic, 1);
+    const event = { key: record!.key, event: createEventCodec().decode(record!.value) };
     expect(event.key).toBe('acme/invoice-app/-');
     expect(event.event).toMatchObject({
       tenant: 'acme',

@@ -4,14 +4,14 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { generateText, stepCountIs, tool } from 'ai';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { fromReadableSpan, spanToEvent } from '@aispm/core';
 import { register } from '@aispm/shim';
-import { chatCompletion, fakeApi } from './fake-api.ts';
+import { chatCompletion, fakeApi, toolCallCompletionFor } from './fake-api.ts';
+import { recordingShim } from './support.ts';
 
 const EMAIL = 'carol.secret@example.com';
 const TOKEN = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';
@@ -69,14 +69,10 @@ describe('capture policy before export', () => {
 
 describe('MCP client tool calls', () => {
   it('records Client.callTool as execute_tool with the declared risk, arguments and result', async () => {
-    const memory = new InMemorySpanExporter();
-    const shim = register({
+    const { shim, memory } = recordingShim({
       service: 'mcp-app',
-      exporter: { kind: 'custom', exporter: new InMemorySpanExporter() },
-      spanProcessors: [new SimpleSpanProcessor(memory)],
       tools: { run_query: 'privileged' },
       capture: { policy: 'full' },
-      warn: () => undefined,
     });
     const server = new McpServer({ name: 'warehouse', version: '1.0.0' });
     server.registerTool('run_query', { inputSchema: { sql: z.string() } }, ({ sql }) => ({
@@ -110,34 +106,9 @@ describe('MCP client tool calls', () => {
 
 describe('ai SDK', () => {
   it('maps generateText spans with a tool to GenAI chat and execute_tool spans, content under the policy', async () => {
-    const memory = new InMemorySpanExporter();
-    const shim = register({
-      service: 'ai-app',
-      exporter: { kind: 'custom', exporter: new InMemorySpanExporter() },
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      tools: { weather: 'read' },
-      warn: () => undefined,
-    });
+    const { shim, memory } = recordingShim({ service: 'ai-app', tools: { weather: 'read' } });
     const api = fakeApi(
-      {
-        json: {
-          ...chatCompletion,
-          id: 'chatcmpl-t',
-          choices: [
-            {
-              index: 0,
-              message: {
-                role: 'assistant',
-                content: null,
-                tool_calls: [
-                  { id: 'call_w', type: 'function', function: { name: 'weather', arguments: `{"city":"${EMAIL}"}` } },
-                ],
-              },
-              finish_reason: 'tool_calls',
-            },
-          ],
-        },
-      },
+      { json: toolCallCompletionFor('weather', `{"city":"${EMAIL}"}`, 'call_w') },
       { json: chatCompletion },
     );
     const openai = createOpenAI({ apiKey: 'sk-x', fetch: api.fetch });

@@ -57,27 +57,26 @@ export const chatCompletion = {
   },
 };
 
-export const toolCallCompletion = {
-  ...chatCompletion,
-  id: 'chatcmpl-tool1',
-  choices: [
-    {
-      index: 0,
-      message: {
-        role: 'assistant',
-        content: null,
-        tool_calls: [
-          {
-            id: 'call_1',
-            type: 'function',
-            function: { name: 'lookup_invoice', arguments: '{"customer":"bob@example.com"}' },
-          },
-        ],
+/** A chat completion whose answer is one call of tool `name` with `args` (a JSON string), call id `id`. */
+export function toolCallCompletionFor(name: string, args: string, id = 'call_1') {
+  return {
+    ...chatCompletion,
+    id: 'chatcmpl-tool1',
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id, type: 'function', function: { name, arguments: args } }],
+        },
+        finish_reason: 'tool_calls',
       },
-      finish_reason: 'tool_calls',
-    },
-  ],
-};
+    ],
+  };
+}
+
+export const toolCallCompletion = toolCallCompletionFor('lookup_invoice', '{"customer":"bob@example.com"}');
 
 export const chatChunks = [
   {

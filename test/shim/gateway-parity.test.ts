@@ -3,6 +3,7 @@ import { register, type Shim } from '@aispm/shim';
 import OpenAI from 'openai';
 import { describe, expect, inject, it } from 'vitest';
 import { KEY_ACME, startTestGateway } from '../gateway/support.ts';
+import { readTopic } from '../support/read-topic.ts';
 import { chatCompletion, fakeApi, toolCallCompletion } from './fake-api.ts';
 
 /**
@@ -27,23 +28,10 @@ async function runApp(shim: Shim): Promise<void> {
   await shim.shutdown();
 }
 
+const codec = createEventCodec();
+
 async function readEvents(topic: string, count: number): Promise<AiEvent[]> {
-  const bus = new KafkaBus({ brokers, log: () => undefined, consumer: { maxWaitTimeMs: 100 } });
-  const codec = createEventCodec();
-  const events: AiEvent[] = [];
-  await new Promise<void>((resolve) => {
-    void bus.subscribe({
-      topic,
-      group: `parity-${topic}`,
-      handler: (batch) => {
-        for (const r of batch.records) events.push(codec.decode(r.value));
-        if (events.length >= count) resolve();
-        return Promise.resolve();
-      },
-    });
-  });
-  await bus.close();
-  return events;
+  return (await readTopic(brokers, topic, count)).map((r) => codec.decode(r.value));
 }
 
 /** What must agree: everything but the ids and clock readings that differ between two runs. */

@@ -1,7 +1,8 @@
-import { KafkaBus, createEventCodec, type AiEvent } from '@aispm/core';
+import { KafkaBus, createEventCodec } from '@aispm/core';
 import OpenAI from 'openai';
 import { describe, expect, inject, it } from 'vitest';
 import { register } from '@aispm/shim';
+import { readTopic } from '../support/read-topic.ts';
 import { chatCompletion, fakeApi } from './fake-api.ts';
 
 describe(`shim → Kafka (${inject('kafkaLabel')})`, () => {
@@ -10,6 +11,7 @@ describe(`shim → Kafka (${inject('kafkaLabel')})`, () => {
     const topic = `shim-events-${Date.now()}`;
     const bus = new KafkaBus({ brokers, retries: 2, log: () => undefined });
     await bus.ensureTopics([{ topic, partitions: 2 }]);
+    await bus.close();
     const shim = register({
       service: 'billing-bot',
       tenant: 'acme',
@@ -31,20 +33,7 @@ describe(`shim → Kafka (${inject('kafkaLabel')})`, () => {
     expect(shim.stats()).toMatchObject({ exported: 2, dropped: 0, failed: 0, events: { published: 2, rejected: 0 } });
 
     const codec = createEventCodec();
-    const received: { key: string; event: AiEvent }[] = [];
-    const done = new Promise<void>((resolve) => {
-      void bus.subscribe({
-        topic,
-        group: `g-${topic}`,
-        handler: (batch) => {
-          for (const r of batch.records) received.push({ key: r.key, event: codec.decode(r.value) });
-          if (received.length >= 2) resolve();
-          return Promise.resolve();
-        },
-      });
-    });
-    await done;
-    await bus.close();
+    const received = (await readTopic(brokers, topic, 2)).map((r) => ({ key: r.key, event: codec.decode(r.value) }));
     const llm = received.find((r) => r.event.kind === 'llm_call');
     expect(llm?.key).toBe('acme/billing-bot/collector');
     expect(llm?.event).toMatchObject({

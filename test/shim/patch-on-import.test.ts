@@ -1,22 +1,15 @@
 import { createRequire } from 'node:module';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type OpenAI from 'openai';
 import type Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
-import { register } from '@aispm/shim';
 import { anthropicMessage, chatCompletion, fakeApi } from './fake-api.ts';
+import { recordingShim } from './support.ts';
 
 const require = createRequire(import.meta.url);
 
 describe('patch on import (CommonJS require)', () => {
   it('instruments clients of SDK classes loaded after register(), once, and stops at shutdown', async () => {
-    const memory = new InMemorySpanExporter();
-    const shim = register({
-      service: 'cjs-app',
-      exporter: { kind: 'custom', exporter: new InMemorySpanExporter() },
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      warn: () => undefined,
-    });
+    const { shim, memory } = recordingShim({ service: 'cjs-app' });
     const { OpenAI: OpenAICjs } = require('openai') as { OpenAI: typeof OpenAI };
     const { Anthropic: AnthropicCjs } = require('@anthropic-ai/sdk') as { Anthropic: typeof Anthropic };
     const openai = new OpenAICjs({ apiKey: 'sk-x', fetch: fakeApi({ json: chatCompletion }).fetch });
