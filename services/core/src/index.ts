@@ -28,6 +28,7 @@ export type {
   Bus,
   Batch,
   BatchHandler,
+  Handled,
   BusRecord,
   OutgoingRecord,
   SubscribeOptions,

@@ -298,6 +298,77 @@ export function busContract<B extends Bus>(harness: BusHarness<B>): void {
       expect(values(next.records)).toEqual(['r3', 'r4', 'r5']);
     });
 
+    it('commits a batch answered with Handled once it is durable, in order, and stop() waits for that', async () => {
+      const topic = await topicWith(1);
+      const group = unique('g');
+      await bus.publish(
+        topic,
+        range(6).map((i) => record('k', `r${i}`)),
+      );
+      const first = new Deliveries();
+      const durable = Promise.withResolvers<void>();
+      const sub = await bus.subscribe({
+        topic,
+        group,
+        maxBatchSize: 3,
+        handler: async (batch) => {
+          await first.handler(batch);
+          // The first batch is durable only when the test says; any later one at once, but commits after it.
+          return { durable: batch.records[0]?.offset === '0' ? durable.promise : Promise.resolve() };
+        },
+      });
+      await first.until(() => first.batches.length > 0, 'the first batch', timeoutMs);
+      let stopped = false;
+      const stopping = sub.stop().then(() => (stopped = true));
+      await sleep(300);
+      expect(stopped).toBe(false);
+      durable.resolve();
+      await stopping;
+
+      await bus.publish(topic, [record('k', 'r6')]);
+      const next = new Deliveries();
+      await bus.subscribe({ topic, group, handler: next.handler });
+      await next.until(() => values(next.records).includes('r6'), 'the record published after', timeoutMs);
+      // Each record once across both members: what the first handed over and made durable was committed.
+      expect([...values(first.records), ...values(next.records)]).toEqual(range(7).map((i) => `r${i}`));
+    });
+
+    it('delivers a batch again, with every later one, when its durability fails', async () => {
+      const topic = await topicWith(1);
+      const group = unique('g');
+      await bus.publish(
+        topic,
+        range(10).map((i) => record('k', `r${i}`)),
+      );
+      const attempts: string[] = [];
+      let failed = false;
+      const sub = await bus.subscribe({
+        topic,
+        group,
+        maxBatchSize: 4,
+        handler: (batch) => {
+          attempts.push(...values(batch.records));
+          if (batch.records[0]?.offset !== '4' || failed) return Promise.resolve({ durable: Promise.resolve() });
+          failed = true;
+          // Fails after the bus may have handed over the next batch (r8, r9): that one must come again too.
+          return Promise.resolve({ durable: sleep(200).then(() => Promise.reject(new Error('write failed'))) });
+        },
+      });
+      const redelivered = (): boolean =>
+        attempts.indexOf('r4') < attempts.lastIndexOf('r4') && attempts.lastIndexOf('r9') > attempts.lastIndexOf('r4');
+      await eventually(redelivered, 'the redelivery', timeoutMs);
+      const again = attempts.lastIndexOf('r4');
+      expect(attempts.slice(0, 4)).toEqual(['r0', 'r1', 'r2', 'r3']);
+      expect(attempts.slice(again)).toEqual(['r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+      await sub.stop();
+
+      await bus.publish(topic, [record('k', 'r10')]);
+      const next = new Deliveries();
+      await bus.subscribe({ topic, group, handler: next.handler });
+      await next.until(() => values(next.records).includes('r10'), 'the record published after', timeoutMs);
+      expect(values(next.records)).toEqual(['r10']);
+    });
+
     it('carries keys, headers and binary values unchanged, with offsets and timestamps', async () => {
       const partitions = 3;
       const topic = await topicWith(partitions);
