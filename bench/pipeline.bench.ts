@@ -2,20 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChdbStore, KafkaBus, createEventCodec, eventKey, loadConfig, migrate, type OutgoingRecord } from '@aispm/core';
-import { generateTraffic } from '@aispm/cli';
+import { ChdbStore, KafkaBus, loadConfig, migrate } from '@aispm/core';
 import { KafkaChangelog, Processor } from '@aispm/processor';
 import { startKafkaBroker } from '../test/setup/kafka-broker.ts';
 import { machineBusy, median, percentile, type Benchmark } from './harness.ts';
+import { nowMs, startLoadGenerator, type LoadGenerator } from './support/load-generator.ts';
 
 /**
  * End to end on this machine: a real Kafka broker (the tests' startKafkaBroker:
  * KAFKA_BROKERS, else testcontainers, else deploy/local/kafka) → the processor
- * (consumer group member, changelog checkpoints) → chdb. The producer publishes
- * pre-encoded events in chunks as fast as the broker takes them; a poller counts
- * score rows every 25 ms. A chunk's latency is from its publish call to the moment
- * the row count covers it (produce → queryable); throughput is events over the time
- * from the first publish to the last row queryable. Warm-up run first, then three
+ * (consumer group member, changelog checkpoints) → chdb. The producer, in a worker
+ * thread of its own (support/load-generator.ts), publishes pre-encoded events in
+ * chunks; a poller counts score rows every 25 ms. A chunk's latency is from its
+ * publish call to the moment the row count covers it (produce → queryable);
+ * throughput is events over the time from the first publish to the last row
+ * queryable. Warm-up run first, then three
  * flooding runs for throughput (under a flood, latency is only queueing), then
  * three runs paced at 90% of that throughput for the latency metrics, so the
  * latency quoted holds near the throughput quoted, then three runs paced at the
@@ -41,42 +42,6 @@ interface Once {
 /** As `aispm up` runs by default: both stages. AISPM_PROCESSOR_FLEET=false measures the agents stage alone. */
 const FLEET = loadConfig({ AISPM_PROCESSOR_FLEET: process.env.AISPM_PROCESSOR_FLEET ?? 'true' }).processor.fleet;
 
-/**
- * The bench's events, encoded once into one buffer and handed out in chunks of
- * records that view it. The load generator shares the process with the processor:
- * 120,000 event objects and Buffers kept alive would make every major GC of the
- * processor mark them, which measured ~15% off the throughput.
- */
-function encodedStream(): { length: number; slice(from: number, to: number): OutgoingRecord[] } {
-  const codec = createEventCodec();
-  const encoded: Buffer[] = [];
-  const keys: string[] = [];
-  const distinct = new Map<string, string>();
-  for (const event of generateTraffic({
-    seed: 3,
-    total: EVENTS,
-    tenant: 'acme',
-    spanMs: 24 * 3_600_000,
-    endMs: Date.now() - 60_000,
-  })) {
-    const key = eventKey(event);
-    if (!distinct.has(key)) distinct.set(key, key);
-    keys.push(distinct.get(key)!);
-    encoded.push(codec.encode(event));
-  }
-  const ends = new Uint32Array(encoded.length);
-  encoded.reduce((end, bytes, i) => (ends[i] = end + bytes.length), 0);
-  const all = Buffer.concat(encoded);
-  return {
-    length: ends.length,
-    slice: (from, to) =>
-      Array.from({ length: Math.min(to, ends.length) - from }, (_, j) => ({
-        key: keys[from + j]!,
-        value: all.subarray(from + j === 0 ? 0 : ends[from + j - 1], ends[from + j]),
-      })),
-  };
-}
-
 const bench: Benchmark = {
   description: 'Kafka → processor → chdb, produce to score row queryable',
   async run(progress) {
@@ -86,9 +51,12 @@ const bench: Benchmark = {
     progress(`Kafka: ${broker.label}`);
     const { brokers } = broker;
     const bus = new KafkaBus({ brokers, log: () => undefined });
+    let load: LoadGenerator | undefined;
     try {
       await migrate(store);
-      const records = encodedStream();
+      const generator = await startLoadGenerator({ brokers, events: EVENTS, chunk: CHUNK });
+      load = generator;
+      const total = generator.events;
       // Topics and groups unique to this run: a broker from KAFKA_BROKERS may have served earlier runs.
       const run = randomUUID().slice(0, 8);
       let round = 0;
@@ -139,41 +107,32 @@ const bench: Benchmark = {
             })
           : null;
         await Promise.all([processor.start(), entities?.start()]);
-        const sent: number[] = [];
+        /** When the row count first covered each chunk, in ms since the epoch. */
         const seen: number[] = [];
-        let done = false;
+        const covers = (i: number): number => Math.min((i + 1) * CHUNK, total);
+        const chunks = Math.ceil(total / CHUNK);
         const poller = (async () => {
-          while (!done) {
+          while (seen.length < chunks) {
             const [row] = await store.query<{ n: string }>('SELECT count() AS n FROM anomaly_scores');
             const n = Number(row?.n);
-            const now = performance.now();
-            const covers = (i: number): number => Math.min((i + 1) * CHUNK, records.length);
-            while (seen.length < sent.length && n >= covers(seen.length)) seen.push(now);
-            if (seen.length > 0 && covers(seen.length - 1) >= records.length) done = true;
-            else await new Promise((r) => setTimeout(r, 25));
+            const now = nowMs();
+            while (seen.length < chunks && n >= covers(seen.length)) seen.push(now);
+            if (seen.length < chunks) await new Promise((r) => setTimeout(r, 25));
           }
         })();
-        const start = performance.now();
-        for (let i = 0; i < records.length; i += CHUNK) {
-          if (rate !== null) {
-            const due = start + (i / rate) * 1000;
-            const wait = due - performance.now();
-            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          }
-          sent.push(performance.now());
-          await bus.publish(topics.events, records.slice(i, i + CHUNK));
-        }
+        const sent = await generator.publish({ topic: topics.events, rate });
+        const start = sent[0]!;
         await poller;
         const elapsed = (seen.at(-1)! - start) / 1000;
         // How far the entities stage trails the last score row: it must keep up, or its lag grows without bound.
         while (entities && entities.stats().received < processor.stats().forwarded)
           await new Promise((r) => setTimeout(r, 25));
-        const fleetLagMs = performance.now() - seen.at(-1)!;
+        const fleetLagMs = nowMs() - seen.at(-1)!;
         await processor.stop();
         await entities?.stop();
         const latencies = seen.map((t, i) => t - sent[i]!).sort((a, b) => a - b);
         const result = {
-          eventsPerSec: records.length / elapsed,
+          eventsPerSec: total / elapsed,
           p50: percentile(latencies, 0.5),
           p99: percentile(latencies, 0.99),
           fleetLagMs,
@@ -238,6 +197,7 @@ const bench: Benchmark = {
         ],
       };
     } finally {
+      await load?.stop();
       await bus.close();
       await store.close();
       rmSync(dataDir, { recursive: true, force: true });
