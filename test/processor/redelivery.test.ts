@@ -2,16 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import {
-  ChdbStore,
-  KafkaBus,
-  createEventCodec,
-  eventKey,
-  loadConfig,
-  migrate,
-  type Row,
-  type Store,
-} from '@aispm/core';
+import { ChdbStore, KafkaBus, createEventCodec, eventKey, loadConfig, migrate, type Row, type Store } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
 import { Processor } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
