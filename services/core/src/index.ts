@@ -28,7 +28,6 @@ export type {
   Bus,
   Batch,
   BatchHandler,
-  Handled,
   BusRecord,
   OutgoingRecord,
   SubscribeOptions,

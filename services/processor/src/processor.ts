@@ -5,7 +5,6 @@ import {
   type Bus,
   type BusRecord,
   type Config,
-  type Handled,
   type Logger,
   type OutgoingRecord,
   type Store,
@@ -120,17 +119,13 @@ interface ScoredBatch {
  * checkpoints are loaded and restored; partitions the group took away are dropped.
  *
  * Checkpoint protocol, per batch, in this order:
- *   1. skip events whose key's restored state already covers their offset, and
- *      records this process scored already (a redelivery after a rebalance);
- *      score the rest (in memory only), and answer the bus (Handled): it may hand
- *      over the partition's next batch, which is scored while this one goes on;
+ *   1. skip events whose key's restored state already covers their offset;
+ *      score the rest (in memory only);
  *   2. after a restore, probe the store for rows of these events (see 3–4 below)
  *      and leave those out of the inserts (Stage.fresh);
  *   3. write store rows and publish scores, findings and dead letters (together);
  *   4. checkpoint every key the batch changed, with the batch's last offset;
- *   5. resolve `durable`: the bus commits the offsets.
- * Steps 2–5 of a partition's batches run one batch after another, so its rows
- * are written in offset order; a batch whose predecessor failed writes nothing.
+ *   5. return: the bus commits the offsets.
  * A crash
  *   - before 3 completes: nothing of the batch is durable except perhaps some
  *     rows; the replay scores it again from the same state, to the same scores;
@@ -142,10 +137,8 @@ interface ScoredBatch {
  * Rows are written in offset order, so the first batch after a restore whose
  * events are not all in the store ends the probing. Topic records may repeat in
  * the crash windows (at-least-once; consumers dedupe by event id or finding id).
- * A failure drops the partition's in-memory state, so the redelivered batch
- * (with every later one the bus rewinds to it) starts again from the checkpoint
- * rather than from half-applied state; the restore first waits for the batches
- * still being written, so it reads their checkpoints.
+ * A handler failure drops the partition's in-memory state, so the redelivered
+ * batch starts again from the checkpoint rather than from half-applied state.
  * Scoring depends only on the state and the events, never on the wall clock, so
  * a replay scores the same.
  *
@@ -175,13 +168,8 @@ export class Processor {
   private rowsSettled: Promise<unknown> = Promise.resolve();
   /** Keys of each partition the drift sweep of another partition's batch changed, for its next checkpoint. */
   private readonly swept = new Map<number, Set<string>>();
-  /** Keys of the batches scored and not yet checkpointed, by partition: the owner of a key not in the ledger yet. */
-  private readonly inFlight = new Map<number, Set<Set<string>>>();
-  /**
-   * Per partition, the durability of its newest batch: the next batch of the same
-   * state (entry) writes after it, and not at all if it fails; a restore waits for it.
-   */
-  private readonly tails = new Map<number, { entry: PartitionEntry; durable: Promise<void> }>();
+  /** Keys of the batches in flight, by partition: the owner of a key not checkpointed yet. */
+  private readonly inFlight = new Map<number, Set<string>>();
   private readonly counts = {
     received: 0,
     stored: 0,
@@ -235,38 +223,18 @@ export class Processor {
     };
   }
 
-  /**
-   * Scores the batch and answers once it is scored; its rows, records and
-   * checkpoint are written after, while the bus hands over the partition's next batch.
-   */
-  private async handle(batch: Batch): Promise<Handled> {
-    const { partition } = batch;
-    if (batch.records.length === 0) return { durable: Promise.resolve() };
-    const keys = new Set<string>();
-    const inFlight = this.inFlight.get(partition) ?? new Set();
-    this.inFlight.set(partition, inFlight.add(keys));
-    let entry: PartitionEntry;
-    let scored: ScoredBatch;
+  private async handle(batch: Batch): Promise<void> {
     try {
       const owned = this.owning.then(() => this.own(batch));
       this.owning = owned.catch(() => undefined);
-      entry = await owned;
-      scored = this.score(batch, entry, keys);
+      await this.process(batch, await owned);
     } catch (err) {
       // The redelivery must start from the checkpoint, not from state the failed batch already advanced.
-      this.forget([partition]);
-      inFlight.delete(keys);
+      this.forget([batch.partition]);
       throw err;
+    } finally {
+      this.inFlight.delete(batch.partition);
     }
-    const durable = this.persist(batch, entry, scored);
-    this.tails.set(partition, { entry, durable });
-    durable
-      .catch(() => {
-        // As above; unless the partition was dropped already (an earlier batch failed) and maybe restored since.
-        if (this.ledger.get(partition) === entry) this.forget([partition]);
-      })
-      .finally(() => inFlight.delete(keys));
-    return { durable };
   }
 
   private forget(partitions: number[]): void {
@@ -294,8 +262,6 @@ export class Processor {
   }
 
   private async restore(partitions: number[]): Promise<void> {
-    // Checkpoints of batches still being written (before a failure dropped their state) land first.
-    await Promise.allSettled(partitions.flatMap((p) => this.tails.get(p)?.durable ?? []));
     const started = Date.now();
     const checkpoints = await this.state.load(partitions);
     const applied = new Map(partitions.map((p) => [p, new Map<string, bigint>()]));
@@ -311,27 +277,17 @@ export class Processor {
     this.log.info('state restored', { partitions, keys: checkpoints.length, ms: Date.now() - started });
   }
 
-  /**
-   * Steps 2–4 of the checkpoint protocol for a scored batch. Its rows are written
-   * once the partition's previous batch is durable, so rows stay in offset order,
-   * and not at all when that batch failed (its redelivery brings this one again).
-   */
-  private async persist(batch: Batch, entry: PartitionEntry, scored: ScoredBatch): Promise<void> {
-    const { partition } = batch;
-    const tail = this.tails.get(partition);
-    const previous = tail?.entry === entry ? tail.durable : undefined;
+  private async process(batch: Batch, entry: PartitionEntry): Promise<void> {
+    const last = batch.records.at(-1);
+    if (!last) return;
+    const scored = this.score(batch, entry, last.offset);
     // In the same synchronous step as the scoring, so the rows chain is in scoring order.
     const { earlier, settle } = this.queueRows();
-    let written: { fresh: Fresh; findings: Finding[] };
-    try {
-      await previous;
-      written = await this.write(scored, partition, entry);
-    } finally {
-      settle();
-    }
+    const { fresh, findings } = await this.write(scored, batch.partition, entry).finally(settle);
     await earlier;
-    await this.checkpoint(scored.checkpoints, batch.records.at(-1)!.offset, entry);
-    this.count(batch, scored, written.fresh.scores.length, written.findings.length);
+    await this.checkpoint(scored.checkpoints, last.offset, entry);
+    entry.next = BigInt(last.offset) + 1n;
+    this.count(batch, scored, fresh.scores.length, findings.length);
   }
 
   /** Joins the rows chain (see Concurrency): `earlier` settles with the rows of every batch scored before. */
@@ -376,22 +332,17 @@ export class Processor {
    * snapshots, all synchronously (see Concurrency in the class comment). If scoring
    * throws, the dirty keys are taken anyway, so no other batch checkpoints them.
    */
-  private score(batch: Batch, entry: PartitionEntry, keys: Set<string>): ScoredBatch {
+  private score(batch: Batch, entry: PartitionEntry, offset: string): ScoredBatch {
     const { partition } = batch;
     const scored: Scored[] = [];
     const dead: OutgoingRecord[] = [];
+    const keys = new Set<string>();
+    this.inFlight.set(partition, keys);
     const nowMs = this.now();
-    const last = batch.records.at(-1)!.offset;
-    // Records this process scored already: their batch is durable, or on its way (a redelivery after a rebalance).
-    const from = entry.next ?? -1n;
     let skipped = 0;
     try {
       for (const record of batch.records) {
         const offset = BigInt(record.offset);
-        if (offset < from) {
-          skipped++;
-          continue;
-        }
         for (const item of this.decode(record, nowMs, dead)) {
           const { key } = item.view;
           const applied =
@@ -407,8 +358,7 @@ export class Processor {
         }
       }
       const drift = this.scorer.takeDriftReports();
-      entry.next = BigInt(last) + 1n;
-      return { scored, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, last) };
+      return { scored, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, offset) };
     } catch (err) {
       this.scorer.takeDirty();
       throw err;
@@ -436,7 +386,7 @@ export class Processor {
   private ownerOf(key: string): number | undefined {
     const held = this.ledger.partitionOf(key);
     if (held !== undefined) return held;
-    for (const [partition, batches] of this.inFlight) for (const keys of batches) if (keys.has(key)) return partition;
+    for (const [partition, keys] of this.inFlight) if (keys.has(key)) return partition;
     return undefined;
   }
 

@@ -29,30 +29,11 @@ export interface Batch {
 }
 
 /**
- * A handler's answer when it is done with a batch in memory but its effects are
- * still being made durable: the bus may hand over the partition's next batch at
- * once, so that batch is processed while this one is written.
+ * Called with each batch. The batch's offsets are committed only after the
+ * returned promise resolves, so its effects must be durable by then. A throw
+ * leaves the batch uncommitted; it is delivered again (at-least-once).
  */
-export interface Handled {
-  /**
-   * Resolves once the batch's effects are durable; the bus then commits its offsets.
-   * Rejects when they cannot be made so: the bus delivers the batch again, from its
-   * first record, and with it every later batch of the partition it handed over
-   * meanwhile, whose commits it drops whatever their own promises do.
-   */
-  durable: Promise<void>;
-}
-
-/**
- * Called with each batch. Resolving with nothing means the batch's effects are
- * durable: its offsets are committed. Resolving with `Handled` defers the commit
- * until `durable` resolves. A bus commits a partition's batches in order, and
- * hands over at most one batch past the oldest one not yet durable (it may wait
- * for each one: the memory bus does). A throw, like a
- * rejected `durable`, leaves the batch uncommitted; it is delivered again
- * (at-least-once).
- */
-export type BatchHandler = (batch: Batch) => Promise<void | Handled>;
+export type BatchHandler = (batch: Batch) => Promise<void>;
 
 export interface SubscribeOptions {
   topic: string;
@@ -83,7 +64,7 @@ export interface SubscribeOptions {
 export interface Subscription {
   /** Partitions this member owns right now. */
   assignment(): number[];
-  /** Stops fetching, lets the in-flight batches finish, become durable and commit, then leaves the group. */
+  /** Stops fetching, lets the in-flight batch finish and commit, then leaves the group. */
   stop(): Promise<void>;
 }
 

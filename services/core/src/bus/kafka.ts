@@ -11,7 +11,7 @@ import type {
 } from 'kafkajs';
 import { CONFIG_KEYS } from '../config/config.ts';
 import { AispmError, describeError } from '../errors.ts';
-import type { Bus, BusRecord, Handled, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
+import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, topicMissing } from './bus-errors.ts';
 import { kafkajsLogCreator } from './kafka-log.ts';
 import { partitionForKey } from './partitioner.ts';
@@ -291,19 +291,7 @@ interface SubscriptionContext {
  */
 const LINGER_MIN_BYTES = 8 * 1024 * 1024;
 
-/** A batch handed over whose commit waits for its durability. */
-interface Pending {
-  /** Settles once the batch is committed, or dropped after a failure (its own or an earlier batch's). */
-  settled: Promise<void>;
-}
-
-/**
- * One consumer-group member. Batches whose handler answers `Handled` are committed
- * when they become durable, in order per partition, while the partition's next
- * batch is fetched and handled (see BatchHandler). kafkajs fetches from the
- * offsets resolved, so a batch handed over is resolved at once; it is committed by
- * explicit offset, never from kafkajs's resolved offsets.
- */
+/** One consumer-group member. */
 class KafkaSubscription implements Subscription {
   readonly #consumer: Consumer;
   readonly #options: Required<SubscribeOptions>;
@@ -314,12 +302,6 @@ class KafkaSubscription implements Subscription {
   readonly #failures = new Map<number, number>();
   /** Timers that resume partitions paused after a failure. */
   readonly #resumeTimers = new Set<NodeJS.Timeout>();
-  /** Per partition, the batches handed over and not yet committed or dropped, oldest first. */
-  readonly #pending = new Map<number, Pending[]>();
-  /** Per partition, bumped by each rewind: a pending batch of an older epoch is dropped, not committed. */
-  readonly #epochs = new Map<number, number>();
-  /** Handler calls running now; stop() lets them finish before it waits for their durability. */
-  readonly #handling = new Set<Promise<unknown>>();
   #stopping: Promise<void> | undefined;
 
   constructor(kafka: Kafka, options: Required<SubscribeOptions>, context: SubscriptionContext) {
@@ -379,11 +361,7 @@ class KafkaSubscription implements Subscription {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const timer of this.#resumeTimers) clearTimeout(timer);
-      // Nothing new is handed over; what was handed over becomes durable and commits while this member is still in the group.
-      this.#consumer.pause([{ topic: this.#options.topic }]);
-      await Promise.allSettled(this.#handling);
-      await this.#allSettled();
-      // Stops fetching, waits for an #eachBatch still running, leaves the group.
+      // Stops fetching, waits for the in-flight #eachBatch (which commits), leaves the group.
       await this.#consumer.disconnect();
       this.#assignment = [];
       this.#context.onStopped();
@@ -393,145 +371,56 @@ class KafkaSubscription implements Subscription {
 
   /**
    * A fetched kafkajs batch may hold more records than maxBatchSize: it is handed
-   * over in slices. A slice whose handler throws is not resolved, so kafkajs fetches
-   * the partition again from that slice's first offset; the partition is paused for
-   * the backoff first, and the others go on. A slice whose durability fails later
-   * rewinds the partition to its first offset (#rewind).
+   * over in slices, each committed once its handler call resolves. A failed slice
+   * is not resolved, so kafkajs fetches the partition again from that slice's first
+   * offset; the partition is paused for the backoff first, and the others go on.
    */
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { partition, messages } = payload.batch;
-    const { maxBatchSize } = this.#options;
+    const { topic, partition, messages } = payload.batch;
+    const { handler, maxBatchSize, group } = this.#options;
     for (let start = 0; start < messages.length; start += maxBatchSize) {
-      await this.#roomFor(partition);
-      // Stopping, or rewound after a failure (kafkajs holds a seek for the partition): leave the rest unresolved.
-      if (!payload.isRunning() || this.#stopping || payload.isStale()) return;
-      // Tracked until its commit is registered, so stop() waits for the commit too.
-      const handing = this.#handOver(payload, messages.slice(start, start + maxBatchSize));
-      this.#handling.add(handing);
-      const outcome = await handing.finally(() => this.#handling.delete(handing));
-      if (outcome === 'failed') return;
-      // A handler that answered nothing is durable now: commit before the next slice, as it expects.
-      if (outcome !== 'handled') await outcome.settled;
-      await this.#heartbeat(payload);
-    }
-  }
-
-  /** Calls the handler on one slice; on success resolves its last offset and registers its commit. */
-  async #handOver(payload: EachBatchPayload, slice: KafkaMessage[]): Promise<'failed' | 'handled' | Pending> {
-    const { topic, partition } = payload.batch;
-    const { handler, group } = this.#options;
-    const first = slice[0]!.offset;
-    const last = slice.at(-1)!.offset;
-    let handled: Handled | void;
-    try {
-      const records = slice.map((m) => toBusRecord(topic, partition, m));
-      handled = await this.#whileHeartbeating(payload, () => handler({ topic, partition, records }));
-    } catch (err) {
-      const delay = this.#pauseAfterFailure(partition);
-      this.#context.log(handlerFailed({ group, topic, partition, first, last }, err, delay), 'warn');
-      return 'failed';
-    }
-    payload.resolveOffset(last);
-    const pending = this.#commitWhenDurable(partition, first, last, handled?.durable);
-    return handled ? 'handled' : pending;
-  }
-
-  /**
-   * Throws when the group rebalances; kafkajs then rejoins before fetching again. The
-   * batches handed over commit first, as the owner of their partitions after the
-   * rebalance starts from the last commit and must not score them again meanwhile.
-   */
-  async #heartbeat(payload: EachBatchPayload): Promise<void> {
-    try {
-      await payload.heartbeat();
-    } catch (err) {
-      await this.#allSettled();
-      throw err;
-    }
-  }
-
-  #allSettled(): Promise<unknown> {
-    return Promise.all([...this.#pending.values()].flatMap((queue) => queue.map((p) => p.settled)));
-  }
-
-  /** Waits until the partition has at most one batch handed over and not yet durable (the Bus contract). */
-  async #roomFor(partition: number): Promise<void> {
-    const queue = this.#pending.get(partition);
-    while (queue && queue.length >= 2) await queue[0]!.settled;
-  }
-
-  /** Commits the batch once `durable` resolves and every earlier batch of the partition is committed. */
-  #commitWhenDurable(partition: number, first: string, last: string, durable: Promise<void> | undefined): Pending {
-    const queue = this.#pending.get(partition) ?? [];
-    this.#pending.set(partition, queue);
-    const earlier = queue.at(-1)?.settled;
-    const epoch = this.#epochs.get(partition) ?? 0;
-    const pending: Pending = {
-      settled: (async () => {
-        const outcome = await durable?.then(
-          () => null,
-          (err: unknown) => ({ err }),
-        );
-        await earlier;
-        // An earlier batch failed meanwhile: the partition was rewound to it, and this batch comes again.
-        if (epoch !== (this.#epochs.get(partition) ?? 0)) return;
-        if (outcome) this.#rewind(partition, first, last, outcome.err);
-        else await this.#commit(partition, last);
-      })()
-        // Only a rewind on a consumer that is no longer running throws: nothing is left to rewind then.
-        .catch(() => undefined)
-        .finally(() => queue.splice(queue.indexOf(pending), 1)),
-    };
-    queue.push(pending);
-    return pending;
-  }
-
-  async #commit(partition: number, last: string): Promise<void> {
-    const { topic, group } = this.#options;
-    try {
-      await this.#consumer.commitOffsets([{ topic, partition, offset: String(BigInt(last) + 1n) }]);
+      // Stopping: leave the rest uncommitted for whoever owns the partition next.
+      if (!payload.isRunning()) return;
+      const slice = messages.slice(start, start + maxBatchSize);
+      const first = slice[0]!.offset;
+      const last = slice.at(-1)!.offset;
+      try {
+        const records = slice.map((m) => toBusRecord(topic, partition, m));
+        await this.#whileHeartbeating(payload, () => handler({ topic, partition, records }));
+      } catch (err) {
+        const delay = this.#pauseAfterFailure(partition, payload);
+        this.#context.log(handlerFailed({ group, topic, partition, first, last }, err, delay), 'warn');
+        return;
+      }
       this.#failures.delete(partition);
-    } catch (err) {
-      // The group moved on (a rebalance): the partition's next owner starts at the last commit and sees these records again.
-      this.#context.log(
-        `committing ${topic}[${partition}] up to offset ${last} for group ${group} failed: ${rootMessage(err)}; ` +
-          'the records after the last commit are delivered again',
-        'warn',
-      );
+      payload.resolveOffset(last);
+      await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+      // Throws when the group rebalances; kafkajs then rejoins before fetching again.
+      await payload.heartbeat();
     }
-  }
-
-  /** A batch handed over could not be made durable: deliver it, and every batch after it, again. */
-  #rewind(partition: number, first: string, last: string, err: unknown): void {
-    const { topic, group } = this.#options;
-    this.#epochs.set(partition, (this.#epochs.get(partition) ?? 0) + 1);
-    this.#consumer.seek({ topic, partition, offset: first });
-    const delay = this.#pauseAfterFailure(partition);
-    this.#context.log(handlerFailed({ group, topic, partition, first, last }, err, delay), 'warn');
   }
 
   /** Keeps the membership alive while a handler runs longer than the session timeout. */
-  async #whileHeartbeating(payload: EachBatchPayload, work: () => Promise<void | Handled>): Promise<void | Handled> {
+  async #whileHeartbeating(payload: EachBatchPayload, work: () => Promise<void>): Promise<void> {
     const timer = setInterval(() => {
       // A failed heartbeat (rebalance, lost membership) resurfaces in the commit or heartbeat after the handler.
       payload.heartbeat().catch(() => undefined);
     }, this.#heartbeatMs);
     try {
-      return await work();
+      await work();
     } finally {
       clearInterval(timer);
     }
   }
 
-  #pauseAfterFailure(partition: number): number {
+  #pauseAfterFailure(partition: number, payload: EachBatchPayload): number {
     const failures = (this.#failures.get(partition) ?? 0) + 1;
     this.#failures.set(partition, failures);
     const delay = retryDelayMs(failures, this.#context.backoff);
-    const topics = [{ topic: this.#options.topic, partitions: [partition] }];
-    this.#consumer.pause(topics);
+    const resume = payload.pause();
     const timer = setTimeout(() => {
       this.#resumeTimers.delete(timer);
-      if (!this.#stopping) this.#consumer.resume(topics);
+      resume();
     }, delay);
     this.#resumeTimers.add(timer);
     return delay;

@@ -232,9 +232,7 @@ class MemorySubscription implements Subscription, GroupMember {
       const last = stored.at(-1)!.offset;
       const records = stored.map((r) => toBusRecord(topic, partition, r));
       try {
-        // No batch of the partition is handed over before this one is durable and committed.
-        const handled = await settle(() => handler({ topic, partition, records }));
-        await handled?.durable;
+        await settle(() => handler({ topic, partition, records }));
       } catch (err) {
         const delay = this.#group.fail(partition, this.#context.backoff);
         const batch = { group, topic, partition, first: String(first), last: String(last) };
