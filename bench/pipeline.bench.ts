@@ -30,7 +30,6 @@ const CHUNK = 500;
 const PACED_SHARE = 0.9;
 /** The rate the pipeline is meant to sustain with p99 ≤ 1 s on this 2-core machine; *_at_target metrics are measured at it. */
 const TARGET_RATE = 30_000;
-const BATCH = 5_000;
 
 interface Once {
   eventsPerSec: number;
@@ -41,6 +40,8 @@ interface Once {
 
 /** As `aispm up` runs by default: both stages. AISPM_PROCESSOR_FLEET=false measures the agents stage alone. */
 const FLEET = loadConfig({ AISPM_PROCESSOR_FLEET: process.env.AISPM_PROCESSOR_FLEET ?? 'true' }).processor.fleet;
+/** AISPM_PROCESSOR_BATCH's default, as `aispm up` runs. */
+const MAX_BATCH = loadConfig({}).processor.maxBatchSize;
 
 const bench: Benchmark = {
   description: 'Kafka → processor → chdb, produce to score row queryable',
@@ -87,7 +88,7 @@ const bench: Benchmark = {
         await store.command('TRUNCATE TABLE anomaly_scores');
         const state = new KafkaChangelog({ bus, brokers, topic: topics.state, eventsTopic: topics.events });
         const group = `bench-${run}-${round}`;
-        const processor = new Processor({ bus, store, topics, state, group, maxBatchSize: BATCH, fleet });
+        const processor = new Processor({ bus, store, topics, state, group, maxBatchSize: MAX_BATCH, fleet });
         const entityState = new KafkaChangelog({
           bus,
           brokers,
@@ -101,7 +102,7 @@ const bench: Benchmark = {
               topics,
               state: entityState,
               group,
-              maxBatchSize: BATCH,
+              maxBatchSize: MAX_BATCH,
               stage: 'entities',
               lingerMs: config.processor.entitiesLingerMs,
             })
@@ -174,7 +175,7 @@ const bench: Benchmark = {
           events: EVENTS,
           partitions: PARTITIONS,
           chunk: CHUNK,
-          max_batch: BATCH,
+          max_batch: MAX_BATCH,
           repeats: 3,
           latency_at_events_per_sec: pacedRate,
           latency_at_share_of_sustained: PACED_SHARE,

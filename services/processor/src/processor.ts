@@ -1,4 +1,5 @@
 import {
+  CONFIG_KEYS,
   InvalidRecordError,
   silentLogger,
   type Batch,
@@ -51,7 +52,7 @@ export interface ProcessorOptions {
   /** A non-learning score at or above this becomes an anomaly finding (default 0.8). */
   findingThreshold?: number;
   drift?: DriftThresholds;
-  /** Most events handled (and checkpointed) per batch (default 1000). */
+  /** Most events handled (and checkpointed) per batch (default AISPM_PROCESSOR_BATCH's, 5000). */
   maxBatchSize?: number;
   /**
    * How long records may wait for a fuller batch (default 0). Every batch checkpoints
@@ -201,7 +202,7 @@ export class Processor {
       topic: this.stage.topic,
       group: this.options.stage === 'entities' ? `${group}.entities` : group,
       handler: (batch) => this.handle(batch),
-      maxBatchSize: this.options.maxBatchSize ?? 1000,
+      maxBatchSize: this.options.maxBatchSize ?? CONFIG_KEYS.processorBatch.default,
       lingerMs: this.options.lingerMs ?? 0,
       concurrency: this.options.concurrency ?? 4,
     });

@@ -205,7 +205,9 @@ export const CONFIG_KEYS = {
     env: 'AISPM_PROCESSOR_BATCH',
     expected: 'an integer from 1 to 100000 (events the processor scores, stores and checkpoints per batch)',
     schema: z.coerce.number().int().min(1).max(100_000),
-    default: 1000,
+    // Batches share fixed costs (a store part per table, produce requests, checkpoints, a commit): on the
+    // pipeline bench 1000 gave ~18% fewer events/s and ~20% more CPU per event than 5000.
+    default: 5000,
   } satisfies Key<number>,
   processorConcurrency: {
     env: 'AISPM_PROCESSOR_CONCURRENCY',
