@@ -16,12 +16,12 @@ import { nowMs, startLoadGenerator, type LoadGenerator } from './support/load-ge
  * chunks; a poller counts score rows every 25 ms. A chunk's latency is from its
  * publish call to the moment the row count covers it (produce → queryable);
  * throughput is events over the time from the first publish to the last row
- * queryable. Warm-up run first, then three
- * flooding runs for throughput (under a flood, latency is only queueing), then
- * three runs paced at 90% of that throughput for the latency metrics, so the
- * latency quoted holds near the throughput quoted, then three runs paced at the
- * target rate (TARGET_RATE) whatever the flood reached. Medians
- * reported; params say which rate each latency was measured at.
+ * queryable. Warm-up run first, then three flooding runs for throughput (under a
+ * flood, latency is only queueing), then three runs paced at 90% of that
+ * throughput for the latency metrics, so the latency quoted holds near the
+ * throughput quoted, then three runs paced at the target rate (TARGET_RATE)
+ * whatever the flood reached. Medians reported; params say which rate each
+ * latency was measured at.
  */
 const PARTITIONS = 4;
 const EVENTS = 120_000;

@@ -37,7 +37,7 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
 /** Marks the worker this module starts, so importing it from another worker starts nothing. */
 const ROLE = 'aispmLoadGenerator';
 
-/** Starts the worker; resolves once its events are encoded and its bus is connected. */
+/** Starts the worker; resolves once its events are encoded. */
 export async function startLoadGenerator(options: LoadOptions): Promise<LoadGenerator> {
   const worker = new Worker(new URL(import.meta.url), { workerData: { ...options, [ROLE]: true } });
   const failed = new Promise<never>((_, reject) => {
@@ -61,7 +61,7 @@ export async function startLoadGenerator(options: LoadOptions): Promise<LoadGene
   };
 }
 
-/** The events, encoded once, and handed out in chunks of records that view one buffer. */
+/** The events, encoded once, in chunks of `chunk` records: one publish call each. */
 function encodedChunks(events: number, chunk: number): OutgoingRecord[][] {
   const codec = createEventCodec();
   const records: OutgoingRecord[] = [];
@@ -94,6 +94,8 @@ function serve(options: LoadOptions): void {
 }
 
 async function publishRound(bus: KafkaBus, chunks: OutgoingRecord[][], chunk: number, round: Round): Promise<SentAt> {
+  // Connects and checks the topic before the clock starts: no records, nothing published.
+  await bus.publish(round.topic, []);
   const sent: SentAt = [];
   const start = nowMs();
   for (let i = 0; i < chunks.length; i++) {

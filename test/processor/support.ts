@@ -3,22 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type kafkajs from 'kafkajs';
-import type { KafkaBus } from '@aispm/core';
+import type { Config, KafkaBus } from '@aispm/core';
 import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 
 /** `aispm up` as a child process, for the tests that kill, stop and restart processors. */
 const repo = resolve(import.meta.dirname, '../..');
 
 /** Every topic `aispm up` uses, as loadConfig names them. */
-export interface UpTopics {
-  events: string;
-  scores: string;
-  findings: string;
-  state: string;
-  deadLetter: string;
-  entities: string;
-  entityState: string;
-}
+export type UpTopics = Config['topics'];
 
 /** All of a run's topics from one prefix, so the children of different runs and tests share none. */
 export function upTopics(prefix: string): UpTopics {
