@@ -42,6 +42,15 @@ describe('clickhouseTime', () => {
     expect(clickhouseTime(4_102_444_799_999_999)).toBe('2099-12-31 23:59:59.999999');
   });
 
+  it('formats each call on its own, whatever second the call before it was in', () => {
+    const second = 1_700_000_000_000_000;
+    expect(clickhouseTime(second + 5)).toBe('2023-11-14 22:13:20.000005');
+    expect(clickhouseTime(second + 999_999)).toBe('2023-11-14 22:13:20.999999');
+    expect(clickhouseTime(second + 1_000_000)).toBe('2023-11-14 22:13:21.000000');
+    expect(clickhouseTime(second - 1)).toBe('2023-11-14 22:13:19.999999');
+    expect(clickhouseTime(second + 7)).toBe('2023-11-14 22:13:20.000007');
+  });
+
   it('reads back to the same microsecond for any time up to 2100', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: 4_102_444_800_000_000n }), (big) => {

@@ -47,6 +47,10 @@ export function eventRow(event: AiEvent): Row {
   };
 }
 
+/** The last second formatted: events come in time order, so consecutive calls mostly share it. */
+let lastSecond = Number.NaN;
+let lastSecondText = '';
+
 /**
  * Microseconds since the epoch as 'YYYY-MM-DD hh:mm:ss.ffffff' in UTC: the form
  * DateTime64(6, 'UTC') parses exactly under any date_time_input_format, where a
@@ -56,6 +60,10 @@ export function clickhouseTime(micros: number): string {
   const whole = Math.floor(micros);
   const seconds = Math.floor(whole / 1_000_000);
   const fraction = whole - seconds * 1_000_000;
-  const date = new Date(seconds * 1000).toISOString(); // 'YYYY-MM-DDThh:mm:ss.000Z'
-  return `${date.slice(0, 10)} ${date.slice(11, 19)}.${String(fraction).padStart(6, '0')}`;
+  if (seconds !== lastSecond) {
+    const date = new Date(seconds * 1000).toISOString(); // 'YYYY-MM-DDThh:mm:ss.000Z'
+    lastSecondText = `${date.slice(0, 10)} ${date.slice(11, 19)}`;
+    lastSecond = seconds;
+  }
+  return `${lastSecondText}.${String(fraction).padStart(6, '0')}`;
 }

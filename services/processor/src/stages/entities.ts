@@ -1,5 +1,5 @@
 import { InvalidRecordError, type BusRecord, type Config } from '@aispm/core';
-import { fleetKey, type ObservedEvent } from '../baseline/view.ts';
+import { fleetKey } from '../baseline/view.ts';
 import { createEntityEventsCodec } from './entity-events.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
 
@@ -24,10 +24,7 @@ export class EntitiesStage implements Stage {
     const view = { key: fleetKey(tenant, entity, name), entity, name };
     if (record.key !== view.key)
       throw new InvalidRecordError('entity_key_mismatch', `record key ${record.key} is not its entity's (${view.key})`);
-    return events.map(({ offset, ...fields }) => {
-      const event: ObservedEvent = { tenant, ...fields };
-      return { event, view, source: { partition, offset } };
-    });
+    return events.map((event) => ({ event, view, source: { partition, offset: event.offset } }));
   }
 
   fresh(scored: Scored[]): Promise<Fresh> {

@@ -1,8 +1,8 @@
 import { InvalidRecordError, createCodec, type AvroCodec } from '@aispm/core';
 import { fleetViews, type FleetEntity, type ObservedEvent } from '../baseline/view.ts';
 
-/** One event on the entities topic: the fields the baselines read, and where it came from. */
-export type EntityEvent = Omit<ObservedEvent, 'tenant'> & { offset: number };
+/** One event on the entities topic: the fields the baselines read, and its offset on the events topic. */
+export type EntityEvent = ObservedEvent & { offset: number };
 
 /** One batch's events of one fleet entity, keyed tenant/kind:name. */
 export interface EntityEvents {
@@ -14,19 +14,18 @@ export interface EntityEvents {
 }
 
 /** The event fields that hold names: on the wire, indexes into the record's `strings`. */
-const NAMED = [
-  'operation',
-  'app',
-  'agent',
-  'user',
-  'identity',
-  'request_model',
-  'response_model',
-  'tool_name',
-  'destination',
-] as const satisfies readonly (keyof EntityEvent)[];
-type Named = (typeof NAMED)[number];
-type WireEvent = Omit<EntityEvent, Named> & Record<Named, number>;
+type Named =
+  | 'operation'
+  | 'app'
+  | 'agent'
+  | 'user'
+  | 'identity'
+  | 'request_model'
+  | 'response_model'
+  | 'tool_name'
+  | 'destination';
+/** The tenant is the record's, written once. */
+type WireEvent = Omit<EntityEvent, Named | 'tenant'> & Record<Named, number>;
 
 /** As schemas/avro/entity-events.v1.avsc has it: names once in `strings`, events pointing at them (-1: none). */
 interface WireRecord extends Omit<EntityEvents, 'events'> {
@@ -47,10 +46,12 @@ export function createEntityEventsCodec(): Pick<AvroCodec<EntityEvents>, 'encode
   };
 }
 
-function toWire({ events, ...record }: EntityEvents): WireRecord {
+// toWire and fromWire spell each field out: spreading and setting fields by name in a
+// loop made these objects slow to build and read, and both run once per event and entity.
+function toWire({ tenant, entity, name, source_partition, events }: EntityEvents): WireRecord {
   const strings: string[] = [];
   const index = new Map<string, number>();
-  const indexOf = (value: string | null): number => {
+  const at = (value: string | null): number => {
     if (value === null) return -1;
     let i = index.get(value);
     if (i === undefined) {
@@ -59,35 +60,59 @@ function toWire({ events, ...record }: EntityEvents): WireRecord {
     }
     return i;
   };
-  return {
-    ...record,
-    strings,
-    events: events.map((event) => {
-      const wire = { ...event } as unknown as WireEvent;
-      for (const field of NAMED) wire[field] = indexOf(event[field]);
-      return wire;
-    }),
-  };
+  const wire = events.map((e): WireEvent => ({
+    offset: e.offset,
+    event_id: e.event_id,
+    time: e.time,
+    kind: e.kind,
+    operation: at(e.operation),
+    app: at(e.app),
+    agent: at(e.agent),
+    user: at(e.user),
+    identity: at(e.identity),
+    request_model: at(e.request_model),
+    response_model: at(e.response_model),
+    tool_name: at(e.tool_name),
+    destination: at(e.destination),
+    input_tokens: e.input_tokens,
+    output_tokens: e.output_tokens,
+    latency_ms: e.latency_ms,
+  }));
+  return { tenant, entity, name, source_partition, strings, events: wire };
 }
 
-function fromWire({ strings, events, ...record }: WireRecord): EntityEvents {
-  return {
-    ...record,
-    events: events.map((wire) => {
-      const event = { ...wire } as unknown as Record<Named, string | null>;
-      for (const field of NAMED) {
-        const i = wire[field];
-        if (i !== -1 && strings[i] === undefined)
-          throw new InvalidRecordError(
-            'undecodable',
-            `${field} points at string ${i}; the record has ${strings.length}`,
-          );
-        event[field] = i === -1 ? null : strings[i]!;
-      }
-      if (event.app === null) throw new InvalidRecordError('undecodable', 'app is required; the record gives none');
-      return event as EntityEvent;
-    }),
+function fromWire({ tenant, entity, name, source_partition, strings, events }: WireRecord): EntityEvents {
+  const named = (field: Named, i: number): string | null => {
+    if (i === -1) return null;
+    const value = strings[i];
+    if (value === undefined)
+      throw new InvalidRecordError('undecodable', `${field} points at string ${i}; the record has ${strings.length}`);
+    return value;
   };
+  const decoded = events.map((w): EntityEvent => {
+    const app = named('app', w.app);
+    if (app === null) throw new InvalidRecordError('undecodable', 'app is required; the record gives none');
+    return {
+      offset: w.offset,
+      event_id: w.event_id,
+      tenant,
+      time: w.time,
+      kind: w.kind,
+      operation: named('operation', w.operation),
+      app,
+      agent: named('agent', w.agent),
+      user: named('user', w.user),
+      identity: named('identity', w.identity),
+      request_model: named('request_model', w.request_model),
+      response_model: named('response_model', w.response_model),
+      tool_name: named('tool_name', w.tool_name),
+      destination: named('destination', w.destination),
+      input_tokens: w.input_tokens,
+      output_tokens: w.output_tokens,
+      latency_ms: w.latency_ms,
+    };
+  });
+  return { tenant, entity, name, source_partition, events: decoded };
 }
 
 /**
@@ -102,7 +127,11 @@ export function entityRecords(
 ): { key: string; value: EntityEvents }[] {
   const records = new Map<string, EntityEvents>();
   for (const { event, offset } of events) {
-    for (const view of fleetViews(event)) {
+    const views = fleetViews(event);
+    if (views.length === 0) continue;
+    // One copy per event, shared by its entities' records: the codec only reads it.
+    const entityEvent = toEntityEvent(event, Number(offset));
+    for (const view of views) {
       let record = records.get(view.key);
       if (!record) {
         record = {
@@ -114,16 +143,17 @@ export function entityRecords(
         };
         records.set(view.key, record);
       }
-      record.events.push(entityEvent(event, Number(offset)));
+      record.events.push(entityEvent);
     }
   }
   return [...records].map(([key, value]) => ({ key, value }));
 }
 
-function entityEvent(e: ObservedEvent, offset: number): EntityEvent {
+function toEntityEvent(e: ObservedEvent, offset: number): EntityEvent {
   return {
     offset,
     event_id: e.event_id,
+    tenant: e.tenant,
     time: e.time,
     kind: e.kind,
     operation: e.operation,
