@@ -355,7 +355,7 @@ export class Processor {
           }
           keys.add(key);
           const score = this.scorer.score(item.event, item.view, item.source);
-          scored.push({ ...item, score, offset: record.offset });
+          scored.push({ event: item.event, view: item.view, source: item.source, score, offset: record.offset });
         }
       }
       const drift = this.scorer.takeDriftReports();
