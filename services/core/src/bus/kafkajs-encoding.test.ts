@@ -4,15 +4,27 @@ import { upstreamModule } from '../testing/kafkajs.ts';
 import { recordBatchCrc32c, unzeroed, type EncoderClass } from './kafkajs-encoding.ts';
 
 type Op =
-  | { op: 'writeInt8' | 'writeInt16' | 'writeInt32' | 'writeVarInt'; value: number }
+  | { op: 'writeInt8' | 'writeInt16' | 'writeInt32' | 'writeVarInt' | 'writeUVarInt'; value: number }
+  | { op: 'writeVarLong'; value: number | bigint }
   | { op: 'writeVarIntBytes' | 'writeBytes'; value: Uint8Array }
   | { op: 'writeString'; value: string };
+
+/** Small and large, around the 32-bit edges where the fix hands over to kafkajs's own code, and beyond 2^53. */
+const varLong = fc.oneof(
+  fc.integer(),
+  fc.integer({ min: -(2 ** 31) - 4, max: -(2 ** 31) + 4 }),
+  fc.integer({ min: 2 ** 31 - 4, max: 2 ** 31 + 4 }),
+  fc.maxSafeInteger(),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+);
 
 const ops = fc.array(
   fc.oneof(
     fc.record({ op: fc.constantFrom('writeInt8' as const), value: fc.integer({ min: -128, max: 127 }) }),
     fc.record({ op: fc.constantFrom('writeInt16' as const), value: fc.integer({ min: -32768, max: 32767 }) }),
     fc.record({ op: fc.constantFrom('writeInt32' as const, 'writeVarInt' as const), value: fc.integer() }),
+    fc.record({ op: fc.constantFrom('writeUVarInt' as const), value: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }),
+    fc.record({ op: fc.constantFrom('writeVarLong' as const), value: varLong }),
     fc.record({
       op: fc.constantFrom('writeVarIntBytes' as const, 'writeBytes' as const),
       value: fc.uint8Array({ maxLength: 3000 }),
@@ -39,6 +51,17 @@ describe('kafkajs encoding fixes', () => {
       {
         numRuns: 300,
       },
+    );
+  });
+
+  it("size varlongs as kafkajs's own Encoder does (property)", () => {
+    const Encoder = upstreamModule<EncoderClass>('kafkajs/src/protocol/encoder.js');
+    const Fixed = unzeroed(Encoder);
+    fc.assert(
+      fc.property(varLong, (value) => {
+        expect(Fixed.sizeOfVarLong(value)).toBe(Encoder.sizeOfVarLong(value));
+      }),
+      { numRuns: 1000 },
     );
   });
 
