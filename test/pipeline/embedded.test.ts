@@ -116,6 +116,25 @@ describe('embedded pipeline', () => {
     });
   });
 
+  it('stores each score under the entity it was scored as: its agent, or its app for spans without one', async () => {
+    // The demo's spans all have an agent; one without, under a tenant of its own so the counts above stay whole.
+    const appOnly = sampleEvent({ tenant: 'solo', agent: null, time: endMs * 1000 });
+    const stored = processor.stats().stored;
+    await bus.publish(config.topics.events, [{ key: eventKey(appOnly), value: codec.encode(appOnly) }]);
+    await until(() => processor.stats().stored === stored + 1, 'the span without an agent');
+    const rows = await store.query<{ entity_type: string; expected: number; n: string }>(
+      `SELECT s.entity_type AS entity_type, s.entity = concat(e.tenant, '/', e.app, '/', if(e.agent = '', '-', e.agent))
+              AND s.entity_type = if(e.agent = '', 'app', 'agent') AS expected, count() AS n
+       FROM (SELECT event_id, entity, entity_type FROM anomaly_scores FINAL) AS s
+       INNER JOIN (SELECT event_id, tenant, app, agent FROM events FINAL) AS e USING (event_id)
+       GROUP BY entity_type, expected ORDER BY entity_type, expected`,
+    );
+    expect(rows.map((r) => [r.entity_type, r.expected, Number(r.n)])).toEqual([
+      ['agent', 1, traffic.length],
+      ['app', 1, 1],
+    ]);
+  });
+
   it('does not double count a replayed batch (idempotent sink)', async () => {
     const before = processor.stats().received;
     await bus.publish(config.topics.events, encoded.slice(0, 500));

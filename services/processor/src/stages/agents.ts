@@ -94,14 +94,14 @@ export class AgentsStage implements Stage<AiEvent> {
       writes.push(
         store.insert(
           'anomaly_scores',
-          fresh.scores.map((s) => scoreRow(s.event, s.score)),
+          fresh.scores.map((s) => scoreRow(s.event, s.view, s.score)),
         ),
       );
     if (scored.length === 0) return writes;
     writes.push(
       bus.publish(
         topics.scores,
-        scored.map((s) => ({ key: s.view.key, value: this.scoreCodec.encode(scoreRecord(s.event, s.score)) })),
+        scored.map((s) => ({ key: s.view.key, value: this.scoreCodec.encode(scoreRecord(s.event, s.view, s.score)) })),
       ),
     );
     // Every scored event, even one whose rows were stored before a crash: the entities stage
