@@ -37,7 +37,7 @@ export const kafkajsFixes = {
     () => groupMessagesPerPartition,
     'producer/sendMessages.js',
   ),
-  // kafkajs-encoding.ts: no zero-filling, and a faster CRC32C.
+  // kafkajs-encoding.ts: an Encoder without zero-filling that writes varints in place, and a faster CRC32C.
   unzeroedEncoder: replaceModule<EncoderClass>(
     'protocol/encoder.js',
     'this.buf = Buffer.alloc(Encoder.nextPowerOfTwo(initialSize))',
