@@ -19,7 +19,7 @@ import { StoreStateTable } from './state/table.ts';
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftReport, type DriftThresholds } from './findings/drift.ts';
 import { dedupFindings, type Finding } from './findings/finding.ts';
 import { createFindingCodec } from './findings/finding-codec.ts';
-import { anomalyFinding, driftFinding } from './findings/from-score.ts';
+import { anomalyFinding, driftFinding, raisesFinding } from './findings/from-score.ts';
 import { driftRow, findingRow } from './findings/rows.ts';
 import { AgentsStage } from './stages/agents.ts';
 import { EntitiesStage } from './stages/entities.ts';
@@ -99,12 +99,24 @@ function logIdOf(bus: Bus, topic: string): string {
 
 /** A batch scored in memory: what it writes and publishes, and the checkpoints to save once that is durable. */
 interface ScoredBatch {
+  /** The scored events the stage owes outputs for (Stage.perEventOutputs). */
   scored: Scored[];
+  /** Events scored but not kept in `scored`: they owe nothing, not even a finding. */
+  unkept: number;
   drift: DriftReport[];
   dead: OutgoingRecord[];
   skipped: number;
   /** The batch partition's changed keys with their state as of this batch, and sweep-changed keys of earlier batches. */
   checkpoints: Checkpoint[];
+}
+
+/** What a batch adds to the stats, taken before its checkpoint so the batch itself need not be kept. */
+interface BatchCounts {
+  stored: number;
+  skipped: number;
+  findings: number;
+  /** The dead-lettered records' headers: code and reason. */
+  dead: Record<string, string>[];
 }
 
 /**
@@ -281,14 +293,32 @@ export class Processor {
   private async process(batch: Batch, entry: PartitionEntry): Promise<void> {
     const last = batch.records.at(-1);
     if (!last) return;
-    const scored = this.score(batch, entry, last.offset);
+    const { checkpoints, earlier, written } = this.scoreAndWrite(batch, entry, last.offset);
+    const counts = await written;
+    await earlier;
+    await this.checkpoint(checkpoints, last.offset, entry);
+    entry.next = BigInt(last.offset) + 1n;
+    this.count(batch, counts);
+  }
+
+  /**
+   * Steps 1–3. The scored batch is referenced from here only, not from process(), so
+   * its events and scores can be collected once written rather than live on through
+   * the checkpoint's wait.
+   */
+  private scoreAndWrite(batch: Batch, entry: PartitionEntry, offset: string) {
+    const scored = this.score(batch, entry, offset);
     // In the same synchronous step as the scoring, so the rows chain is in scoring order.
     const { earlier, settle } = this.queueRows();
-    const { fresh, findings } = await this.write(scored, batch.partition, entry).finally(settle);
-    await earlier;
-    await this.checkpoint(scored.checkpoints, last.offset, entry);
-    entry.next = BigInt(last.offset) + 1n;
-    this.count(batch, scored, fresh.scores.length, findings.length);
+    const written = this.write(scored, batch.partition, entry)
+      .then(({ fresh, findings }): BatchCounts => ({
+        stored: fresh.scores.length + scored.unkept,
+        skipped: scored.skipped,
+        findings: findings.length,
+        dead: scored.dead.map((record) => record.headers ?? {}),
+      }))
+      .finally(settle);
+    return { checkpoints: scored.checkpoints, earlier, written };
   }
 
   /** Joins the rows chain (see Concurrency): `earlier` settles with the rows of every batch scored before. */
@@ -316,15 +346,15 @@ export class Processor {
     return { fresh, findings };
   }
 
-  private count(batch: Batch, scored: ScoredBatch, stored: number, findings: number): void {
+  private count(batch: Batch, counts: BatchCounts): void {
     this.counts.received += batch.records.length;
-    this.counts.stored += stored;
-    this.counts.skipped += scored.skipped;
-    this.counts.findings += findings;
-    for (const record of scored.dead) {
-      const code = record.headers?.['aispm.dlq.code'] ?? 'unknown';
+    this.counts.stored += counts.stored;
+    this.counts.skipped += counts.skipped;
+    this.counts.findings += counts.findings;
+    for (const headers of counts.dead) {
+      const code = headers['aispm.dlq.code'] ?? 'unknown';
       this.counts.deadLettered[code] = (this.counts.deadLettered[code] ?? 0) + 1;
-      this.log.warn('event dead-lettered', { code, reason: record.headers?.['aispm.dlq.reason'] });
+      this.log.warn('event dead-lettered', { code, reason: headers['aispm.dlq.reason'] });
     }
   }
 
@@ -340,7 +370,10 @@ export class Processor {
     const keys = new Set<string>();
     this.inFlight.set(partition, keys);
     const nowMs = this.now();
+    const keepAll = this.stage.perEventOutputs;
+    const threshold = this.findingThreshold();
     let skipped = 0;
+    let unkept = 0;
     try {
       for (const record of batch.records) {
         const offset = BigInt(record.offset);
@@ -355,11 +388,13 @@ export class Processor {
           }
           keys.add(key);
           const score = this.scorer.score(item.event, item.view, item.source);
-          scored.push({ event: item.event, view: item.view, source: item.source, score, offset: record.offset });
+          if (keepAll || raisesFinding(score, threshold))
+            scored.push({ event: item.event, view: item.view, source: item.source, score, offset: record.offset });
+          else unkept++;
         }
       }
       const drift = this.scorer.takeDriftReports();
-      return { scored, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, offset) };
+      return { scored, unkept, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, offset) };
     } catch (err) {
       this.scorer.takeDirty();
       throw err;
@@ -412,7 +447,7 @@ export class Processor {
   }
 
   private findings(scores: Scored[], drift: DriftReport[]): Finding[] {
-    const threshold = this.options.findingThreshold ?? 0.8;
+    const threshold = this.findingThreshold();
     const thresholds = this.options.drift ?? DEFAULT_DRIFT_THRESHOLDS;
     const found: Finding[] = [];
     for (const { event, view, score } of scores) {
@@ -424,6 +459,10 @@ export class Processor {
       if (finding) found.push(finding);
     }
     return dedupFindings(found);
+  }
+
+  private findingThreshold(): number {
+    return this.options.findingThreshold ?? 0.8;
   }
 
   private async writeRows(findings: Finding[], drift: DriftReport[]): Promise<void> {

@@ -16,6 +16,11 @@ export function anomalySeverity(score: number, threshold: number): Severity {
   return 'medium';
 }
 
+/** Whether anomalyFinding() makes a finding of this score. */
+export function raisesFinding(score: Score, threshold: number): boolean {
+  return !score.learning && score.score >= threshold;
+}
+
 /**
  * An anomaly finding when a non-learning score reaches the threshold. The rule is
  * the strongest part's feature, so "token spike on agent X" and "new tool on agent X"
@@ -27,7 +32,7 @@ export function anomalyFinding(
   score: Score,
   threshold: number,
 ): Finding | null {
-  if (score.learning || score.score < threshold) return null;
+  if (!raisesFinding(score, threshold)) return null;
   const top = score.parts[0];
   const rule = top?.feature ?? 'score';
   return {

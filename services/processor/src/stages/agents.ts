@@ -30,6 +30,7 @@ export interface AgentsStageOptions {
 /** The agents stage: events topic → per-agent scores; each event's row and score are stored and its score published. */
 export class AgentsStage implements Stage<AiEvent> {
   readonly topic: string;
+  readonly perEventOutputs = true;
   forwarded = 0;
   private readonly codec = createEventCodec();
   private readonly scoreCodec = createScoreCodec();

@@ -12,6 +12,7 @@ import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
  */
 export class EntitiesStage implements Stage {
   readonly topic: string;
+  readonly perEventOutputs = false;
   readonly forwarded = 0;
   private readonly codec = createEntityEventsCodec();
 

@@ -33,6 +33,12 @@ export interface Fresh<E extends ObservedEvent = ObservedEvent> {
 export interface Stage<E extends ObservedEvent = ObservedEvent> {
   /** The topic consumed. */
   readonly topic: string;
+  /**
+   * Whether emit writes something for every scored event (the agents stage: its row
+   * and its score). When not, the processor keeps only the scored events that raise
+   * a finding, so the others die young instead of waiting out the batch's writes.
+   */
+  readonly perEventOutputs: boolean;
   /** Records handed on to the next stage so far (the agents stage's to the entities topic). */
   readonly forwarded: number;
   /** The events of a record; throws InvalidRecordError for a record to dead-letter. */
