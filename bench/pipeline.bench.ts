@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChdbStore, KafkaBus, loadConfig, migrate } from '@aispm/core';
+import { ChdbStore, KafkaBus, loadConfig, migrate, tuneGarbageCollection } from '@aispm/core';
 import { KafkaChangelog, Processor } from '@aispm/processor';
 import { startKafkaBroker } from '../test/setup/kafka-broker.ts';
 import { machineBusy, median, percentile, type Benchmark } from './harness.ts';
@@ -46,6 +46,7 @@ const MAX_BATCH = loadConfig({}).processor.maxBatchSize;
 const bench: Benchmark = {
   description: 'Kafka → processor → chdb, produce to score row queryable',
   async run(progress) {
+    tuneGarbageCollection(); // as the aispm command does
     const dataDir = mkdtempSync(join(tmpdir(), 'aispm-bench-chdb-'));
     const store = await ChdbStore.open({ path: join(dataDir, 'chdb'), database: 'aispm' });
     const broker = await startKafkaBroker(process.env, progress);

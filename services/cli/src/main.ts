@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-import { AispmError, ConfigError, createLogger, loadConfig, type LogLevel, type Logger } from '@aispm/core';
+import {
+  AispmError,
+  ConfigError,
+  createLogger,
+  loadConfig,
+  tuneGarbageCollection,
+  type LogLevel,
+  type Logger,
+} from '@aispm/core';
 import { demoCommand } from './commands/demo.ts';
 import { gatewayCommand } from './commands/gateway.ts';
 import { migrateCommand } from './commands/migrate.ts';
@@ -44,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
   if (!command) throw new UsageError(`unknown command "${name}"`);
   const config = loadConfig();
   const log = createLogger(process.env.AISPM_LOG_LEVEL ? config.logLevel : command.logLevel);
+  tuneGarbageCollection();
   return command.run(rest, log);
 }
 

@@ -3,6 +3,7 @@
 export { AispmError, ConfigError, InvalidRecordError, describeError } from './errors.ts';
 export { loadConfig, CONFIG_KEYS, type Config } from './config/config.ts';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.ts';
+export { tuneGarbageCollection } from './gc.ts';
 
 // event
 export {
