@@ -35,7 +35,7 @@ describe('groupMessagesPerPartition', () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: import.meta.dirname });
     expect(JSON.parse(stdout)).toEqual({
       linearGrouping: true,
-      unzeroedEncoder: true,
+      fastEncoder: true,
       fastCrc32c: true,
       requestQueue: true,
     });
