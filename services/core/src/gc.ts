@@ -17,10 +17,8 @@ import { setFlagsFromString } from 'node:v8';
  *
  * The flag is process-wide and read by V8 at each allocation check, so setting it
  * at start-up takes effect for every thread, worker threads included. Call it once,
- * before the pipeline starts; it returns the flag set, for the log.
+ * before the pipeline starts.
  */
-export function tuneGarbageCollection(): string {
-  const flag = '--external-memory-accounted-in-global-limit';
-  setFlagsFromString(flag);
-  return flag;
+export function tuneGarbageCollection(): void {
+  setFlagsFromString('--external-memory-accounted-in-global-limit');
 }
