@@ -29,7 +29,16 @@ let store: ChdbStore;
 let processor: Processor;
 const deadLetters: BusRecord[] = [];
 
-const endMs = Date.now() - 60_000;
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+/** 1970-01-01 was a Thursday: Mondays 00:00 UTC fall 4 days after the epoch, then every week. */
+const MONDAY_MS = 4 * DAY_MS;
+/**
+ * The traffic ends at the last Monday 00:00 UTC, so it falls on the same hours of the
+ * week in every run (the baselines' hour-of-week profile then scores it the same),
+ * and recently enough for the tables' 90-day TTL.
+ */
+const endMs = Math.floor((Date.now() - MONDAY_MS) / WEEK_MS) * WEEK_MS + MONDAY_MS;
 const traffic = [...generateTraffic({ seed: 11, total: 3000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs })];
 const encoded: OutgoingRecord[] = traffic.map((event) => ({ key: eventKey(event), value: codec.encode(event) }));
 

@@ -1,5 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Session, drainPending } from 'chdb';
 
 /**
@@ -11,7 +14,10 @@ import { Session, drainPending } from 'chdb';
  *
  * What it does, as the server does: `/ping`; POST with the query in the body, or
  * in the `query` URL parameter followed by a newline and the body (INSERT … FORMAT
- * with data); `database`; `default_format` (TabSeparated otherwise);
+ * with data); `INSERT … SELECT … FROM input(structure) FORMAT <format>` with the
+ * data in the body, binary too (the stand-in writes the body to a file that the
+ * file() table function reads in place of input()); `database`; `default_format`
+ * (TabSeparated otherwise);
  * `param_<name>`, handed to the engine as the exact text the client sent; every
  * other URL parameter as a setting; Basic auth and X-ClickHouse-User/-Key; errors
  * as the engine's `Code: N. DB::Exception: …` text with X-ClickHouse-Exception-Code.
@@ -85,9 +91,18 @@ export async function startChdbHttp(options: ChdbHttpOptions): Promise<ChdbHttpS
       checkAuth(req, url, options);
       const body = await readBody(req);
       const inUrl = url.searchParams.get('query');
-      const sql = inUrl === null ? body : `${inUrl}\n${body}`;
       const format = url.searchParams.get('default_format') ?? 'TabSeparated';
-      const output = await serialize(() => execute(options.path, url.searchParams, sql, format));
+      const fromInput = inUrl === null ? null : INPUT_QUERY.exec(inUrl);
+      const output = await serialize(() =>
+        fromInput
+          ? executeFromInput(options.path, url.searchParams, fromInput, body, format)
+          : execute(
+              options.path,
+              url.searchParams,
+              `${inUrl === null ? '' : `${inUrl}\n`}${body.toString('utf8')}`,
+              format,
+            ),
+      );
       res
         .writeHead(200, {
           'Content-Type': 'text/plain; charset=UTF-8',
@@ -120,6 +135,32 @@ export async function startChdbHttp(options: ChdbHttpOptions): Promise<ChdbHttpS
       await drainPending();
     },
   };
+}
+
+/** A query reading its request body through input(): the statement up to it, the structure, the rest, the format. */
+const INPUT_QUERY = /^(.*\bFROM\s+)input\(('(?:[^'\\]|\\.)*')\)(.*?)\s+FORMAT\s+(\w+)\s*$/s;
+
+/** input() reads the request body, which chdb cannot be handed: the body goes to a file and file() reads it instead. */
+async function executeFromInput(
+  path: string,
+  params: URLSearchParams,
+  [, head, structure, tail, dataFormat]: RegExpExecArray,
+  body: Buffer,
+  format: string,
+): Promise<Uint8Array> {
+  const folder = await mkdtemp(join(tmpdir(), 'chdb-http-input-'));
+  const file = join(folder, 'body');
+  try {
+    await writeFile(file, body);
+    return await execute(
+      path,
+      params,
+      `${head}file(${quoteString(file)}, ${quoteString(dataFormat!)}, ${structure})${tail}`,
+      format,
+    );
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
 }
 
 /** One request on a connection of its own, so its database, settings and parameters end with it, as on a server. */
@@ -173,10 +214,10 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function notImplemented(what: string): HttpFailure {

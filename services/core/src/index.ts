@@ -52,9 +52,9 @@ export {
   type MigrationFile,
   type AppliedMigration,
 } from './store/migrate.ts';
-export { eventRow, clickhouseTime, EVENTS_TABLE } from './store/event-row.ts';
+export { eventRow, clickhouseTime, EVENTS_FROM_AVRO, EVENTS_TABLE } from './store/event-row.ts';
 export { StoreError } from './store/store-error.ts';
-export type { Store, Row, QueryParams } from './store/store.ts';
+export type { Store, Row, QueryParams, AvroColumns, AvroRecords } from './store/store.ts';
 
 // otel mapping and content capture
 export {

@@ -388,8 +388,7 @@ export class Processor {
           }
           keys.add(key);
           const score = this.scorer.score(item.event, item.view, item.source);
-          if (keepAll || raisesFinding(score, threshold))
-            scored.push({ event: item.event, view: item.view, source: item.source, score, offset: record.offset });
+          if (keepAll || raisesFinding(score, threshold)) scored.push({ ...item, score, offset: record.offset });
           else unkept++;
         }
       }

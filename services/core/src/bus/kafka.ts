@@ -148,9 +148,9 @@ export class KafkaBus implements Bus {
   }
 
   /**
-   * Polls the topics' metadata until each has partitions that all have a leader, with
-   * backoff (50 ms doubling to 1 s, about 12 s in all). A topic just created, by this
-   * process or another, may be unknown or leaderless on a broker for a moment.
+   * Polls the topics' metadata until each has partitions that all have a leader that
+   * serves them, with backoff (50 ms doubling to 1 s, about 12 s in all). A topic just
+   * created, by this process or another, may be unknown or leaderless on a broker for a moment.
    */
   async #awaitReady(topics: readonly string[]): Promise<void> {
     const attempts = 16;
@@ -164,6 +164,14 @@ export class KafkaBus implements Bus {
           return !(partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0));
         });
         last = `${waiting.join(', ')} without a leader for every partition`;
+        if (waiting.length === 0) {
+          // A broker names itself leader in its metadata a moment before it serves the partition:
+          // every partition answering for its offsets proves it does (a restore's first request).
+          waiting = [...topics];
+          last = `${waiting.join(', ')} not served by every partition's leader yet`;
+          await Promise.all(topics.map((topic) => this.#admin.fetchTopicOffsets(topic)));
+          waiting = [];
+        }
       } catch (err) {
         // Unknown topic or leader not available while the brokers catch up: ask again.
         last = rootMessage(err);

@@ -114,6 +114,15 @@ describe('event codec', () => {
     expect(err.message).toContain(v2Writer.fingerprint.toString('hex'));
   });
 
+  it("gives the Avro body of its own schema's records, and none of another schema's or of other bytes", () => {
+    const bytes = codec.encode(sampleEvent());
+    expect(codec.ownBody(bytes)?.equals(bytes.subarray(10))).toBe(true);
+    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(v2);
+    expect(new AvroCodec<AiEvent>(v1, [v2]).ownBody(v2Writer.encode({ ...sampleEvent(), session_risk: 1 }))).toBeNull();
+    expect(codec.ownBody(Buffer.from('{"json":true}'))).toBeNull();
+    expect(JSON.parse(codec.schema)).toEqual(v1);
+  });
+
   it('rejects bytes that are not a single-object record', () => {
     expect(thrown(() => codec.decode(Buffer.from('{"json":true}'))).code).toBe('bad_header');
     expect(thrown(() => codec.decode(Buffer.from([0xc3]))).code).toBe('bad_header');

@@ -22,6 +22,8 @@ interface WriterSchema {
 
 export class AvroCodec<T> {
   readonly fingerprint: Buffer;
+  /** The schema this codec writes, JSON text with its logical types (the header of an Avro file of its records). */
+  readonly schema: string;
   private readonly reader: avro.Type;
   private readonly writers = new Map<string, WriterSchema>();
   private scratch: Buffer;
@@ -33,6 +35,7 @@ export class AvroCodec<T> {
   constructor(readerSchema: avro.Schema, knownSchemas: readonly avro.Schema[] = []) {
     this.reader = avro.Type.forSchema(readerSchema);
     this.fingerprint = canonicalFingerprint(this.reader);
+    this.schema = JSON.stringify(readerSchema);
     this.scratch = this.withHeader(16 * 1024);
     for (const schema of [readerSchema, ...knownSchemas]) this.addWriterSchema(schema);
   }
@@ -68,6 +71,16 @@ export class AvroCodec<T> {
     MAGIC.copy(buffer, 0);
     this.fingerprint.copy(buffer, MAGIC.length);
     return buffer;
+  }
+
+  /** The Avro body of a single-object record written with this codec's own schema; null for any other record. */
+  ownBody(bytes: Buffer): Buffer | null {
+    const own =
+      bytes.length >= HEADER_BYTES &&
+      bytes[0] === MAGIC[0] &&
+      bytes[1] === MAGIC[1] &&
+      this.fingerprint.equals(bytes.subarray(MAGIC.length, HEADER_BYTES));
+    return own ? bytes.subarray(HEADER_BYTES) : null;
   }
 
   /** Decodes a record written with any known schema; throws InvalidRecordError with the reason otherwise. */

@@ -1,8 +1,18 @@
+import { randomUUID } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Session, drainPending, type ChdbResult } from 'chdb';
 import { describeError } from '../errors.ts';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
-import { assertIdentifier, isPlainIdentifier, singleStatement } from './sql-text.ts';
-import type { QueryParams, Row, Store } from './store.ts';
+import { avroFile } from './avro-file.ts';
+import {
+  assertIdentifier,
+  avroInsertStatement,
+  isPlainIdentifier,
+  singleStatement,
+  stringLiteral,
+} from './sql-text.ts';
+import type { AvroColumns, AvroRecords, QueryParams, Row, Store } from './store.ts';
 import { StoreError, excerpt } from './store-error.ts';
 
 export interface ChdbStoreOptions {
@@ -43,12 +53,15 @@ export class ChdbStore implements Store {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly ready: Promise<void>;
   private closing: Promise<void> | null = null;
-  /** Per table, the insert waiting in the queue that later inserts can still join. */
-  private readonly waitingInserts = new Map<string, { parts: (readonly Row[])[]; done: Promise<void> }>();
+  /** Per table and kind of insert, the insert waiting in the queue that later inserts can still join. */
+  private readonly waitingInserts = new Map<string, { parts: unknown[]; done: Promise<void> }>();
+  /** Where insertAvro writes the records for the engine to read; one per store, as its queue runs one statement at a time. */
+  private readonly scratch: string;
 
   constructor(options: ChdbStoreOptions) {
     this.path = options.path;
     this.database = assertIdentifier('database', options.database);
+    this.scratch = join(resolve(this.path), `avro-insert-${randomUUID()}.avro`);
     const connectionArgs = Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`);
     try {
       this.session = new Session(this.path, { connectionArgs });
@@ -96,18 +109,60 @@ export class ChdbStore implements Store {
   async insert(table: string, rows: readonly Row[]): Promise<void> {
     assertIdentifier('table', table);
     if (rows.length === 0) return;
-    const waiting = this.waitingInserts.get(table);
+    return this.queueInsert(`rows ${table}`, rows, (session, parts) =>
+      this.insertNow(session, table, parts.length === 1 ? parts[0]! : parts.flat()),
+    );
+  }
+
+  /**
+   * chdb's insert call takes text formats only, so the records go to the engine as
+   * an Avro container file in the data folder, which an INSERT … SELECT reads with
+   * the file() table function. Writing the file is a copy into the page cache.
+   */
+  async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
+    const statement = avroInsertStatement(
+      table,
+      mapping,
+      (structure) => `file(${stringLiteral(this.scratch)}, 'Avro', ${structure})`,
+    );
+    if (records.bodies.length === 0) return;
+    return this.queueInsert(`avro ${statement} ${records.schema}`, records.bodies, async (session, parts) => {
+      const bodies = parts.length === 1 ? parts[0]! : parts.flat();
+      const file = await open(this.scratch, 'w');
+      try {
+        await file.writev(avroFile(records.schema, bodies));
+      } finally {
+        await file.close();
+      }
+      try {
+        await session.queryAsync(statement);
+      } catch (err) {
+        throw new StoreError(
+          'store_insert_failed',
+          `chdb refused the insert of ${bodies.length} Avro records into ${table}: ${describeError(err)}; check that the records match the mapping's structure and the table's columns`,
+          { cause: err, engineCode: engineCodeOf(err) },
+        );
+      }
+    });
+  }
+
+  /**
+   * Runs an insert in its turn, or joins `part` to the insert with the same key
+   * still waiting in the queue (see the class comment).
+   */
+  private queueInsert<P>(key: string, part: P, run: (session: Session, parts: P[]) => Promise<void>): Promise<void> {
+    const waiting = this.waitingInserts.get(key);
     if (waiting) {
-      waiting.parts.push(rows);
+      waiting.parts.push(part);
       return waiting.done;
     }
-    const parts = [rows];
-    // The task runs once the queue reaches it; until then, later inserts into `table` join `parts`.
+    const parts = [part];
+    // The task runs once the queue reaches it; until then, later inserts with this key join `parts`.
     const done = this.operate((session) => {
-      if (this.waitingInserts.get(table)?.parts === parts) this.waitingInserts.delete(table);
-      return this.insertNow(session, table, parts.length === 1 ? parts[0]! : parts.flat());
+      if (this.waitingInserts.get(key)?.parts === parts) this.waitingInserts.delete(key);
+      return run(session, parts);
     });
-    this.waitingInserts.set(table, { parts, done });
+    this.waitingInserts.set(key, { parts, done });
     return done;
   }
 
@@ -140,6 +195,7 @@ export class ChdbStore implements Store {
       this.session?.close();
       this.session = null;
       await drainPending();
+      await rm(this.scratch, { force: true });
     })();
     return this.closing;
   }

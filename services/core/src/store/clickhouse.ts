@@ -1,9 +1,11 @@
+import { Readable } from 'node:stream';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../config/config.ts';
 import { describeError } from '../errors.ts';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
-import { assertIdentifier, singleStatement } from './sql-text.ts';
-import type { QueryParams, Row, Store } from './store.ts';
+import { avroFile } from './avro-file.ts';
+import { assertIdentifier, avroInsertStatement, singleStatement } from './sql-text.ts';
+import type { AvroColumns, AvroRecords, QueryParams, Row, Store } from './store.ts';
 import { StoreError, excerpt } from './store-error.ts';
 
 export type ClickHouseStoreOptions = Config['clickhouse'] & {
@@ -86,6 +88,21 @@ export class ClickHouseStore implements Store {
     await this.operate({ sql: `INSERT INTO ${table} FORMAT JSONEachRow`, insert: { table, rows: rows.length } }, () =>
       this.client.insert({ table, values: rows, format: 'JSONEachRow' }),
     );
+  }
+
+  /** The records go in the request body as an Avro container file, read by the input() table function. */
+  async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
+    const statement = avroInsertStatement(table, mapping, (structure) => `input(${structure})`);
+    if (records.bodies.length === 0) return;
+    const query = `${statement} FORMAT Avro`;
+    await this.operate({ sql: query, insert: { table, rows: records.bodies.length } }, async () => {
+      const result = await this.client.exec({
+        query,
+        values: Readable.from(avroFile(records.schema, records.bodies)),
+      });
+      // The answer to an INSERT is empty; reading it to the end frees the socket for the next request.
+      for await (const _ of result.stream) void _;
+    });
   }
 
   /** Closes the client's sockets. Idempotent. */

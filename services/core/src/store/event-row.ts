@@ -1,5 +1,5 @@
 import type { AiEvent } from '../event/types.ts';
-import type { Row } from './store.ts';
+import type { AvroColumns, Row } from './store.ts';
 
 /** The table eventRow() writes, created by schemas/clickhouse/001_events.sql. */
 export const EVENTS_TABLE = 'events';
@@ -46,6 +46,65 @@ export function eventRow(event: AiEvent): Row {
     attributes: event.attributes,
   };
 }
+
+/** Event fields read as they are. */
+const AS_IS = [
+  'event_id',
+  'trace_id',
+  'span_id',
+  'tenant',
+  'time',
+  'kind',
+  'app',
+  'environment',
+  'scopes',
+  'input_tokens',
+  'output_tokens',
+  'latency_ms',
+  'status',
+  'finish_reasons',
+  'attributes',
+] as const;
+/** Optional labels and ids: null in the event, '' in the table. */
+const OR_EMPTY = [
+  'parent_span_id',
+  'operation',
+  'agent',
+  'user',
+  'identity',
+  'conversation_id',
+  'provider',
+  'request_model',
+  'response_model',
+  'tool_name',
+  'tool_risk',
+  'destination',
+  'error_type',
+] as const;
+const CONTENT = ['policy', 'prompt', 'completion', 'tool_arguments', 'tool_result'] as const;
+
+/**
+ * The `events` rows of event records as they are on the events topic (the event
+ * codec's schema, schemas/avro/ai-event.v1.avsc), for Store.insertAvro: the same
+ * rows eventRow() makes. Enums read as their symbols, the timestamp-micros time as
+ * DateTime64(6), the content record as a tuple.
+ */
+export const EVENTS_FROM_AVRO: AvroColumns = {
+  structure: [
+    "event_id String, trace_id String, span_id String, tenant String, time DateTime64(6, 'UTC'), kind String",
+    'app String, environment String, scopes Array(String), input_tokens Nullable(Int64)',
+    'output_tokens Nullable(Int64), latency_ms Float64, status String, finish_reasons Array(String)',
+    'attributes Map(String, String)',
+    ...OR_EMPTY.map((field) => `${field} Nullable(String)`),
+    'content Tuple(policy String, prompt Nullable(String), completion Nullable(String), ' +
+      'tool_arguments Nullable(String), tool_result Nullable(String))',
+  ].join(', '),
+  columns: Object.fromEntries<string>([
+    ...AS_IS.map((field) => [field, field] as const),
+    ...OR_EMPTY.map((field) => [field, `ifNull(${field}, '')`] as const),
+    ...CONTENT.map((field) => [`content_${field}`, `content.${field}`] as const),
+  ]),
+};
 
 const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
 /** The last day formatted: most calls fall on the same day as the one before. */

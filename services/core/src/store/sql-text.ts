@@ -1,4 +1,5 @@
 import { StoreError } from './store-error.ts';
+import type { AvroColumns } from './store.ts';
 
 /** One statement of a SQL text and the line it starts on (1-based), for error messages. */
 export interface Statement {
@@ -72,6 +73,27 @@ export function singleStatement(sql: string): string {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `text` as a ClickHouse string literal. */
+export const stringLiteral = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * The INSERT … SELECT that computes `table`'s columns from Avro records, which
+ * `source` reads (a table function, given the structure as a string literal).
+ */
+export function avroInsertStatement(
+  table: string,
+  mapping: AvroColumns,
+  source: (structure: string) => string,
+): string {
+  assertIdentifier('table', table);
+  const columns = Object.keys(mapping.columns);
+  const bad = columns.find((column) => !NAME.test(column));
+  if (bad !== undefined)
+    throw new StoreError('store_bad_identifier', `column name ${JSON.stringify(bad)} is not a plain identifier`);
+  const select = Object.values(mapping.columns).join(', ');
+  return `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${select} FROM ${source(stringLiteral(mapping.structure))}`;
+}
 
 /** A name SQL takes unquoted: letters, digits and _, not starting with a digit. */
 export const isPlainIdentifier = (name: string): boolean => NAME.test(name);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AiEvent } from '../event/types.ts';
-import { EVENTS_TABLE, eventRow } from './event-row.ts';
+import { createEventCodec } from '../event/event-codec.ts';
+import { EVENTS_FROM_AVRO, EVENTS_TABLE, eventRow } from './event-row.ts';
 import { migrate, MIGRATIONS_TABLE } from './migrate.ts';
 import type { Store } from './store.ts';
 
@@ -276,6 +277,47 @@ INSERT INTO first (id) VALUES (1);
           ),
         ).toEqual([{ n: '3' }]);
         expect(await store.query(`SELECT uniqExact(event_id) AS n FROM ${EVENTS_TABLE}`)).toEqual([{ n: '3' }]);
+      }));
+
+    it('stores events from their Avro records (insertAvro with EVENTS_FROM_AVRO) exactly as from eventRow()', () =>
+      withStore(async (store) => {
+        await migrate(store);
+        const second = Math.floor(Date.now() / 86_400_000) * 86_400 - 86_400;
+        const events = sampleEvents(second * 1_000_000 + 123_456);
+        const codec = createEventCodec();
+        const bodies = events.map((event) => codec.ownBody(codec.encode(event))!);
+        // Two calls at once: on chdb the second joins the first while it waits in the queue.
+        await Promise.all([
+          store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, { schema: codec.schema, bodies: bodies.slice(0, 2) }),
+          store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, { schema: codec.schema, bodies: bodies.slice(2) }),
+        ]);
+        const stored = await store.query(`SELECT * EXCEPT ingested_at FROM ${EVENTS_TABLE} ORDER BY event_id`);
+        expect(stored).toEqual(events.map(eventRow));
+        await store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, { schema: codec.schema, bodies: [] });
+        expect(await store.query(`SELECT count() AS n FROM ${EVENTS_TABLE}`)).toEqual([{ n: '3' }]);
+      }));
+
+    it('refuses Avro records that do not match the mapping with store_insert_failed, and goes on', () =>
+      withStore(async (store) => {
+        await migrate(store);
+        const codec = createEventCodec();
+        const body = codec.ownBody(codec.encode(sampleEvents(Date.now() * 1000)[0]!))!;
+        const wrong = {
+          ...EVENTS_FROM_AVRO,
+          structure: EVENTS_FROM_AVRO.structure.replace('latency_ms Float64', 'latency_ms UUID'),
+        };
+        await expect(
+          store.insertAvro(EVENTS_TABLE, wrong, { schema: codec.schema, bodies: [body] }),
+        ).rejects.toMatchObject({ code: 'store_insert_failed' });
+        await expect(
+          store.insertAvro(
+            EVENTS_TABLE,
+            { ...EVENTS_FROM_AVRO, columns: { 'a; DROP': 'x' } },
+            { schema: codec.schema, bodies: [body] },
+          ),
+        ).rejects.toMatchObject({ code: 'store_bad_identifier' });
+        await store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, { schema: codec.schema, bodies: [body] });
+        expect(await store.query(`SELECT count() AS n FROM ${EVENTS_TABLE}`)).toEqual([{ n: '1' }]);
       }));
 
     it("fails bad SQL with the engine's own text and error number", () =>

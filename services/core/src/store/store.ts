@@ -8,6 +8,25 @@ export type Row = Record<string, unknown>;
 /** Named parameters for `{name:Type}` placeholders; values never enter the SQL text. */
 export type QueryParams = Record<string, unknown>;
 
+/**
+ * How a table's columns are computed from Avro records, for Store.insertAvro: the
+ * engine decodes the records itself, so no row is built or serialized in JS.
+ */
+export interface AvroColumns {
+  /** The record fields the columns read, as ClickHouse types: `name Type, …` (other fields are skipped). */
+  structure: string;
+  /** Each column written, with its expression over those fields. */
+  columns: Readonly<Record<string, string>>;
+}
+
+/** Avro records of one writer schema. */
+export interface AvroRecords {
+  /** The writer schema, JSON text (logical types kept: a timestamp-micros long reads as DateTime64(6)). */
+  schema: string;
+  /** The records' Avro binary bodies (no single-object header). */
+  bodies: readonly Uint8Array[];
+}
+
 export interface Store {
   readonly kind: 'chdb' | 'clickhouse';
   /** Runs a statement that returns no rows (DDL, INSERT … SELECT, OPTIMIZE). */
@@ -16,5 +35,12 @@ export interface Store {
   query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Inserts rows in one batch; resolves once they are written. */
   insert(table: string, rows: readonly Row[]): Promise<void>;
+  /**
+   * Inserts Avro records in one batch, the engine reading their fields as `mapping`
+   * says; resolves once they are written. For records already encoded (an event as
+   * it came off the topic, a score as it goes to one), this spares a row object and
+   * its JSON per record, and the engine parses binary instead of text.
+   */
+  insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void>;
   close(): Promise<void>;
 }

@@ -4,16 +4,19 @@ import {
   createEventCodec,
   eventRow,
   invalidReason,
+  EVENTS_FROM_AVRO,
+  EVENTS_TABLE,
   type AiEvent,
   type Bus,
   type BusRecord,
   type Config,
   type Logger,
+  type Row,
   type Store,
 } from '@aispm/core';
-import { agentView } from '../baseline/view.ts';
+import { agentView, type ObservedEvent } from '../baseline/view.ts';
 import { createScoreCodec } from '../score/score-codec.ts';
-import { scoreRecord, scoreRow } from '../sink.ts';
+import { SCORES_FROM_AVRO, SCORES_TABLE, scoreRecord } from '../sink.ts';
 import type { PartitionEntry } from '../state/ledger.ts';
 import { createEntityEventsCodec, entityRecords } from './entity-events.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
@@ -46,7 +49,7 @@ export class AgentsStage implements Stage<AiEvent> {
     const event = this.codec.decode(record.value);
     const reason = invalidReason(event, nowMs);
     if (reason) throw new InvalidRecordError('invalid_event', reason);
-    return [{ event, view: agentView(event) }];
+    return [{ event, view: agentView(event), bytes: record.value }];
   }
 
   /**
@@ -82,28 +85,17 @@ export class AgentsStage implements Stage<AiEvent> {
   }
 
   emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<void>[] {
-    const { store, bus, topics, fleet } = this.options;
-    const writes: Promise<void>[] = [];
-    if (fresh.events.length > 0)
-      writes.push(
-        store.insert(
-          'events',
-          fresh.events.map((s) => eventRow(s.event)),
-        ),
-      );
-    if (fresh.scores.length > 0)
-      writes.push(
-        store.insert(
-          'anomaly_scores',
-          fresh.scores.map((s) => scoreRow(s.event, s.view, s.score)),
-        ),
-      );
+    const { bus, topics, fleet } = this.options;
+    const writes: Promise<void>[] = [this.storeEvents(fresh.events)];
     if (scored.length === 0) return writes;
+    // Encoded once: the record published is also what the store reads its row from.
+    const values = scored.map((s) => this.scoreCodec.encode(scoreRecord(s.event, s.view, s.score)));
     writes.push(
       bus.publish(
         topics.scores,
-        scored.map((s) => ({ key: s.view.key, value: this.scoreCodec.encode(scoreRecord(s.event, s.view, s.score)) })),
+        scored.map((s, i) => ({ key: s.view.key, value: values[i]! })),
       ),
+      this.storeScores(fresh.scores === scored ? values : freshValues(fresh.scores, scored, values)),
     );
     // Every scored event, even one whose rows were stored before a crash: the entities stage
     // folds each event once by its offset (Scorer.folded), so republishing loses nothing and counts nothing twice.
@@ -116,4 +108,34 @@ export class AgentsStage implements Stage<AiEvent> {
     }
     return writes;
   }
+
+  /**
+   * Events written with the codec's own schema are stored from their records as they
+   * came; any other (an older schema version's, resolved on decode) from its row.
+   */
+  private async storeEvents(events: Scored<AiEvent>[]): Promise<void> {
+    const { store } = this.options;
+    const bodies: Buffer[] = [];
+    const rows: Row[] = [];
+    for (const { event, bytes } of events) {
+      const body = bytes && this.codec.ownBody(bytes);
+      if (body) bodies.push(body);
+      else rows.push(eventRow(event));
+    }
+    await Promise.all([
+      store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, { schema: this.codec.schema, bodies }),
+      store.insert(EVENTS_TABLE, rows),
+    ]);
+  }
+
+  private storeScores(values: Buffer[]): Promise<void> {
+    const bodies = values.map((value) => this.scoreCodec.ownBody(value)!);
+    return this.options.store.insertAvro(SCORES_TABLE, SCORES_FROM_AVRO, { schema: this.scoreCodec.schema, bodies });
+  }
+}
+
+/** The values of the fresh among the scored events (after a restore, some may be stored already). */
+function freshValues<E extends ObservedEvent>(fresh: Scored<E>[], scored: Scored<E>[], values: Buffer[]): Buffer[] {
+  const owed = new Set(fresh);
+  return values.filter((_, i) => owed.has(scored[i]!));
 }

@@ -9,6 +9,8 @@ export interface StageItem<E extends ObservedEvent = ObservedEvent> {
   event: E;
   view: EntityView;
   source?: EventSource;
+  /** The event's record as it came off the topic, when the record is this one event (the agents stage). */
+  bytes?: Buffer;
 }
 
 export interface Scored<E extends ObservedEvent = ObservedEvent> extends StageItem<E> {
