@@ -6,6 +6,7 @@ import { describeError } from '../errors.ts';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
 import { avroFile } from './avro-file.ts';
 import {
+  AVRO_INSERT_SETTINGS,
   assertIdentifier,
   avroInsertStatement,
   isPlainIdentifier,
@@ -120,10 +121,11 @@ export class ChdbStore implements Store {
    * the file() table function. Writing the file is a copy into the page cache.
    */
   async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
+    const settings = Object.entries(AVRO_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`);
     const statement = avroInsertStatement(
       table,
       mapping,
-      (structure) => `file(${stringLiteral(this.scratch)}, 'Avro', ${structure})`,
+      (structure) => `file(${stringLiteral(this.scratch)}, 'Avro', ${structure}) SETTINGS ${settings.join(', ')}`,
     );
     if (records.bodies.length === 0) return;
     return this.queueInsert(`avro ${statement} ${records.schema}`, records.bodies, async (session, parts) => {

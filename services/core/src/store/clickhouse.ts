@@ -4,7 +4,7 @@ import type { Config } from '../config/config.ts';
 import { describeError } from '../errors.ts';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
 import { avroFile } from './avro-file.ts';
-import { assertIdentifier, avroInsertStatement, singleStatement } from './sql-text.ts';
+import { AVRO_INSERT_SETTINGS, assertIdentifier, avroInsertStatement, singleStatement } from './sql-text.ts';
 import type { AvroColumns, AvroRecords, QueryParams, Row, Store } from './store.ts';
 import { StoreError, excerpt } from './store-error.ts';
 
@@ -99,6 +99,7 @@ export class ClickHouseStore implements Store {
       const result = await this.client.exec({
         query,
         values: Readable.from(avroFile(records.schema, records.bodies)),
+        clickhouse_settings: AVRO_INSERT_SETTINGS,
       });
       // The answer to an INSERT is empty; reading it to the end frees the socket for the next request.
       for await (const _ of result.stream) void _;

@@ -78,6 +78,14 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const stringLiteral = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /**
+ * Settings of Avro inserts. The tables they fill are ReplacingMergeTree, which
+ * de-duplicate within each insert by default; theirs need not (a replay comes in a
+ * later insert, and readers count with FINAL), and skipping it saves about a quarter
+ * of the engine's CPU for an insert of events.
+ */
+export const AVRO_INSERT_SETTINGS = { optimize_on_insert: 0 } as const;
+
+/**
  * The INSERT … SELECT that computes `table`'s columns from Avro records, which
  * `source` reads (a table function, given the structure as a string literal).
  */

@@ -295,6 +295,13 @@ INSERT INTO first (id) VALUES (1);
         expect(stored).toEqual(events.map(eventRow));
         await store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, { schema: codec.schema, bodies: [] });
         expect(await store.query(`SELECT count() AS n FROM ${EVENTS_TABLE}`)).toEqual([{ n: '3' }]);
+        // A record repeated within one insert is kept twice (no de-duplication on insert); FINAL counts it once.
+        await store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, {
+          schema: codec.schema,
+          bodies: [bodies[0]!, bodies[0]!],
+        });
+        expect(await store.query(`SELECT count() AS n FROM ${EVENTS_TABLE}`)).toEqual([{ n: '5' }]);
+        expect(await store.query(`SELECT count() AS n FROM ${EVENTS_TABLE} FINAL`)).toEqual([{ n: '3' }]);
       }));
 
     it('refuses Avro records that do not match the mapping with store_insert_failed, and goes on', () =>
