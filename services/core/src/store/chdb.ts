@@ -121,11 +121,10 @@ export class ChdbStore implements Store {
    * the file() table function. Writing the file is a copy into the page cache.
    */
   async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
-    const settings = Object.entries(AVRO_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`);
     const statement = avroInsertStatement(
       table,
       mapping,
-      (structure) => `file(${stringLiteral(this.scratch)}, 'Avro', ${structure}) SETTINGS ${settings.join(', ')}`,
+      (structure) => `file(${stringLiteral(this.scratch)}, 'Avro', ${structure}) ${AVRO_SETTINGS_CLAUSE}`,
     );
     if (records.bodies.length === 0) return;
     return this.queueInsert(`avro ${statement} ${records.schema}`, records.bodies, async (session, parts) => {
@@ -232,6 +231,11 @@ export class ChdbStore implements Store {
     return result;
   }
 }
+
+/** AVRO_INSERT_SETTINGS as the SETTINGS clause of chdb's INSERT … SELECT. */
+const AVRO_SETTINGS_CLAUSE = `SETTINGS ${Object.entries(AVRO_INSERT_SETTINGS)
+  .map(([name, value]) => `${name} = ${value}`)
+  .join(', ')}`;
 
 type InsertPayload =
   { format: 'JSONCompactEachRow'; columns: string[]; values: Buffer } | { format: 'JSONEachRow'; values: Buffer };

@@ -106,29 +106,15 @@ export const EVENTS_FROM_AVRO: AvroColumns = {
   ]),
 };
 
-const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
-/** The last day formatted: most calls fall on the same day as the one before. */
-let lastDay = Number.NaN;
-let lastDayText = '';
-
 /**
  * Microseconds since the epoch as 'YYYY-MM-DD hh:mm:ss.ffffff' in UTC: the form
  * DateTime64(6, 'UTC') parses exactly under any date_time_input_format, where a
- * JSON number would pass through a double and lose the last digits. Runs twice per
- * event (its row and its score's), so only a new day goes through Date.
+ * JSON number would pass through a double and lose the last digits.
  */
 export function clickhouseTime(micros: number): string {
   const whole = Math.floor(micros);
   const seconds = Math.floor(whole / 1_000_000);
   const fraction = whole - seconds * 1_000_000;
-  const day = Math.floor(seconds / 86_400);
-  if (day !== lastDay) {
-    lastDayText = new Date(day * 86_400_000).toISOString().slice(0, 10); // 'YYYY-MM-DD'
-    lastDay = day;
-  }
-  const inDay = seconds - day * 86_400;
-  const hours = Math.floor(inDay / 3600);
-  const minutes = Math.floor((inDay - hours * 3600) / 60);
-  const secs = inDay - hours * 3600 - minutes * 60;
-  return `${lastDayText} ${TWO_DIGITS[hours]}:${TWO_DIGITS[minutes]}:${TWO_DIGITS[secs]}.${String(fraction).padStart(6, '0')}`;
+  const date = new Date(seconds * 1000).toISOString(); // 'YYYY-MM-DDThh:mm:ss.000Z'
+  return `${date.slice(0, 10)} ${date.slice(11, 19)}.${String(fraction).padStart(6, '0')}`;
 }
