@@ -60,6 +60,32 @@ describe('ChdbStore', () => {
     }
   });
 
+  it('runs inserts into different tables at the same time, and a query queued after them waits for both', async () => {
+    const store = new ChdbStore({ path: folder, database: 'parallel' });
+    try {
+      // Each row of `slow` sleeps 50 ms as its default is computed: an insert of 10 rows takes 0.5 s.
+      await store.command(
+        'CREATE TABLE IF NOT EXISTS slow (i UInt32, s UInt8 DEFAULT sleepEachRow(0.05)) ENGINE = MergeTree ORDER BY i',
+      );
+      await store.command('CREATE TABLE IF NOT EXISTS fast (i UInt32) ENGINE = MergeTree ORDER BY i');
+      const settled: string[] = [];
+      const slow = store
+        .insert(
+          'slow',
+          Array.from({ length: 10 }, (_, i) => ({ i })),
+        )
+        .then(() => settled.push('slow'));
+      const fast = store.insert('fast', [{ i: 1 }]).then(() => settled.push('fast'));
+      const counts = store.query('SELECT (SELECT count() FROM slow) AS slow, (SELECT count() FROM fast) AS fast');
+      await Promise.all([slow, fast]);
+      // One connection for both would have finished the slow insert first.
+      expect(settled).toEqual(['fast', 'slow']);
+      expect(await counts).toEqual([{ slow: '10', fast: '1' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps its data across close and reopen', async () => {
     const first = new ChdbStore({ path: folder, database: 'durable' });
     await first.command('CREATE TABLE IF NOT EXISTS kept (s String) ENGINE = MergeTree ORDER BY s');

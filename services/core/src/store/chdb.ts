@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { closeSync, openSync, writevSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Session, drainPending, type ChdbResult } from 'chdb';
 import { describeError } from '../errors.ts';
@@ -23,6 +24,20 @@ export interface ChdbStoreOptions {
   database: string;
 }
 
+/** One chdb connection and the operations queued on it, run one after another. */
+interface Lane {
+  session: Session;
+  /** Settles once the last operation queued on this connection has. */
+  tail: Promise<unknown>;
+}
+
+/** A connection that inserts into one table, and the file its Avro inserts are read from. */
+interface InsertLane extends Lane {
+  /** Settles once the connection uses the store's database; rejects if it cannot. */
+  ready: Promise<void>;
+  scratch: string;
+}
+
 /**
  * The Store over chdb, the ClickHouse engine in this process.
  *
@@ -32,14 +47,21 @@ export interface ChdbStoreOptions {
  *   is closed; a second store on the same folder shares the engine.
  * - A connection runs one statement at a time (its native mutex would park the
  *   others on libuv's small thread pool), and closing it while a statement runs
- *   aborts the engine for the whole process. So operations are queued here, one
- *   after another, and close() waits for the queue, then for chdb's own
- *   bookkeeping (drainPending) before the folder is free again.
+ *   aborts the engine for the whole process. So each connection's operations are
+ *   queued here, one after another, and close() waits for every queue, then for
+ *   chdb's own bookkeeping (drainPending) before the folder is free again.
  * - Settings and the current database are per connection: they are given when
- *   the connection opens (PINNED_SETTINGS) and by `USE`, which the queue makes
- *   the first statement.
+ *   the connection opens (PINNED_SETTINGS) and by `USE`, each connection's first
+ *   statement.
  *
- * An insert into a table that already has one waiting in the queue joins it, so
+ * Connections. Queries and commands run on one connection. Inserts run on a
+ * connection per table, opened at the table's first insert, so inserts into
+ * different tables (a batch's events and its scores) run at the same time: the
+ * engine parses, sorts and compresses each on a thread of its own. The order
+ * callers see is still the order of their calls: a query or command waits for
+ * every insert queued before it, and every insert queued after it waits for it.
+ *
+ * An insert into a table that already has one waiting in its queue joins it, so
  * concurrent writers (the processor's partitions) make one part, not one each:
  * fewer statements, and fewer parts for the engine to merge later. Only while no
  * query or command was queued after the waiting insert, so every statement still
@@ -50,38 +72,43 @@ export class ChdbStore implements Store {
   readonly kind = 'chdb';
   readonly path: string;
   readonly database: string;
-  private session: Session | null;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly connectionArgs: string[];
+  /** Runs queries and commands; its tail is the last statement queued. */
+  private readonly statements: Lane;
+  private readonly inserters = new Map<string, InsertLane>();
   private readonly ready: Promise<void>;
   private closing: Promise<void> | null = null;
   /** Per table and kind of insert, the insert waiting in the queue that later inserts can still join. */
   private readonly waitingInserts = new Map<string, { parts: unknown[]; done: Promise<void> }>();
-  /** Where insertAvro writes the records for the engine to read; one per store, as its queue runs one statement at a time. */
+  /** Prefix of the files insertAvro writes for the engine to read: one per table, as its inserts run one at a time. */
   private readonly scratch: string;
 
   constructor(options: ChdbStoreOptions) {
-    this.path = options.path;
-    this.database = assertIdentifier('database', options.database);
-    this.scratch = join(resolve(this.path), `avro-insert-${randomUUID()}.avro`);
-    const connectionArgs = Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`);
+    const { path } = options;
+    const database = assertIdentifier('database', options.database);
+    this.path = path;
+    this.database = database;
+    this.scratch = join(resolve(path), `avro-insert-${randomUUID()}`);
+    this.connectionArgs = Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`);
+    let session: Session;
     try {
-      this.session = new Session(this.path, { connectionArgs });
+      session = new Session(path, { connectionArgs: this.connectionArgs });
     } catch (err) {
-      throw openError(this.path, err);
+      throw openError(path, err);
     }
-    const session = this.session;
-    this.ready = this.enqueue(async () => {
+    this.ready = (async () => {
       try {
-        await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${this.database}`);
-        await session.queryAsync(`USE ${this.database}`);
+        await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
+        await session.queryAsync(`USE ${database}`);
       } catch (err) {
         throw new StoreError(
           'store_open_failed',
-          `cannot create or use database ${this.database} in chdb at ${this.path}: ${describeError(err)}`,
+          `cannot create or use database ${database} in chdb at ${path}: ${describeError(err)}`,
           { cause: err, engineCode: engineCodeOf(err) },
         );
       }
-    });
+    })();
+    this.statements = { session, tail: this.ready.catch(() => {}) };
     // Every operation awaits `ready` and reports its failure; this only keeps an unused store from an unhandled rejection.
     this.ready.catch(() => {});
   }
@@ -110,7 +137,7 @@ export class ChdbStore implements Store {
   async insert(table: string, rows: readonly Row[]): Promise<void> {
     assertIdentifier('table', table);
     if (rows.length === 0) return;
-    return this.queueInsert(`rows ${table}`, rows, (session, parts) =>
+    return this.queueInsert(table, `rows ${table}`, rows, ({ session }, parts) =>
       this.insertNow(session, table, parts.length === 1 ? parts[0]! : parts.flat()),
     );
   }
@@ -118,25 +145,30 @@ export class ChdbStore implements Store {
   /**
    * chdb's insert call takes text formats only, so the records go to the engine as
    * an Avro container file in the data folder, which an INSERT … SELECT reads with
-   * the file() table function. Writing the file is a copy into the page cache.
+   * the file() table function. The file is written synchronously: a copy of a few
+   * megabytes into the page cache, where each await would leave the table's
+   * connection idle until the event loop comes round again.
    */
   async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
-    const statement = avroInsertStatement(
-      table,
-      mapping,
-      (structure) => `file(${stringLiteral(this.scratch)}, 'Avro', ${structure}) ${AVRO_SETTINGS_CLAUSE}`,
-    );
+    const statement = (scratch: string): string =>
+      avroInsertStatement(
+        table,
+        mapping,
+        (structure) => `file(${stringLiteral(scratch)}, 'Avro', ${structure}) ${AVRO_SETTINGS_CLAUSE}`,
+      );
+    // Built before the empty check, so a bad mapping is refused even without records.
+    const key = `avro ${statement('')} ${records.schema}`;
     if (records.bodies.length === 0) return;
-    return this.queueInsert(`avro ${statement} ${records.schema}`, records.bodies, async (session, parts) => {
+    return this.queueInsert(table, key, records.bodies, async ({ session, scratch }, parts) => {
       const bodies = parts.length === 1 ? parts[0]! : parts.flat();
-      const file = await open(this.scratch, 'w');
+      const fd = openSync(scratch, 'w');
       try {
-        await file.writev(avroFile(records.schema, bodies));
+        writevSync(fd, avroFile(records.schema, bodies));
       } finally {
-        await file.close();
+        closeSync(fd);
       }
       try {
-        await session.queryAsync(statement);
+        await session.queryAsync(statement(scratch));
       } catch (err) {
         throw new StoreError(
           'store_insert_failed',
@@ -148,10 +180,15 @@ export class ChdbStore implements Store {
   }
 
   /**
-   * Runs an insert in its turn, or joins `part` to the insert with the same key
-   * still waiting in the queue (see the class comment).
+   * Runs an insert in its turn on the table's connection, or joins `part` to the
+   * insert with the same key still waiting there (see the class comment).
    */
-  private queueInsert<P>(key: string, part: P, run: (session: Session, parts: P[]) => Promise<void>): Promise<void> {
+  private queueInsert<P>(
+    table: string,
+    key: string,
+    part: P,
+    run: (lane: InsertLane, parts: P[]) => Promise<void>,
+  ): Promise<void> {
     const waiting = this.waitingInserts.get(key);
     if (waiting) {
       waiting.parts.push(part);
@@ -159,9 +196,9 @@ export class ChdbStore implements Store {
     }
     const parts = [part];
     // The task runs once the queue reaches it; until then, later inserts with this key join `parts`.
-    const done = this.operate((session) => {
+    const done = this.insertOn(table, (lane) => {
       if (this.waitingInserts.get(key)?.parts === parts) this.waitingInserts.delete(key);
-      return run(session, parts);
+      return run(lane, parts);
     });
     this.waitingInserts.set(key, { parts, done });
     return done;
@@ -189,23 +226,27 @@ export class ChdbStore implements Store {
     }
   }
 
-  /** Waits for queued operations, releases the connection, and waits until chdb has let go of the folder. Idempotent. */
+  /** Waits for queued operations, releases the connections, and waits until chdb has let go of the folder. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.tail.catch(() => {});
-      this.session?.close();
-      this.session = null;
+      const lanes = [this.statements, ...this.inserters.values()];
+      await Promise.all(lanes.map((lane) => lane.tail));
+      for (const lane of lanes) lane.session.close();
       await drainPending();
-      await rm(this.scratch, { force: true });
+      await Promise.all([...this.inserters.values()].map((lane) => rm(lane.scratch, { force: true })));
     })();
     return this.closing;
   }
 
   private execute(sql: string, params: QueryParams, format: string): Promise<ChdbResult> {
+    if (this.closing !== null) return Promise.reject(closedError(this.path));
     const bound = toBindable(params);
     // A statement queued after the waiting inserts must see exactly them: none may be joined from now on.
     this.waitingInserts.clear();
-    return this.operate(async (session) => {
+    const before = Promise.all([this.statements.tail, ...[...this.inserters.values()].map((lane) => lane.tail)]);
+    const result = before.then(async () => {
+      await this.ready;
+      const { session } = this.statements;
       try {
         return Object.keys(bound).length === 0
           ? await session.queryAsync(sql, { format })
@@ -214,21 +255,45 @@ export class ChdbStore implements Store {
         throw queryError(sql, err);
       }
     });
-  }
-
-  private operate<R>(task: (session: Session) => Promise<R>): Promise<R> {
-    if (this.closing !== null) return Promise.reject(closedError(this.path));
-    return this.enqueue(async () => {
-      await this.ready;
-      if (this.session === null) throw closedError(this.path);
-      return task(this.session);
-    });
-  }
-
-  private enqueue<R>(task: () => Promise<R>): Promise<R> {
-    const result = this.tail.then(task);
-    this.tail = result.catch(() => {});
+    this.statements.tail = result.catch(() => {});
     return result;
+  }
+
+  /** Queues a task on the table's connection, after the statements queued so far. Throws store_open_failed when the connection cannot open. */
+  private insertOn<R>(table: string, task: (lane: InsertLane) => Promise<R>): Promise<R> {
+    if (this.closing !== null) return Promise.reject(closedError(this.path));
+    const lane = this.inserter(table);
+    const result = Promise.all([this.statements.tail, lane.tail]).then(async () => {
+      await lane.ready;
+      return task(lane);
+    });
+    lane.tail = result.catch(() => {});
+    return result;
+  }
+
+  private inserter(table: string): InsertLane {
+    let lane = this.inserters.get(table);
+    if (lane) return lane;
+    let session: Session;
+    try {
+      session = new Session(this.path, { connectionArgs: this.connectionArgs });
+    } catch (err) {
+      throw openError(this.path, err);
+    }
+    const ready = this.ready.then(async () => {
+      try {
+        await session.queryAsync(`USE ${this.database}`);
+      } catch (err) {
+        throw new StoreError(
+          'store_open_failed',
+          `cannot use database ${this.database} on a new chdb connection at ${this.path}: ${describeError(err)}`,
+          { cause: err, engineCode: engineCodeOf(err) },
+        );
+      }
+    });
+    lane = { session, tail: ready.catch(() => {}), ready, scratch: `${this.scratch}-${table}.avro` };
+    this.inserters.set(table, lane);
+    return lane;
   }
 }
 
