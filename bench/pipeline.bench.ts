@@ -15,8 +15,14 @@ import { nowMs, startLoadGenerator, type LoadGenerator } from './support/load-ge
  * thread of its own (support/load-generator.ts), publishes pre-encoded events in
  * chunks; a poller counts score rows every 25 ms. A chunk's latency is from its
  * publish call to the moment the row count covers it (produce → queryable);
- * throughput is events over the time from the first publish to the last row
- * queryable. Two warm-up runs first, then three flooding runs for throughput (under a
+ * throughput under a flood is events over the time from the first publish to the
+ * last row queryable. At the target rate the question is whether the pipeline keeps
+ * up, so the rate there is the rows made queryable per second from the first chunk's
+ * to the last's: a pipeline that keeps up delivers at the offered rate whatever its
+ * latency, one that falls behind stretches that span (and its latency grows over the
+ * run). First publish to last row would charge one latency to every run's span: a
+ * pipeline keeping up perfectly with 0.5 s latency would read 26,700 events/s at an
+ * offered 30,000 over an 8 s run. Two warm-up runs first, then three flooding runs for throughput (under a
  * flood, latency is only queueing), then three runs paced at 90% of that
  * throughput for the latency metrics, so the latency quoted holds near the
  * throughput quoted, then three runs paced at the target rate (TARGET_RATE)
@@ -24,7 +30,8 @@ import { nowMs, startLoadGenerator, type LoadGenerator } from './support/load-ge
  * latency was measured at.
  */
 const PARTITIONS = 4;
-const EVENTS = 120_000;
+/** Events per run: at the target rate, 8 s of traffic. */
+const EVENTS = 240_000;
 const CHUNK = 500;
 const WARM_UP_ROUNDS = 2;
 /** latency_p50_ms/latency_p99_ms are measured at this share of the sustained throughput. */
@@ -33,7 +40,10 @@ const PACED_SHARE = 0.9;
 const TARGET_RATE = 30_000;
 
 interface Once {
+  /** From the first publish to the last row queryable. */
   eventsPerSec: number;
+  /** Rows made queryable per second from the first chunk's to the last's. */
+  deliveredPerSec: number;
   p50: number;
   p99: number;
   fleetLagMs: number;
@@ -136,12 +146,13 @@ const bench: Benchmark = {
         const latencies = seen.map((t, i) => t - sent[i]!).sort((a, b) => a - b);
         const result = {
           eventsPerSec: total / elapsed,
+          deliveredPerSec: (total - covers(0)) / ((seen.at(-1)! - seen[0]!) / 1000),
           p50: percentile(latencies, 0.5),
           p99: percentile(latencies, 0.99),
           fleetLagMs,
         };
         progress(
-          `round ${round} (${rate === null ? 'flood' : `paced at ${Math.round(rate)} events/s`}): ${Math.round(result.eventsPerSec)} events/s, p50 ${Math.round(result.p50)} ms, p99 ${Math.round(result.p99)} ms` +
+          `round ${round} (${rate === null ? 'flood' : `paced at ${Math.round(rate)} events/s`}): ${Math.round(result.eventsPerSec)} events/s (delivered ${Math.round(result.deliveredPerSec)}/s), p50 ${Math.round(result.p50)} ms, p99 ${Math.round(result.p99)} ms` +
             (fleet ? `, entities stage done ${Math.round(fleetLagMs)} ms after the last score` : ''),
         );
         return result;
@@ -168,7 +179,7 @@ const bench: Benchmark = {
           latency_p99_ms: ms(median(paced.map((o) => o.p99))),
           // Below the target rate when the pipeline cannot keep up with it; latency then grows with the backlog.
           events_per_sec_at_target: {
-            value: Math.round(median(atTarget.map((o) => o.eventsPerSec))),
+            value: Math.round(median(atTarget.map((o) => o.deliveredPerSec))),
             unit: 'events/s',
           },
           latency_p50_ms_at_target: ms(median(atTarget.map((o) => o.p50))),
@@ -198,7 +209,8 @@ const bench: Benchmark = {
           ),
           ...atTarget.map(
             (o, i) =>
-              `target ${i + 1} at ${TARGET_RATE}/s: ${Math.round(o.eventsPerSec)} events/s, ` +
+              `target ${i + 1} at ${TARGET_RATE}/s: delivered ${Math.round(o.deliveredPerSec)} events/s ` +
+              `(first publish to last row: ${Math.round(o.eventsPerSec)}), ` +
               `p50 ${Math.round(o.p50)} ms, p99 ${Math.round(o.p99)} ms`,
           ),
         ],
