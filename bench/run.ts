@@ -1,12 +1,15 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { sizeThreadPool } from '@aispm/core';
 import type { Benchmark } from './harness.ts';
 
 /**
  * `npm run bench -- NAME` runs bench/NAME.bench.ts and writes bench/results/NAME.json.
  * Benchmarks run real components and are not timed tests.
  */
+// As the aispm command does, before anything uses libuv's pool.
+sizeThreadPool();
 const here = import.meta.dirname;
 const available = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))

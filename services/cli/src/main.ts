@@ -4,6 +4,7 @@ import {
   ConfigError,
   createLogger,
   loadConfig,
+  sizeThreadPool,
   tuneGarbageCollection,
   type LogLevel,
   type Logger,
@@ -43,6 +44,8 @@ const COMMANDS: Record<string, Command> = {
 };
 
 async function main(argv: string[]): Promise<number> {
+  // First: libuv's pool starts at its first task and keeps its size.
+  sizeThreadPool();
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(`${HELP}\n`);

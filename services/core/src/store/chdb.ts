@@ -60,6 +60,8 @@ interface InsertLane extends Lane {
  * engine parses, sorts and compresses each on a thread of its own. The order
  * callers see is still the order of their calls: a query or command waits for
  * every insert queued before it, and every insert queued after it waits for it.
+ * Each running statement holds a thread of libuv's pool (sizeThreadPool makes
+ * room for them).
  *
  * An insert into a table that already has one waiting in its queue joins it, so
  * concurrent writers (the processor's partitions) make one part, not one each:
