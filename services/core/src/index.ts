@@ -4,7 +4,7 @@ export { AispmError, ConfigError, InvalidRecordError, describeError } from './er
 export { loadConfig, CONFIG_KEYS, type Config } from './config/config.ts';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.ts';
 export { tuneGarbageCollection } from './gc.ts';
-export { THREAD_POOL_SIZE, sizeThreadPool } from './thread-pool.ts';
+export { sizeThreadPool } from './thread-pool.ts';
 
 // event
 export {

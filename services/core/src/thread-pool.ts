@@ -1,5 +1,5 @@
 /** Threads in libuv's pool unless UV_THREADPOOL_SIZE says otherwise (libuv's own default is 4). */
-export const THREAD_POOL_SIZE = 16;
+const THREAD_POOL_SIZE = 16;
 
 /**
  * Sizes libuv's thread pool for the chdb store. Each chdb statement holds a pool

@@ -31,11 +31,10 @@ interface Lane {
   tail: Promise<unknown>;
 }
 
-/** A connection that inserts into one table, and the file its Avro inserts are read from. */
+/** A connection that inserts into one table. */
 interface InsertLane extends Lane {
   /** Settles once the connection uses the store's database; rejects if it cannot. */
   ready: Promise<void>;
-  scratch: string;
 }
 
 /**
@@ -82,7 +81,7 @@ export class ChdbStore implements Store {
   private closing: Promise<void> | null = null;
   /** Per table and kind of insert, the insert waiting in the queue that later inserts can still join. */
   private readonly waitingInserts = new Map<string, { parts: unknown[]; done: Promise<void> }>();
-  /** Prefix of the files insertAvro writes for the engine to read: one per table, as its inserts run one at a time. */
+  /** Prefix of the files insertAvro writes for the engine to read (scratchFile). */
   private readonly scratch: string;
 
   constructor(options: ChdbStoreOptions) {
@@ -152,33 +151,42 @@ export class ChdbStore implements Store {
    * connection idle until the event loop comes round again.
    */
   async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
-    const statement = (scratch: string): string =>
-      avroInsertStatement(
-        table,
-        mapping,
-        (structure) => `file(${stringLiteral(scratch)}, 'Avro', ${structure}) ${AVRO_SETTINGS_CLAUSE}`,
-      );
+    const scratch = this.scratchFile(table);
     // Built before the empty check, so a bad mapping is refused even without records.
-    const key = `avro ${statement('')} ${records.schema}`;
+    const statement = avroInsertStatement(
+      table,
+      mapping,
+      (structure) => `file(${stringLiteral(scratch)}, 'Avro', ${structure}) ${AVRO_SETTINGS_CLAUSE}`,
+    );
     if (records.bodies.length === 0) return;
-    return this.queueInsert(table, key, records.bodies, async ({ session, scratch }, parts) => {
-      const bodies = parts.length === 1 ? parts[0]! : parts.flat();
-      const fd = openSync(scratch, 'w');
-      try {
-        writevSync(fd, avroFile(records.schema, bodies));
-      } finally {
-        closeSync(fd);
-      }
-      try {
-        await session.queryAsync(statement(scratch));
-      } catch (err) {
-        throw new StoreError(
-          'store_insert_failed',
-          `chdb refused the insert of ${bodies.length} Avro records into ${table}: ${describeError(err)}; check that the records match the mapping's structure and the table's columns`,
-          { cause: err, engineCode: engineCodeOf(err) },
-        );
-      }
-    });
+    return this.queueInsert(
+      table,
+      `avro ${statement} ${records.schema}`,
+      records.bodies,
+      async ({ session }, parts) => {
+        const bodies = parts.length === 1 ? parts[0]! : parts.flat();
+        const fd = openSync(scratch, 'w');
+        try {
+          writevSync(fd, avroFile(records.schema, bodies));
+        } finally {
+          closeSync(fd);
+        }
+        try {
+          await session.queryAsync(statement);
+        } catch (err) {
+          throw new StoreError(
+            'store_insert_failed',
+            `chdb refused the insert of ${bodies.length} Avro records into ${table}: ${describeError(err)}; check that the records match the mapping's structure and the table's columns`,
+            { cause: err, engineCode: engineCodeOf(err) },
+          );
+        }
+      },
+    );
+  }
+
+  /** The file insertAvro writes a table's records to: one per table, as a table's inserts run one at a time. */
+  private scratchFile(table: string): string {
+    return `${this.scratch}-${table}.avro`;
   }
 
   /**
@@ -235,7 +243,7 @@ export class ChdbStore implements Store {
       await Promise.all(lanes.map((lane) => lane.tail));
       for (const lane of lanes) lane.session.close();
       await drainPending();
-      await Promise.all([...this.inserters.values()].map((lane) => rm(lane.scratch, { force: true })));
+      await Promise.all([...this.inserters.keys()].map((table) => rm(this.scratchFile(table), { force: true })));
     })();
     return this.closing;
   }
@@ -293,7 +301,7 @@ export class ChdbStore implements Store {
         );
       }
     });
-    lane = { session, tail: ready.catch(() => {}), ready, scratch: `${this.scratch}-${table}.avro` };
+    lane = { session, tail: ready.catch(() => {}), ready };
     this.inserters.set(table, lane);
     return lane;
   }
