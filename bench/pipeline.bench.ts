@@ -143,7 +143,17 @@ const bench: Benchmark = {
         const fleetLagMs = nowMs() - seen.at(-1)!;
         await processor.stop();
         await entities?.stop();
-        const latencies = seen.map((t, i) => t - sent[i]!).sort((a, b) => a - b);
+        const byChunk = seen.map((t, i) => t - sent[i]!);
+        const quarters = [0, 1, 2, 3].map((q) =>
+          Math.round(
+            percentile(
+              byChunk.slice((q * chunks) >> 2, ((q + 1) * chunks) >> 2).sort((a, b) => a - b),
+              0.5,
+            ),
+          ),
+        );
+        const publishedPerSec = (total - covers(0)) / ((sent.at(-1)! - sent[0]!) / 1000);
+        const latencies = byChunk.sort((a, b) => a - b);
         const result = {
           eventsPerSec: total / elapsed,
           deliveredPerSec: (total - covers(0)) / ((seen.at(-1)! - seen[0]!) / 1000),
@@ -153,7 +163,8 @@ const bench: Benchmark = {
         };
         progress(
           `round ${round} (${rate === null ? 'flood' : `paced at ${Math.round(rate)} events/s`}): ${Math.round(result.eventsPerSec)} events/s (delivered ${Math.round(result.deliveredPerSec)}/s), p50 ${Math.round(result.p50)} ms, p99 ${Math.round(result.p99)} ms` +
-            (fleet ? `, entities stage done ${Math.round(fleetLagMs)} ms after the last score` : ''),
+            (fleet ? `, entities stage done ${Math.round(fleetLagMs)} ms after the last score` : '') +
+            `; published ${Math.round(publishedPerSec)}/s, p50 by quarter ${quarters.join(' / ')} ms`,
         );
         return result;
       };

@@ -24,6 +24,7 @@ import { driftRow, findingRow } from './findings/rows.ts';
 import { AgentsStage } from './stages/agents.ts';
 import { EntitiesStage } from './stages/entities.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stages/stage.ts';
+import { inSlices } from './time-slices.ts';
 
 export interface ProcessorOptions {
   bus: Bus;
@@ -157,9 +158,12 @@ interface BatchCounts {
  *
  * Concurrency. Batches of different partitions are handled concurrently (one
  * partition's batches never are). The scorer is shared, so each batch scores, takes
- * its drift reports and dirty keys, and snapshots its keys in one synchronous step:
- * no other batch runs in between, so the checkpoint holds exactly the state its own
- * rows reflect. The drift sweep in that step may close windows of other partitions'
+ * its drift reports and dirty keys, and snapshots its keys holding the scoring lock:
+ * no other batch scores in between, so the checkpoint holds exactly the state its own
+ * rows reflect. That step runs in time slices (time-slices.ts) so that the other
+ * batches' I/O goes on meanwhile; only a restore or drop of another partition's keys
+ * (own()) may run between its slices, and it never touches a partition with a batch in flight.
+ * The drift sweep in that step may close windows of other partitions'
  * keys, whose reports this batch writes: those keys are checkpointed with their own
  * partition's next batch, and every checkpoint waits until the rows of all batches
  * scored before it are durable (or failed), so a checkpoint never gets ahead of the
@@ -175,6 +179,8 @@ export class Processor {
   private readonly ledger = new PartitionLedger();
   private readonly logId: string;
   private subscription: Subscription | null = null;
+  /** Serializes scoring: one batch's scoring yields to the event loop (time-slices.ts), never to another batch's. */
+  private scoring: Promise<unknown> = Promise.resolve();
   /** Serializes own(): restores and drops must not interleave across partitions. */
   private owning: Promise<unknown> = Promise.resolve();
   /** Settles once the rows of every batch scored so far are durable or failed (see Concurrency). */
@@ -259,7 +265,8 @@ export class Processor {
   private async own(batch: Batch): Promise<PartitionEntry> {
     const { partition } = batch;
     const owned = this.subscription?.assignment() ?? [];
-    const lost = this.ledger.notIn(owned).filter((p) => p !== partition);
+    // Never a partition whose batch is scoring: its slices may be waiting for this one's (see Concurrency).
+    const lost = this.ledger.notIn(owned).filter((p) => p !== partition && !this.inFlight.has(p));
     if (lost.length > 0) {
       this.forget(lost);
       this.log.info('state dropped for partitions moved elsewhere', { partitions: lost });
@@ -293,7 +300,7 @@ export class Processor {
   private async process(batch: Batch, entry: PartitionEntry): Promise<void> {
     const last = batch.records.at(-1);
     if (!last) return;
-    const { checkpoints, earlier, written } = this.scoreAndWrite(batch, entry, last.offset);
+    const { checkpoints, earlier, written } = await this.scoreAndWrite(batch, entry, last.offset);
     const counts = await written;
     await earlier;
     await this.checkpoint(checkpoints, last.offset, entry);
@@ -306,10 +313,10 @@ export class Processor {
    * its events and scores can be collected once written rather than live on through
    * the checkpoint's wait.
    */
-  private scoreAndWrite(batch: Batch, entry: PartitionEntry, offset: string) {
-    const scored = this.score(batch, entry, offset);
-    // In the same synchronous step as the scoring, so the rows chain is in scoring order.
-    const { earlier, settle } = this.queueRows();
+  private async scoreAndWrite(batch: Batch, entry: PartitionEntry, offset: string) {
+    const turn = this.scoring.then(() => this.scoreInTurn(batch, entry, offset));
+    this.scoring = turn.catch(() => undefined);
+    const { scored, earlier, settle } = await turn;
     const written = this.write(scored, batch.partition, entry)
       .then(({ fresh, findings }): BatchCounts => ({
         stored: fresh.scores.length + scored.unkept,
@@ -319,6 +326,12 @@ export class Processor {
       }))
       .finally(settle);
     return { checkpoints: scored.checkpoints, earlier, written };
+  }
+
+  /** Scores the batch holding the scoring lock (see Concurrency), and joins the rows chain before letting go. */
+  private async scoreInTurn(batch: Batch, entry: PartitionEntry, offset: string) {
+    const scored = await this.score(batch, entry, offset);
+    return { scored, ...this.queueRows() };
   }
 
   /** Joins the rows chain (see Concurrency): `earlier` settles with the rows of every batch scored before. */
@@ -339,7 +352,7 @@ export class Processor {
     const fresh = await this.stage.fresh(scored, entry);
     const findings = this.findings(fresh.scores, drift);
     await Promise.all([
-      ...this.stage.emit(fresh, scored, partition),
+      this.stage.emit(fresh, scored, partition),
       this.writeRows(findings, drift),
       this.publish(findings, dead),
     ]);
@@ -360,10 +373,11 @@ export class Processor {
 
   /**
    * Decodes and scores the batch, and takes its drift reports, dirty keys and their
-   * snapshots, all synchronously (see Concurrency in the class comment). If scoring
-   * throws, the dirty keys are taken anyway, so no other batch checkpoints them.
+   * snapshots, in time slices under the scoring lock (see Concurrency in the class
+   * comment). If scoring throws, the dirty keys are taken anyway, so no other batch
+   * checkpoints them.
    */
-  private score(batch: Batch, entry: PartitionEntry, offset: string): ScoredBatch {
+  private async score(batch: Batch, entry: PartitionEntry, offset: string): Promise<ScoredBatch> {
     const { partition } = batch;
     const scored: Scored[] = [];
     const dead: OutgoingRecord[] = [];
@@ -375,7 +389,7 @@ export class Processor {
     let skipped = 0;
     let unkept = 0;
     try {
-      for (const record of batch.records) {
+      await inSlices(batch.records, (record) => {
         const offset = BigInt(record.offset);
         for (const item of this.decode(record, nowMs, dead)) {
           const { key } = item.view;
@@ -391,9 +405,10 @@ export class Processor {
           if (keepAll || raisesFinding(score, threshold)) scored.push({ ...item, score, offset: record.offset });
           else unkept++;
         }
-      }
+      });
       const drift = this.scorer.takeDriftReports();
-      return { scored, unkept, drift, dead, skipped, checkpoints: this.snapshots(partition, keys, offset) };
+      const checkpoints = await this.snapshots(partition, keys, offset);
+      return { scored, unkept, drift, dead, skipped, checkpoints };
     } catch (err) {
       this.scorer.takeDirty();
       throw err;
@@ -401,7 +416,7 @@ export class Processor {
   }
 
   /** Checkpoints of this partition's dirty and swept keys; other partitions' dirty keys are set aside for them. */
-  private snapshots(partition: number, keys: Set<string>, offset: string): Checkpoint[] {
+  private async snapshots(partition: number, keys: Set<string>, offset: string): Promise<Checkpoint[]> {
     const mine = this.swept.get(partition) ?? new Set<string>();
     this.swept.delete(partition);
     for (const key of this.scorer.takeDirty()) {
@@ -410,10 +425,10 @@ export class Processor {
       else if (owner !== undefined) this.swept.set(owner, (this.swept.get(owner) ?? new Set()).add(key));
     }
     const checkpoints: Checkpoint[] = [];
-    for (const key of mine) {
+    await inSlices(mine, (key) => {
       const snapshot = this.scorer.snapshot(key);
       if (snapshot) checkpoints.push({ key, log: this.logId, partition, offset, snapshot });
-    }
+    });
     return checkpoints;
   }
 

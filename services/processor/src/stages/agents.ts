@@ -18,6 +18,7 @@ import { agentView, type ObservedEvent } from '../baseline/view.ts';
 import { createScoreCodec } from '../score/score-codec.ts';
 import { SCORES_FROM_AVRO, SCORES_TABLE, scoreRecord } from '../sink.ts';
 import type { PartitionEntry } from '../state/ledger.ts';
+import { mapInSlices } from '../time-slices.ts';
 import { createEntityEventsCodec, entityRecords } from './entity-events.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
 
@@ -84,29 +85,33 @@ export class AgentsStage implements Stage<AiEvent> {
     };
   }
 
-  emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<void>[] {
+  async emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<void> {
     const { bus, topics, fleet } = this.options;
-    const writes: Promise<void>[] = [this.storeEvents(fresh.events)];
-    if (scored.length === 0) return writes;
+    // Started before the encoding below, which yields; marked handled so that a failure
+    // meanwhile is not an unhandled rejection (Promise.all below still sees it).
+    const events = this.storeEvents(fresh.events);
+    events.catch(() => undefined);
+    if (scored.length === 0) return events;
     // Encoded once: the record published is also what the store reads its row from.
-    const values = scored.map((s) => this.scoreCodec.encode(scoreRecord(s.event, s.view, s.score)));
-    writes.push(
+    const values = await mapInSlices(scored, (s) => this.scoreCodec.encode(scoreRecord(s.event, s.view, s.score)));
+    await Promise.all([
+      events,
       bus.publish(
         topics.scores,
         scored.map((s, i) => ({ key: s.view.key, value: values[i]! })),
       ),
       this.storeScores(fresh.scores === scored ? values : freshValues(fresh.scores, scored, values)),
-    );
-    // Every scored event, even one whose rows were stored before a crash: the entities stage
-    // folds each event once by its offset (Scorer.folded), so republishing loses nothing and counts nothing twice.
-    if (fleet) {
-      const records = entityRecords(scored, partition).map(({ key, value }) => ({
-        key,
-        value: this.entityCodec.encode(value),
-      }));
-      writes.push(bus.publish(topics.entities, records).then(() => void (this.forwarded += records.length)));
-    }
-    return writes;
+      // Every scored event, even one whose rows were stored before a crash: the entities stage
+      // folds each event once by its offset (Scorer.folded), so republishing loses nothing and counts nothing twice.
+      fleet ? this.forward(scored, partition) : undefined,
+    ]);
+  }
+
+  private async forward(scored: Scored<AiEvent>[], partition: number): Promise<void> {
+    const grouped = await entityRecords(scored, partition);
+    const records = await mapInSlices(grouped, ({ key, value }) => ({ key, value: this.entityCodec.encode(value) }));
+    await this.options.bus.publish(this.options.topics.entities, records);
+    this.forwarded += records.length;
   }
 
   /**

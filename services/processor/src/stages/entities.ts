@@ -32,7 +32,7 @@ export class EntitiesStage implements Stage {
     return Promise.resolve({ events: [], scores: scored });
   }
 
-  emit(): Promise<void>[] {
-    return [];
+  emit(): Promise<void> {
+    return Promise.resolve();
   }
 }

@@ -14,8 +14,8 @@ describe('events re-keyed by fleet entity', () => {
     tool_name: 'x'.repeat(EVENT_LIMITS.maxIdentifierLength + 1),
   });
 
-  it('makes one record per entity, with its events in offset order and where they came from', () => {
-    const records = entityRecords(
+  it('makes one record per entity, with its events in offset order and where they came from', async () => {
+    const records = await entityRecords(
       [
         { event: llm, offset: '7' },
         { event: tool, offset: '9' },
@@ -32,29 +32,29 @@ describe('events re-keyed by fleet entity', () => {
     ]);
   });
 
-  it('round-trips through entity-events.v1, carrying no content', () => {
+  it('round-trips through entity-events.v1, carrying no content', async () => {
     const codec = createEntityEventsCodec();
-    const [record] = entityRecords([{ event: llm, offset: '7' }], 0);
+    const [record] = await entityRecords([{ event: llm, offset: '7' }], 0);
     const decoded = codec.decode(codec.encode(record!.value));
     expect(decoded).toEqual(record!.value);
     expect(Object.keys(decoded.events[0]!)).not.toContain('content');
   });
 
-  it('writes each name once per record, however many events repeat it', () => {
+  it('writes each name once per record, however many events repeat it', async () => {
     const codec = createEntityEventsCodec();
     const batch = Array.from({ length: 50 }, (_, i) => ({
       event: { ...llm, event_id: `e-${i}`, app: 'a-very-recognisable-app-name' },
       offset: String(i),
     }));
-    const [record] = entityRecords(batch, 0);
+    const [record] = await entityRecords(batch, 0);
     const bytes = codec.encode(record!.value);
     expect(bytes.toString('latin1').split('a-very-recognisable-app-name').length - 1).toBe(1);
     expect(codec.decode(bytes)).toEqual(record!.value);
   });
 
-  it('refuses a record whose event points at a name it does not carry', () => {
+  it('refuses a record whose event points at a name it does not carry', async () => {
     const wire = createCodec<{ strings: string[]; events: { app: number }[] }>('entity-events');
-    const [record] = entityRecords([{ event: llm, offset: '7' }], 0);
+    const [record] = await entityRecords([{ event: llm, offset: '7' }], 0);
     const valid = wire.decode(createEntityEventsCodec().encode(record!.value));
     const broken = wire.encode({ ...valid, events: valid.events.map((e) => ({ ...e, app: valid.strings.length })) });
     expect(() => createEntityEventsCodec().decode(broken)).toThrow(InvalidRecordError);

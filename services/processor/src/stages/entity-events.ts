@@ -1,5 +1,6 @@
 import { InvalidRecordError, createCodec, type AvroCodec } from '@aispm/core';
 import { fleetViews, type FleetEntity, type ObservedEvent } from '../baseline/view.ts';
+import { inSlices } from '../time-slices.ts';
 
 /** One event on the entities topic: the fields the baselines read, and its offset on the events topic. */
 export type EntityEvent = ObservedEvent & { offset: number };
@@ -119,16 +120,16 @@ function fromWire({ tenant, entity, name, source_partition, strings, events }: W
  * Re-keys a batch of one events partition by fleet entity: one record per user,
  * identity, model and tool the batch involves, holding its events in offset order.
  * One record per entity rather than per event keeps the extra topic traffic to a
- * fraction of the events'.
+ * fraction of the events'. In time slices: a batch's worth takes tens of ms.
  */
-export function entityRecords(
-  events: Iterable<{ event: ObservedEvent; offset: string }>,
+export async function entityRecords(
+  events: readonly { event: ObservedEvent; offset: string }[],
   partition: number,
-): { key: string; value: EntityEvents }[] {
+): Promise<{ key: string; value: EntityEvents }[]> {
   const records = new Map<string, EntityEvents>();
-  for (const { event, offset } of events) {
+  await inSlices(events, ({ event, offset }) => {
     const views = fleetViews(event);
-    if (views.length === 0) continue;
+    if (views.length === 0) return;
     // One copy per event, shared by its entities' records: the codec only reads it.
     const entityEvent = toEntityEvent(event, Number(offset));
     for (const view of views) {
@@ -145,7 +146,7 @@ export function entityRecords(
       }
       record.events.push(entityEvent);
     }
-  }
+  });
   return [...records].map(([key, value]) => ({ key, value }));
 }
 

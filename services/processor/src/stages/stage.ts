@@ -48,5 +48,5 @@ export interface Stage<E extends ObservedEvent = ObservedEvent> {
   /** Step 2 of the checkpoint protocol: after a restore (entry.probing), leave out what is already stored. */
   fresh(scored: Scored<E>[], entry: PartitionEntry): Promise<Fresh<E>>;
   /** Step 3, besides findings and drift: the rows and records the batch owes, written together. */
-  emit(fresh: Fresh<E>, scored: Scored<E>[], partition: number): Promise<void>[];
+  emit(fresh: Fresh<E>, scored: Scored<E>[], partition: number): Promise<void>;
 }
