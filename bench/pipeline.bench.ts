@@ -29,8 +29,10 @@ import { nowMs, startLoadGenerator, type LoadGenerator } from './support/load-ge
  * (TARGET_RATE) whatever the flood reached. Medians reported; params say which rate each
  * latency was measured at.
  */
+/** The configuration's defaults, as `aispm up` runs. */
+const DEFAULTS = loadConfig({});
 /** AISPM_PARTITIONS's default: the topics as `aispm up` creates them. */
-const PARTITIONS = loadConfig({}).partitions;
+const PARTITIONS = DEFAULTS.partitions;
 /** Events per run: at the target rate, 8 s of traffic. */
 const EVENTS = 240_000;
 const CHUNK = 500;
@@ -57,7 +59,7 @@ interface Once {
 /** As `aispm up` runs by default: both stages. AISPM_PROCESSOR_FLEET=false measures the agents stage alone. */
 const FLEET = loadConfig({ AISPM_PROCESSOR_FLEET: process.env.AISPM_PROCESSOR_FLEET ?? 'true' }).processor.fleet;
 /** AISPM_PROCESSOR_BATCH's default, as `aispm up` runs. */
-const MAX_BATCH = loadConfig({}).processor.maxBatchSize;
+const MAX_BATCH = DEFAULTS.processor.maxBatchSize;
 
 const bench: Benchmark = {
   description: 'Kafka → processor → chdb, produce to score row queryable',
@@ -149,19 +151,17 @@ const bench: Benchmark = {
         await processor.stop();
         await entities?.stop();
         const byChunk = seen.map((t, i) => t - sent[i]!);
+        const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
         const quarters = [0, 1, 2, 3].map((q) =>
-          Math.round(
-            percentile(
-              byChunk.slice((q * chunks) >> 2, ((q + 1) * chunks) >> 2).sort((a, b) => a - b),
-              0.5,
-            ),
-          ),
+          Math.round(percentile(sorted(byChunk.slice((q * chunks) >> 2, ((q + 1) * chunks) >> 2)), 0.5)),
         );
-        const publishedPerSec = (total - covers(0)) / ((sent.at(-1)! - sent[0]!) / 1000);
-        const latencies = byChunk.sort((a, b) => a - b);
+        // Events after the first chunk over the span from its time to the last chunk's.
+        const perSecBetween = (times: number[]): number => (total - covers(0)) / ((times.at(-1)! - times[0]!) / 1000);
+        const publishedPerSec = perSecBetween(sent);
+        const latencies = sorted(byChunk);
         const result = {
           eventsPerSec: total / elapsed,
-          deliveredPerSec: (total - covers(0)) / ((seen.at(-1)! - seen[0]!) / 1000),
+          deliveredPerSec: perSecBetween(seen),
           publishedPerSec,
           quarters,
           p50: percentile(latencies, 0.5),

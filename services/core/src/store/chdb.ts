@@ -80,7 +80,7 @@ export class ChdbStore implements Store {
   private readonly ready: Promise<void>;
   private closing: Promise<void> | null = null;
   /** Per table and kind of insert, the insert waiting in the queue that later inserts can still join. */
-  private readonly waitingInserts = new Map<string, { parts: unknown[]; done: Promise<void> }>();
+  private readonly waitingInserts = new Map<string, { parts: (readonly unknown[])[]; done: Promise<void> }>();
   /** Prefix of the files insertAvro writes for the engine to read (scratchFile). */
   private readonly scratch: string;
 
@@ -138,8 +138,8 @@ export class ChdbStore implements Store {
   async insert(table: string, rows: readonly Row[]): Promise<void> {
     assertIdentifier('table', table);
     if (rows.length === 0) return;
-    return this.queueInsert(table, `rows ${table}`, rows, ({ session }, parts) =>
-      this.insertNow(session, table, parts.length === 1 ? parts[0]! : parts.flat()),
+    return this.queueInsert(table, `rows ${table}`, rows, ({ session }, joined) =>
+      this.insertNow(session, table, joined),
     );
   }
 
@@ -163,8 +163,7 @@ export class ChdbStore implements Store {
       table,
       `avro ${statement} ${records.schema}`,
       records.bodies,
-      async ({ session }, parts) => {
-        const bodies = parts.length === 1 ? parts[0]! : parts.flat();
+      async ({ session }, bodies) => {
         const fd = openSync(scratch, 'w');
         try {
           writevSync(fd, avroFile(records.schema, bodies));
@@ -190,25 +189,25 @@ export class ChdbStore implements Store {
   }
 
   /**
-   * Runs an insert in its turn on the table's connection, or joins `part` to the
-   * insert with the same key still waiting there (see the class comment).
+   * Runs an insert of `items` in its turn on the table's connection, or joins them to
+   * the insert with the same key still waiting there (see the class comment).
    */
-  private queueInsert<P>(
+  private queueInsert<T>(
     table: string,
     key: string,
-    part: P,
-    run: (lane: InsertLane, parts: P[]) => Promise<void>,
+    items: readonly T[],
+    run: (lane: InsertLane, joined: readonly T[]) => Promise<void>,
   ): Promise<void> {
     const waiting = this.waitingInserts.get(key);
     if (waiting) {
-      waiting.parts.push(part);
+      waiting.parts.push(items);
       return waiting.done;
     }
-    const parts = [part];
+    const parts = [items];
     // The task runs once the queue reaches it; until then, later inserts with this key join `parts`.
     const done = this.insertOn(table, (lane) => {
       if (this.waitingInserts.get(key)?.parts === parts) this.waitingInserts.delete(key);
-      return run(lane, parts);
+      return run(lane, parts.length === 1 ? parts[0]! : parts.flat());
     });
     this.waitingInserts.set(key, { parts, done });
     return done;
