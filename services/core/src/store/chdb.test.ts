@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import avro from 'avsc';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChdbStore } from './chdb.ts';
 import { describeStoreContract } from './store.contract.ts';
@@ -55,6 +56,29 @@ describe('ChdbStore', () => {
       const joined = [store.insert('j', [{ i: 'not a number' }]), store.insert('j', [{ i: 200 }])];
       for (const call of joined) await expect(call).rejects.toMatchObject({ code: 'store_insert_failed' });
       expect(await store.query('SELECT count() AS c FROM j')).toEqual([{ c: '10' }]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rewrites its Avro scratch file for each insert, so a smaller insert after a larger one reads only its own records', async () => {
+    const store = new ChdbStore({ path: folder, database: 'scratch' });
+    try {
+      await store.command('CREATE TABLE IF NOT EXISTS a (i Int32) ENGINE = MergeTree ORDER BY i');
+      const schema = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'i', type: 'int' }] });
+      const record = avro.Type.forSchema(JSON.parse(schema) as avro.Schema);
+      const mapping = { structure: 'i Int32', columns: { i: 'i' } };
+      const insert = (from: number, count: number): Promise<void> =>
+        store.insertAvro('a', mapping, {
+          schema,
+          bodies: Array.from({ length: count }, (_, k) => record.toBuffer({ i: from + k })),
+        });
+      await insert(0, 500);
+      const large = scratchSize(folder);
+      await insert(1000, 2);
+      // Left longer than its content, the file would hand the engine the larger insert's tail too.
+      expect(scratchSize(folder)).toBeLessThan(large);
+      expect(await store.query('SELECT count() AS n, max(i) AS top FROM a')).toEqual([{ n: '502', top: 1001 }]);
     } finally {
       await store.close();
     }
@@ -147,3 +171,10 @@ describe('ChdbStore', () => {
     await store.close();
   });
 });
+
+/** Size of the one Avro scratch file in the folder (a single table has had Avro inserts, and the store is open). */
+function scratchSize(path: string): number {
+  const files = readdirSync(path).filter((name) => name.endsWith('-a.avro'));
+  expect(files).toHaveLength(1);
+  return statSync(join(path, files[0]!)).size;
+}
