@@ -75,17 +75,13 @@ export class AvroCodec<T> {
 
   /** The Avro body of a single-object record written with this codec's own schema; null for any other record. */
   ownBody(bytes: Buffer): Buffer | null {
-    const own =
-      bytes.length >= HEADER_BYTES &&
-      bytes[0] === MAGIC[0] &&
-      bytes[1] === MAGIC[1] &&
-      this.fingerprint.equals(bytes.subarray(MAGIC.length, HEADER_BYTES));
+    const own = isSingleObject(bytes) && this.fingerprint.equals(bytes.subarray(MAGIC.length, HEADER_BYTES));
     return own ? bytes.subarray(HEADER_BYTES) : null;
   }
 
   /** Decodes a record written with any known schema; throws InvalidRecordError with the reason otherwise. */
   decode(bytes: Buffer): T {
-    if (bytes.length < HEADER_BYTES || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1]) {
+    if (!isSingleObject(bytes)) {
       throw new InvalidRecordError(
         'bad_header',
         'not an Avro single-object record (expected the bytes C3 01 and an 8-byte schema fingerprint)',
@@ -133,4 +129,9 @@ export function createCodec<T>(family: string, dir = SCHEMA_DIR): AvroCodec<T> {
   const newest = versions.at(-1);
   if (!newest) throw new Error(`no ${family}.v<N>.avsc found in ${dir}`);
   return new AvroCodec<T>(newest, versions);
+}
+
+/** Whether `bytes` start with an Avro single-object header (the marker and room for a fingerprint). */
+function isSingleObject(bytes: Buffer): boolean {
+  return bytes.length >= HEADER_BYTES && bytes[0] === MAGIC[0] && bytes[1] === MAGIC[1];
 }

@@ -91,12 +91,7 @@ export class ChdbStore implements Store {
     this.database = database;
     this.scratch = join(resolve(path), `avro-insert-${randomUUID()}`);
     this.connectionArgs = Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`);
-    let session: Session;
-    try {
-      session = new Session(path, { connectionArgs: this.connectionArgs });
-    } catch (err) {
-      throw openError(path, err);
-    }
+    const session = this.connect();
     this.ready = (async () => {
       try {
         await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
@@ -109,9 +104,8 @@ export class ChdbStore implements Store {
         );
       }
     })();
+    // Every operation awaits `ready` and reports its failure; the tail's catch also keeps an unused store from an unhandled rejection.
     this.statements = { session, tail: this.ready.catch(() => {}) };
-    // Every operation awaits `ready` and reports its failure; this only keeps an unused store from an unhandled rejection.
-    this.ready.catch(() => {});
   }
 
   /** Opens the store and waits until its database is created and in use, so a problem shows at start-up. */
@@ -275,15 +269,19 @@ export class ChdbStore implements Store {
     return result;
   }
 
-  private inserter(table: string): InsertLane {
-    let lane = this.inserters.get(table);
-    if (lane) return lane;
-    let session: Session;
+  /** A new connection to the engine, with the pinned settings. */
+  private connect(): Session {
     try {
-      session = new Session(this.path, { connectionArgs: this.connectionArgs });
+      return new Session(this.path, { connectionArgs: this.connectionArgs });
     } catch (err) {
       throw openError(this.path, err);
     }
+  }
+
+  private inserter(table: string): InsertLane {
+    let lane = this.inserters.get(table);
+    if (lane) return lane;
+    const session = this.connect();
     const ready = this.ready.then(async () => {
       try {
         await session.queryAsync(`USE ${this.database}`);
