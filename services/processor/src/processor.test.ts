@@ -5,6 +5,7 @@ import { ChdbStore, MemoryBus, createEventCodec, eventKey, loadConfig, migrate, 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Processor } from './processor.ts';
 import { Scorer } from './scorer.ts';
+import { MAX_RECORD_BYTES, createEntityEventsCodec, type EntityEvents } from './stages/entity-events.ts';
 import { agentTraffic } from './testing/simulated-agent.ts';
 
 const config = loadConfig({});
@@ -68,6 +69,60 @@ describe('Processor', () => {
       expect(turnsAtScore).toHaveLength(3000);
       // In one task every event would see the same count; sliced, the loop turned in between.
       expect(new Set(turnsAtScore).size).toBeGreaterThan(1);
+    } finally {
+      await bus.close();
+      await store.close();
+    }
+  });
+
+  it('re-keys a batch whose events all name one model into records under the publish limit, every event once', async () => {
+    const store = await ChdbStore.open({ path: join(dir, 'chdb'), database: 'aispm' });
+    const bus = new MemoryBus();
+    const { topics } = config;
+    try {
+      await migrate(store);
+      await bus.ensureTopics(
+        [topics.events, topics.scores, topics.findings, topics.deadLetter, topics.entities].map((topic) => ({
+          topic,
+          partitions: 1,
+        })),
+      );
+      // One model for the whole batch, and event ids as long as allowed: as one record its events pass 1.5 MB.
+      const agent = { agent: 'billing-bot', everyS: 10, inputTokens: 800, outputTokens: 150 };
+      const events = agentTraffic(agent, Date.now() - 60 * 3_600_000, 20_000, 1)
+        .filter((e) => e.response_model !== null)
+        .slice(0, 6000)
+        .map((e, i) => ({ ...e, event_id: `${String(i).padStart(6, '0')}-${'x'.repeat(240)}` }));
+      const codec = createEventCodec();
+      await bus.publish(
+        topics.events,
+        events.map((e) => ({ key: eventKey(e), value: codec.encode(e) })),
+      );
+      const model = `${events[0]!.tenant}/model:${events[0]!.response_model!}`;
+      expect(events).toHaveLength(6000);
+      expect(events.every((e) => `${e.tenant}/model:${e.response_model!}` === model)).toBe(true);
+      const sizes: number[] = [];
+      const offsets: number[] = [];
+      const entityCodec = createEntityEventsCodec();
+      const forwarded = await bus.subscribe({
+        topic: topics.entities,
+        group: 'test-forwarded',
+        handler: (batch) => {
+          for (const record of batch.records) {
+            sizes.push(record.value.length);
+            const value: EntityEvents = entityCodec.decode(record.value);
+            if (record.key === model) offsets.push(...value.events.map((e) => e.offset));
+          }
+          return Promise.resolve();
+        },
+      });
+      const processor = new Processor({ bus, store, topics, fleet: true, maxBatchSize: events.length });
+      await processor.start();
+      await vi.waitUntil(() => offsets.length === events.length, { timeout: 30_000, interval: 50 });
+      await processor.stop();
+      await forwarded.stop();
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+      expect(offsets).toEqual(events.map((_, i) => i));
     } finally {
       await bus.close();
       await store.close();

@@ -19,7 +19,7 @@ import { createScoreCodec } from '../score/score-codec.ts';
 import { SCORES_FROM_AVRO, SCORES_TABLE, scoreRecord } from '../sink.ts';
 import type { PartitionEntry } from '../state/ledger.ts';
 import { mapInSlices } from '../time-slices.ts';
-import { createEntityEventsCodec, entityRecords } from './entity-events.ts';
+import { createEntityEventsCodec, encodeWithin, entityRecords } from './entity-events.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
 
 export interface AgentsStageOptions {
@@ -109,7 +109,10 @@ export class AgentsStage implements Stage<AiEvent> {
 
   private async forward(scored: Scored<AiEvent>[], partition: number): Promise<void> {
     const grouped = await entityRecords(scored, partition);
-    const records = await mapInSlices(grouped, ({ key, value }) => ({ key, value: this.entityCodec.encode(value) }));
+    const encoded = await mapInSlices(grouped, ({ key, value }) =>
+      encodeWithin(this.entityCodec, value).map((bytes) => ({ key, value: bytes })),
+    );
+    const records = encoded.flat();
     await this.options.bus.publish(this.options.topics.entities, records);
     this.forwarded += records.length;
   }

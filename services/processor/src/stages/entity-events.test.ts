@@ -1,6 +1,6 @@
 import { EVENT_LIMITS, InvalidRecordError, createCodec, sampleEvent } from '@aispm/core';
 import { describe, expect, it } from 'vitest';
-import { createEntityEventsCodec, entityRecords } from './entity-events.ts';
+import { createEntityEventsCodec, encodeWithin, entityRecords } from './entity-events.ts';
 
 describe('events re-keyed by fleet entity', () => {
   const llm = sampleEvent({ tenant: 't', user: 'alice', identity: null, response_model: 'm-1', tool_name: null });
@@ -59,5 +59,19 @@ describe('events re-keyed by fleet entity', () => {
     const broken = wire.encode({ ...valid, events: valid.events.map((e) => ({ ...e, app: valid.strings.length })) });
     expect(() => createEntityEventsCodec().decode(broken)).toThrow(InvalidRecordError);
     expect(() => createEntityEventsCodec().decode(broken)).toThrow(/app points at string \d+; the record has \d+/);
+  });
+
+  it('splits a record that would pass the byte limit into records of consecutive events, each within it', async () => {
+    const codec = createEntityEventsCodec();
+    const batch = Array.from({ length: 300 }, (_, i) => ({ event: { ...llm, event_id: `e-${i}` }, offset: String(i) }));
+    const [record] = await entityRecords(batch, 0);
+    const whole = codec.encode(record!.value);
+    expect(encodeWithin(codec, record!.value, whole.length)).toEqual([whole]);
+    const parts = encodeWithin(codec, record!.value, 4096);
+    expect(parts.length).toBeGreaterThan(whole.length / 4096);
+    for (const part of parts) expect(part.length).toBeLessThanOrEqual(4096);
+    const decoded = parts.map((part) => codec.decode(part));
+    expect(decoded.flatMap((r) => r.events)).toEqual(record!.value.events);
+    for (const r of decoded) expect({ ...r, events: [] }).toEqual({ ...record!.value, events: [] });
   });
 });

@@ -117,6 +117,35 @@ function fromWire({ tenant, entity, name, source_partition, strings, events }: W
 }
 
 /**
+ * Most bytes of one encoded record: under the bus's publish limit for a record
+ * (768 KiB by default, KafkaBusOptions.maxRequestBytes) with room to spare. One
+ * model serving a whole fleet puts every event of a batch in one record, at
+ * 80–300 bytes each: a batch of 5,000 can pass the limit, and a record refused by
+ * the bus fails its batch on every redelivery.
+ */
+export const MAX_RECORD_BYTES = 512 * 1024;
+
+/**
+ * `record` encoded, as one record or, where that would pass `maxBytes`, as several
+ * with consecutive runs of its events (halving until each fits; the entities stage
+ * folds each event by its offset, so how they are grouped does not matter).
+ */
+export function encodeWithin(
+  codec: Pick<AvroCodec<EntityEvents>, 'encode'>,
+  record: EntityEvents,
+  maxBytes = MAX_RECORD_BYTES,
+): Buffer[] {
+  const bytes = codec.encode(record);
+  // One event over the limit is left whole: the bus refuses it with its own error.
+  if (bytes.length <= maxBytes || record.events.length === 1) return [bytes];
+  const half = record.events.length >> 1;
+  return [
+    ...encodeWithin(codec, { ...record, events: record.events.slice(0, half) }, maxBytes),
+    ...encodeWithin(codec, { ...record, events: record.events.slice(half) }, maxBytes),
+  ];
+}
+
+/**
  * Re-keys a batch of one events partition by fleet entity: one record per user,
  * identity, model and tool the batch involves, holding its events in offset order.
  * One record per entity rather than per event keeps the extra topic traffic to a
