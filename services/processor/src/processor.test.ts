@@ -1,7 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChdbStore, MemoryBus, createEventCodec, eventKey, loadConfig, migrate, type Batch } from '@aispm/core';
+import {
+  ChdbStore,
+  MemoryBus,
+  createEventCodec,
+  eventKey,
+  loadConfig,
+  migrate,
+  type AiEvent,
+  type Batch,
+} from '@aispm/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Processor } from './processor.ts';
 import { Scorer } from './scorer.ts';
@@ -16,27 +25,37 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A migrated chdb store and an in-process bus whose `topics` (one partition each) hold `events`, for `run`; closed after. */
+async function withPipeline(
+  topics: string[],
+  events: AiEvent[],
+  run: (store: ChdbStore, bus: MemoryBus) => Promise<void>,
+): Promise<void> {
+  const store = await ChdbStore.open({ path: join(dir, 'chdb'), database: 'aispm' });
+  const bus = new MemoryBus();
+  try {
+    await migrate(store);
+    await bus.ensureTopics(topics.map((topic) => ({ topic, partitions: 1 })));
+    const codec = createEventCodec();
+    await bus.publish(
+      config.topics.events,
+      events.map((e) => ({ key: eventKey(e), value: codec.encode(e) })),
+    );
+    await run(store, bus);
+  } finally {
+    await bus.close();
+    await store.close();
+  }
+}
+
 describe('Processor', () => {
   it('scores a large batch in time slices: the event loop turns while it scores, so other I/O goes on', async () => {
-    const store = await ChdbStore.open({ path: join(dir, 'chdb'), database: 'aispm' });
-    const bus = new MemoryBus();
     const { topics } = config;
-    try {
-      await migrate(store);
-      await bus.ensureTopics([
-        { topic: topics.events, partitions: 1 },
-        { topic: topics.scores, partitions: 1 },
-        { topic: topics.findings, partitions: 1 },
-        { topic: topics.deadLetter, partitions: 1 },
-      ]);
-      // 3,000 events, published before the processor starts: one batch.
-      const agent = { agent: 'billing-bot', everyS: 10, inputTokens: 800, outputTokens: 150 };
-      const events = agentTraffic(agent, Date.now() - 10 * 3_600_000, 3000, 1);
-      const codec = createEventCodec();
-      await bus.publish(
-        topics.events,
-        events.map((e) => ({ key: eventKey(e), value: codec.encode(e) })),
-      );
+    // 3,000 events, published before the processor starts: one batch.
+    const agent = { agent: 'billing-bot', everyS: 10, inputTokens: 800, outputTokens: 150 };
+    const events = agentTraffic(agent, Date.now() - 10 * 3_600_000, 3000, 1);
+    const owed = [topics.events, topics.scores, topics.findings, topics.deadLetter];
+    await withPipeline(owed, events, async (store, bus) => {
       const batches: number[] = [];
       const subscribe = bus.subscribe.bind(bus);
       vi.spyOn(bus, 'subscribe').mockImplementation((options) =>
@@ -69,35 +88,19 @@ describe('Processor', () => {
       expect(turnsAtScore).toHaveLength(3000);
       // In one task every event would see the same count; sliced, the loop turned in between.
       expect(new Set(turnsAtScore).size).toBeGreaterThan(1);
-    } finally {
-      await bus.close();
-      await store.close();
-    }
+    });
   });
 
   it('re-keys a batch whose events all name one model into records under the publish limit, every event once', async () => {
-    const store = await ChdbStore.open({ path: join(dir, 'chdb'), database: 'aispm' });
-    const bus = new MemoryBus();
     const { topics } = config;
-    try {
-      await migrate(store);
-      await bus.ensureTopics(
-        [topics.events, topics.scores, topics.findings, topics.deadLetter, topics.entities].map((topic) => ({
-          topic,
-          partitions: 1,
-        })),
-      );
-      // One model for the whole batch, and event ids as long as allowed: as one record its events pass 1.5 MB.
-      const agent = { agent: 'billing-bot', everyS: 10, inputTokens: 800, outputTokens: 150 };
-      const events = agentTraffic(agent, Date.now() - 60 * 3_600_000, 20_000, 1)
-        .filter((e) => e.response_model !== null)
-        .slice(0, 6000)
-        .map((e, i) => ({ ...e, event_id: `${String(i).padStart(6, '0')}-${'x'.repeat(240)}` }));
-      const codec = createEventCodec();
-      await bus.publish(
-        topics.events,
-        events.map((e) => ({ key: eventKey(e), value: codec.encode(e) })),
-      );
+    // One model for the whole batch, and event ids as long as allowed: as one record its events pass 1.5 MB.
+    const agent = { agent: 'billing-bot', everyS: 10, inputTokens: 800, outputTokens: 150 };
+    const events = agentTraffic(agent, Date.now() - 60 * 3_600_000, 20_000, 1)
+      .filter((e) => e.response_model !== null)
+      .slice(0, 6000)
+      .map((e, i) => ({ ...e, event_id: `${String(i).padStart(6, '0')}-${'x'.repeat(240)}` }));
+    const owed = [topics.events, topics.scores, topics.findings, topics.deadLetter, topics.entities];
+    await withPipeline(owed, events, async (store, bus) => {
       const model = `${events[0]!.tenant}/model:${events[0]!.response_model!}`;
       expect(events).toHaveLength(6000);
       expect(events.every((e) => `${e.tenant}/model:${e.response_model!}` === model)).toBe(true);
@@ -123,9 +126,6 @@ describe('Processor', () => {
       await forwarded.stop();
       expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_RECORD_BYTES);
       expect(offsets).toEqual(events.map((_, i) => i));
-    } finally {
-      await bus.close();
-      await store.close();
-    }
+    });
   });
 });
