@@ -30,6 +30,19 @@ describe('ChdbStore', () => {
     expect(results.filter((_, k) => k % 2 === 1)).toEqual(Array.from({ length: 40 }, (_, i) => [{ c: String(i + 1) }]));
   });
 
+  it("runs with the engine's MergeTree settings, from a configuration file only its owner can read", async () => {
+    const store = await ChdbStore.open({ path: folder, database: 'engine' });
+    try {
+      const [setting] = await store.query<{ value: string; changed: number }>(
+        "SELECT value, changed FROM system.merge_tree_settings WHERE name = 'merge_selector_base'",
+      );
+      expect(setting).toEqual({ value: '20', changed: 1 });
+      expect(statSync(join(folder, 'aispm-engine.xml')).mode & 0o777).toBe(0o600);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('joins inserts waiting for the same table into one part, and never across a query queued between them', async () => {
     const store = new ChdbStore({ path: folder, database: 'joined' });
     try {

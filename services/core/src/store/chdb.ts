@@ -6,6 +6,7 @@ import { Session, drainPending, type ChdbResult } from 'chdb';
 import { describeError } from '../errors.ts';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
 import { avroFile } from './avro-file.ts';
+import { writeEngineConfig } from './chdb-engine-config.ts';
 import {
   AVRO_INSERT_SETTINGS,
   assertIdentifier,
@@ -51,7 +52,8 @@ interface InsertLane extends Lane {
  *   chdb's own bookkeeping (drainPending) before the folder is free again.
  * - Settings and the current database are per connection: they are given when
  *   the connection opens (PINNED_SETTINGS) and by `USE`, each connection's first
- *   statement.
+ *   statement. MergeTree settings are the engine's, from a configuration file
+ *   in the data folder (chdb-engine-config.ts).
  *
  * Connections. Queries and commands run on one connection. Inserts run on a
  * connection per table, opened at the table's first insert, so inserts into
@@ -90,7 +92,10 @@ export class ChdbStore implements Store {
     this.path = path;
     this.database = database;
     this.scratch = join(resolve(path), `avro-insert-${randomUUID()}`);
-    this.connectionArgs = Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`);
+    this.connectionArgs = [
+      ...Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`),
+      `--config-file=${engineConfig(path)}`,
+    ];
     const session = this.connect();
     this.ready = (async () => {
       try {
@@ -269,7 +274,7 @@ export class ChdbStore implements Store {
     return result;
   }
 
-  /** A new connection to the engine, with the pinned settings. */
+  /** A new connection to the engine, with the pinned settings and the engine's configuration. */
   private connect(): Session {
     try {
       return new Session(this.path, { connectionArgs: this.connectionArgs });
@@ -369,6 +374,14 @@ function queryError(sql: string, err: unknown): StoreError {
       engineCode: engineCodeOf(err),
     },
   );
+}
+
+function engineConfig(path: string): string {
+  try {
+    return writeEngineConfig(path);
+  } catch (err) {
+    throw openError(path, err);
+  }
 }
 
 function openError(path: string, err: unknown): StoreError {
