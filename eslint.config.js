@@ -26,6 +26,7 @@ export default tseslint.config(
       'bench/results/**',
       'deploy/local/kafka/lib/**',
       'coverage/**',
+      '.venv-test/**',
     ],
   },
   js.configs.recommended,

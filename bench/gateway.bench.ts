@@ -68,6 +68,7 @@ const bench: Benchmark = {
       KAFKA_BROKERS: brokers.join(','),
       AISPM_TOPIC_EVENTS: `bench.gateway.${Date.now()}`,
       AISPM_GATEWAY_PORT: '0',
+      AISPM_METRICS_PORT: '0',
       AISPM_GATEWAY_KEYS: `bench:${KEY}`,
     });
     const bus = new KafkaBus({ brokers });

@@ -273,11 +273,17 @@ describe(`gateway on ${inject('kafkaLabel')}`, () => {
     }
   });
 
-  it('serves /healthz, /readyz and Prometheus /metrics', async () => {
+  it('serves /healthz and /readyz, and Prometheus /metrics only on its loopback listener', async () => {
     expect((await fetch(`${gw.gateway.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${gw.gateway.url}/readyz`);
     expect(ready.status).toBe(200);
-    const metrics = await (await fetch(`${gw.gateway.url}/metrics`)).text();
+    // The metrics name tenants and need no key: never on the public listener.
+    const refused = await fetch(`${gw.gateway.url}/metrics`);
+    expect(refused.status).toBe(404);
+    expect(await refused.text()).not.toContain('aispm_gateway');
+    expect(new URL(gw.gateway.metricsUrl).hostname).toBe('127.0.0.1');
+    expect(gw.gateway.metricsUrl).not.toBe(gw.gateway.url);
+    const metrics = await (await fetch(`${gw.gateway.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/aispm_gateway_spans_accepted_total\{tenant="acme"\} \d+/);
     expect(metrics).toMatch(/aispm_gateway_spans_accepted_total\{tenant="globex"\} 2/);
     expect(metrics).toMatch(/aispm_gateway_spans_ignored_total\{tenant="globex"\} 1/);

@@ -41,6 +41,7 @@ export async function startTestGateway(brokers: string[], env: Record<string, st
     AISPM_TOPIC_EVENTS: `gw.events.${run}`,
     AISPM_PARTITIONS: '3',
     AISPM_GATEWAY_PORT: '0',
+    AISPM_METRICS_PORT: '0',
     AISPM_GATEWAY_KEYS: `acme:${KEY_ACME}\nglobex:sha256:${sha256Hex(KEY_GLOBEX)}`,
     ...env,
   });

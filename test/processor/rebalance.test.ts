@@ -13,8 +13,10 @@ import {
   restoredState,
   spawnUp,
   tearDown,
+  tenantEventId,
   upEnv,
   upTopics,
+  withTwinTenant,
   type Up,
   type UpTopics,
 } from './support.ts';
@@ -25,14 +27,18 @@ import {
  * gracefully after the first half of a stream; the other takes over its partitions,
  * restores their state from the compacted changelog, and scores the second half as
  * one uninterrupted processor does. Both members start on topics that do not exist
- * yet, so they also create the same topics at the same moment.
+ * yet, so they also create the same topics at the same moment. The stream is two
+ * tenants' whose spans share trace and span ids (hence event ids): each keeps its
+ * own baselines through the handover.
  */
 const brokers = inject('kafkaBrokers');
 const run = randomUUID().slice(0, 8);
 const PARTITIONS = 4;
-const traffic = [
-  ...generateTraffic({ seed: 23, total: 4000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 }),
-];
+const traffic = withTwinTenant(
+  [...generateTraffic({ seed: 23, total: 2000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 })],
+  'globex',
+  200,
+);
 const half = Math.floor(traffic.length / 2);
 const bus = new KafkaBus({ brokers });
 const eventCodec = createEventCodec();
@@ -141,7 +147,7 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
     for (const r of [reference, shared]) {
       await readScores(bus, r.topics.scores, `rb-reader-${r.name}-${run}`, (score) => {
         r.received.push(score);
-        r.scores.set(score.event_id, score);
+        r.scores.set(tenantEventId(score), score);
       });
     }
     // Both members own partitions before any event arrives, so each processes some of the first half.
@@ -197,18 +203,26 @@ describe(`processor rebalance on ${inject('kafkaLabel')}`, () => {
     let worst = 0;
     let learningDiffers = 0;
     let trustedOnHandedOver = 0;
+    const trustedByTenant = new Map<string, number>();
     for (const event of traffic.slice(half)) {
-      const got = shared.scores.get(event.event_id)!;
-      const expected = reference.scores.get(event.event_id)!;
+      const got = shared.scores.get(tenantEventId(event))!;
+      const expected = reference.scores.get(tenantEventId(event))!;
       worst = Math.max(worst, Math.abs(got.score - expected.score));
       if (got.learning !== expected.learning) learningDiffers++;
-      if (handedOver.includes(partitionOf(eventKey(event))) && !expected.learning) trustedOnHandedOver++;
+      if (handedOver.includes(partitionOf(eventKey(event))) && !expected.learning) {
+        trustedOnHandedOver++;
+        trustedByTenant.set(event.tenant, (trustedByTenant.get(event.tenant) ?? 0) + 1);
+      }
     }
     expect(worst).toBeLessThan(1e-6);
     expect(learningDiffers).toBe(0);
     // Not vacuous: on the handed-over partitions the reference already trusted its baselines,
     // which a takeover starting from empty state would not (it would be learning again).
     expect(trustedOnHandedOver).toBeGreaterThan(0);
+    // Both tenants' (separate) baselines were handed over, and both tenants' every event scored.
+    expect([...trustedByTenant.keys()].sort()).toEqual(['acme', 'globex']);
+    for (const tenant of ['acme', 'globex'])
+      expect([...shared.scores.values()].filter((s) => s.tenant === tenant).length).toBe(traffic.length / 2);
 
     a.child.kill('SIGTERM');
     ref.child.kill('SIGTERM');

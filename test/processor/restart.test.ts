@@ -14,8 +14,10 @@ import {
   restoredState,
   spawnUp,
   tearDown,
+  tenantEventId,
   upEnv,
   upTopics,
+  withTwinTenant,
   type Up,
   type UpTopics,
 } from './support.ts';
@@ -25,14 +27,18 @@ import {
  * chdb for the store) is SIGKILLed mid-stream and started again. Its state comes
  * back from the compacted changelog, so the scores after the restart equal those
  * of an uninterrupted run of the same stream, and no event is scored twice into
- * the store.
+ * the store. The stream is two tenants' whose spans share trace and span ids (hence
+ * event ids): each tenant's events are stored and scored, on their own baselines,
+ * across the replay that follows the kill.
  */
 const brokers = inject('kafkaBrokers');
 const run = randomUUID().slice(0, 8);
 const PARTITIONS = 3;
-const traffic = [
-  ...generateTraffic({ seed: 11, total: 6000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 }),
-];
+const traffic = withTwinTenant(
+  [...generateTraffic({ seed: 11, total: 3000, tenant: 'acme', spanMs: 6 * 3_600_000, endMs: Date.now() - 60_000 })],
+  'globex',
+  300,
+);
 const bus = new KafkaBus({ brokers });
 const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
 
@@ -84,7 +90,7 @@ beforeAll(async () => {
     ]);
     await bus.publish(r.topics.events, records);
     await readScores(bus, r.topics.scores, `rs-reader-${r.name}-${run}`, (score) =>
-      r.scores.set(score.event_id, score),
+      r.scores.set(tenantEventId(score), score),
     );
   }
 });
@@ -130,21 +136,27 @@ describe(`processor restart on ${inject('kafkaLabel')}`, () => {
     const store = await ChdbStore.open({ path: join(restarted.dataDir, 'chdb'), database: 'aispm' });
     try {
       // No FINAL: a row scored twice would show before any merge.
-      const [counts] = await store.query<{ rows: string; ids: string; events: string }>(
-        `SELECT count() AS rows, uniqExact(event_id) AS ids, (SELECT count() FROM events) AS events FROM anomaly_scores`,
+      const counts = await store.query<{ tenant: string; rows: string; ids: string }>(
+        `SELECT tenant, count() AS rows, uniqExact(event_id) AS ids FROM anomaly_scores GROUP BY tenant ORDER BY tenant`,
       );
-      expect(Number(counts?.rows)).toBe(total);
-      expect(Number(counts?.ids)).toBe(total);
-      expect(Number(counts?.events)).toBe(total);
+      const perTenant = total / 2;
+      expect(counts.map((c) => [c.tenant, Number(c.rows), Number(c.ids)])).toEqual([
+        ['acme', perTenant, perTenant],
+        ['globex', perTenant, perTenant],
+      ]);
+      const [events] = await store.query<{ acme: string; globex: string }>(
+        `SELECT countIf(tenant = 'acme') AS acme, countIf(tenant = 'globex') AS globex FROM events`,
+      );
+      expect([Number(events?.acme), Number(events?.globex)]).toEqual([perTenant, perTenant]);
 
-      const rows = await store.query<{ event_id: string; score: number; learning: boolean }>(
-        'SELECT event_id, score, learning FROM anomaly_scores',
+      const rows = await store.query<{ tenant: string; event_id: string; score: number; learning: boolean }>(
+        'SELECT tenant, event_id, score, learning FROM anomaly_scores',
       );
       let worst = 0;
       let learningDiffers = 0;
       for (const row of rows) {
-        const expected = reference.scores.get(row.event_id);
-        expect(expected, row.event_id).toBeDefined();
+        const expected = reference.scores.get(tenantEventId(row));
+        expect(expected, tenantEventId(row)).toBeDefined();
         worst = Math.max(worst, Math.abs(Number(row.score) - expected!.score));
         if (Boolean(row.learning) !== expected!.learning) learningDiffers++;
       }

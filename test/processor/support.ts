@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type kafkajs from 'kafkajs';
-import type { Config, KafkaBus } from '@aispm/core';
+import type { AiEvent, Config, KafkaBus } from '@aispm/core';
 import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 
 /** `aispm up` as a child process, for the tests that kill, stop and restart processors. */
@@ -168,3 +168,26 @@ export async function committedAll(admin: kafkajs.Admin, topic: string, group: s
   // A partition that never had a record has nothing to commit (its committed offset stays -1).
   return ends.every((end) => end.high === '0' || at.get(end.partition) === end.high);
 }
+
+/**
+ * `events` (one tenant's) and a second tenant's copies of them: the same spans, so the
+ * same trace, span and event ids and times, with other token counts and latencies so
+ * the second tenant's baselines differ. The copies run `lag` events behind, so a
+ * span's twin of the other tenant is stored batches earlier (what a replay's probe
+ * of the store must not mistake for the span itself).
+ */
+export function withTwinTenant(events: AiEvent[], tenant: string, lag: number): AiEvent[] {
+  const twins = events.map((e): AiEvent => ({
+    ...e,
+    tenant,
+    input_tokens: e.input_tokens === null ? null : e.input_tokens * 7 + 3,
+    latency_ms: e.latency_ms * 3,
+  }));
+  const out = events.slice(0, lag);
+  for (let i = lag; i < events.length; i++) out.push(events[i]!, twins[i - lag]!);
+  out.push(...twins.slice(Math.max(0, events.length - lag)));
+  return out;
+}
+
+/** An event's identity across tenants (event ids are the spans' own, and tenants may share them). */
+export const tenantEventId = (e: { tenant: string; event_id: string }): string => `${e.tenant}\u0000${e.event_id}`;

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChdbStore,
   ClickHouseStore,
   KafkaBus,
-  MemoryBus,
+  SqliteBus,
   migrate,
   type Bus,
   type Config,
@@ -24,7 +25,16 @@ export interface Runtime {
   processor: Processor;
   /** The entities stage, or null when AISPM_PROCESSOR_FLEET is false. */
   entities: Processor | null;
-  /** Drains the processor, then closes the bus and the store. */
+  /**
+   * Waits until the stages have processed and committed everything on the bus
+   * (embedded: the on-disk log; nothing to wait for on Kafka, which keeps it),
+   * calling `progress` with what is left about once a second. Resolves false when
+   * `signal` aborts first.
+   */
+  drain(progress?: (left: Backlog) => void, signal?: AbortSignal): Promise<boolean>;
+  /** Records not yet processed by the stages, or null when the bus cannot tell (Kafka). */
+  backlog(): Backlog | null;
+  /** Lets the batches in flight finish, then closes the bus and the store. */
   close(): Promise<void>;
 }
 
@@ -39,10 +49,15 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
   return store;
 }
 
+export interface Backlog {
+  events: number;
+  bytes: number;
+}
+
 export function openBus(config: Config, log: Logger): Bus {
   const busLog = (message: string, level: 'warn' | 'error'): void => log[level](message);
   return config.mode === 'embedded'
-    ? new MemoryBus({ log: busLog })
+    ? new SqliteBus({ path: join(config.dataDir, 'bus'), fsync: config.bus.fsync, log: busLog })
     : new KafkaBus({
         brokers: config.kafka.brokers,
         clientId: config.kafka.clientId,
@@ -69,11 +84,37 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const entities = fleet ? stageProcessor(config, log, bus, store, 'entities') : null;
   await entities?.start();
   await processor.start();
+  const backlog = (): Backlog | null => {
+    if (!bus.backlog) return null;
+    const stages = [{ topic: topics.events, group: config.processor.group }];
+    if (fleet) stages.push({ topic: topics.entities, group: `${config.processor.group}.entities` });
+    const left = { events: 0, bytes: 0 };
+    for (const { topic, group } of stages) {
+      const b = bus.backlog(topic, group);
+      left.events += b.records;
+      left.bytes += b.bytes;
+    }
+    return left;
+  };
   return {
     bus,
     store,
     processor,
     entities,
+    backlog,
+    async drain(progress, signal) {
+      let reported = 0;
+      for (;;) {
+        const left = backlog();
+        if (left === null || left.events === 0) return true;
+        if (signal?.aborted) return false;
+        if (Date.now() - reported >= 1000) {
+          progress?.(left);
+          reported = Date.now();
+        }
+        await sleep(50);
+      }
+    },
     async close() {
       // Agents first: their last batches re-key events for the entities stage to take in before it stops.
       await processor.stop();

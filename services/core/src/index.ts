@@ -38,6 +38,7 @@ export type {
 } from './bus/bus.ts';
 export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
 export { KafkaBus, type KafkaBusOptions, type KafkaConsumerTiming } from './bus/kafka.ts';
+export { SqliteBus, type SqliteBusOptions } from './bus/sqlite.ts';
 /** kafkajs with the fixes the bus relies on; run kafkajs (e.g. a changelog reader) through this, not 'kafkajs'. */
 export { kafkajs, kafkajsFixes } from './bus/kafkajs.ts';
 export type { BusLog } from './bus/log.ts';

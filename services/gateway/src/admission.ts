@@ -1,44 +1,69 @@
-import { AispmError, describeError, type Bus, type OutgoingRecord } from '@aispm/core';
+import { describeError, type Bus, type OutgoingRecord } from '@aispm/core';
+import { GATEWAY_ERRORS, GatewayError, gatewayError } from './errors.ts';
+import type { GatewayMetrics } from './metrics.ts';
 
-/** Kafka did not acknowledge within the publish timeout, or refused; the sender should retry later. */
-export class PublishUnavailable extends AispmError {}
+/** Records (and their bytes) published to a topic and not yet committed by a consumer group (Bus.backlog). */
+export type Backlog = ReturnType<NonNullable<Bus['backlog']>>;
 
 /** A held in-flight slot: free once the request is answered and its publish (if any) has settled. */
 export interface Slot {
+  /** Holds `bytes` more of this request (body as sent, inflated); the refusal when that passes a bound. */
+  charge: (bytes: number) => GatewayError | null;
+  /** Bytes this request may still hold under its tenant's bound and the gateway's. */
+  headroom: () => number;
+  /** Holds exactly `bytes` from now on, within the bounds or not (a body exchanged for its smaller records). */
+  hold: (bytes: number) => void;
   /** Publishes and waits for Kafka's acknowledgement, at most the publish timeout. */
-  publish(records: readonly OutgoingRecord[]): Promise<void>;
+  publish: (records: readonly OutgoingRecord[]) => Promise<void>;
   /** The request is answered; the slot frees now, or when its publish settles. */
-  done(): void;
+  done: () => void;
+}
+
+export interface AdmissionOptions {
+  bus: Bus;
+  topic: string;
+  /** The consumer group whose backlog is bounded (the processor's). */
+  group: string;
+  maxInFlight: number;
+  tenantMaxInFlight: number;
+  maxBytes: number;
+  tenantMaxBytes: number;
+  /** 0: no bound. */
+  backlogMaxEvents: number;
+  backlogMaxBytes: number;
+  publishTimeoutMs: number;
+  metrics?: GatewayMetrics;
+}
+
+interface Usage {
+  inFlight: number;
+  bytes: number;
 }
 
 /**
- * Bounds the requests in flight and the wait for Kafka. A publish that times out goes on
- * inside the bus (KafkaBus retries until the brokers acknowledge) and keeps its slot until
- * it settles, so an outage cannot pile up unbounded work: once the slots are taken, new
- * requests are turned away at once instead of being read.
+ * Decides, before a body is read, whether a request may go on, and bounds what requests
+ * hold while they run:
+ * - the processor's backlog on the bus (when the bus can tell): past its bounds every
+ *   request gets 503, so a flood waits in the senders' retry queues instead of this
+ *   process's memory;
+ * - requests in flight, per tenant and in total: no tenant can take more than its share,
+ *   so one tenant's slow or stalled uploads never lock the others out;
+ * - bytes held (bodies as sent and inflated, then their records), per tenant and in total.
+ * A publish that times out goes on inside the bus (KafkaBus retries until the brokers
+ * acknowledge) and keeps its slot until it settles, so an outage cannot pile up unbounded
+ * work: once the slots are taken, new requests are turned away at once instead of being read.
  */
 export class Admission {
   readonly #bus: Bus;
-  readonly #topic: string;
-  readonly #max: number;
-  readonly #timeoutMs: number;
-  readonly #onChange: (inFlight: number) => void;
-  #inFlight = 0;
+  readonly #options: AdmissionOptions;
+  readonly #tenants = new Map<string, Usage>();
+  readonly #total: Usage = { inFlight: 0, bytes: 0 };
   /** Set by a failed or timed-out publish, cleared by the next acknowledged one. */
   #kafkaDown = false;
 
-  constructor(options: {
-    bus: Bus;
-    topic: string;
-    maxInFlight: number;
-    publishTimeoutMs: number;
-    onChange?: (inFlight: number) => void;
-  }) {
+  constructor(options: AdmissionOptions) {
     this.#bus = options.bus;
-    this.#topic = options.topic;
-    this.#max = options.maxInFlight;
-    this.#timeoutMs = options.publishTimeoutMs;
-    this.#onChange = options.onChange ?? (() => undefined);
+    this.#options = options;
   }
 
   /** Whether the last publish failed or timed out (and none has been acknowledged since). */
@@ -46,19 +71,72 @@ export class Admission {
     return this.#kafkaDown;
   }
 
-  /** A slot, or null when the bound is reached. */
-  tryAcquire(): Slot | null {
-    if (this.#inFlight >= this.#max) return null;
-    this.#change(+1);
+  /** The processor's backlog now, or null when the bus cannot tell (Kafka). Cheap: the bus keeps running counters. */
+  backlog(): Backlog | null {
+    if (!this.#bus.backlog) return null;
+    let value: Backlog;
+    try {
+      value = this.#bus.backlog(this.#options.topic, this.#options.group);
+    } catch {
+      // A bus that cannot tell right now (the topic is not there yet) bounds nothing.
+      return null;
+    }
+    this.#options.metrics?.backlogEvents.set(value.records);
+    this.#options.metrics?.backlogBytes.set(value.bytes);
+    return value;
+  }
+
+  /** A slot for one of `tenant`'s requests, or the refusal to answer. */
+  tryAcquire(tenant: string): Slot | GatewayError {
+    const o = this.#options;
+    const backlog = this.backlog();
+    if (
+      backlog &&
+      ((o.backlogMaxEvents > 0 && backlog.records >= o.backlogMaxEvents) ||
+        (o.backlogMaxBytes > 0 && backlog.bytes >= o.backlogMaxBytes))
+    ) {
+      return gatewayError('pipeline_backlog', backlog.records, backlog.bytes);
+    }
+    const usage = this.#tenants.get(tenant) ?? { inFlight: 0, bytes: 0 };
+    const tenantFull = usage.inFlight >= o.tenantMaxInFlight;
+    const full = this.#total.inFlight >= o.maxInFlight;
+    if ((tenantFull || full) && this.#kafkaDown) return gatewayError('kafka_unavailable');
+    if (tenantFull) return gatewayError('tenant_in_flight', tenant, o.tenantMaxInFlight);
+    if (full) return gatewayError('gateway_in_flight', o.maxInFlight);
+    this.#tenants.set(tenant, usage);
+    return this.#slot(tenant, usage);
+  }
+
+  #slot(tenant: string, usage: Usage): Slot {
+    const o = this.#options;
+    let held = 0;
     let holds = 1;
+    const bytes = (delta: number): void => {
+      held += delta;
+      usage.bytes += delta;
+      this.#total.bytes += delta;
+      o.metrics?.bytesInFlight.set(this.#total.bytes);
+    };
+    this.#count(tenant, usage, +1);
     const release = (): void => {
-      if (--holds === 0) this.#change(-1);
+      if (--holds > 0) return;
+      bytes(-held);
+      this.#count(tenant, usage, -1);
+      if (usage.inFlight === 0 && usage.bytes === 0) this.#tenants.delete(tenant);
     };
     return {
+      charge: (n) => {
+        if (usage.bytes + n > o.tenantMaxBytes) return gatewayError('tenant_bytes', tenant, o.tenantMaxBytes);
+        if (this.#total.bytes + n > o.maxBytes) return gatewayError('gateway_bytes', o.maxBytes);
+        bytes(n);
+        return null;
+      },
+      headroom: () => Math.max(0, Math.min(o.tenantMaxBytes - usage.bytes, o.maxBytes - this.#total.bytes)),
+      hold: (n) => bytes(n - held),
       publish: (records) => {
         holds++;
         // The bus keeps each request under the brokers' size limit (KafkaBus.publish).
-        const pending = this.#bus.publish(this.#topic, records);
+        const pending = this.#bus.publish(o.topic, records);
         const settled = pending.then(
           () => {
             this.#kafkaDown = false;
@@ -75,34 +153,30 @@ export class Admission {
   }
 
   async #within(pending: Promise<unknown>): Promise<void> {
+    const timeoutMs = this.#options.publishTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.#kafkaDown = true;
-        reject(
-          new PublishUnavailable(
-            'kafka_publish_timeout',
-            `Kafka did not acknowledge within ${this.#timeoutMs} ms; nothing of this request is acknowledged, send it again later`,
-          ),
-        );
-      }, this.#timeoutMs);
+        reject(gatewayError('kafka_publish_timeout', timeoutMs));
+      }, timeoutMs);
     });
     try {
       await Promise.race([pending, timeout]);
     } catch (err) {
-      if (err instanceof PublishUnavailable) throw err;
-      throw new PublishUnavailable(
-        'kafka_publish_failed',
-        `Kafka refused the records (${describeError(err)}); send them again later`,
-        { cause: err },
-      );
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError('kafka_publish_failed', GATEWAY_ERRORS.kafka_publish_failed.message(describeError(err)), {
+        cause: err,
+      });
     } finally {
       clearTimeout(timer);
     }
   }
 
-  #change(delta: number): void {
-    this.#inFlight += delta;
-    this.#onChange(this.#inFlight);
+  #count(tenant: string, usage: Usage, delta: number): void {
+    usage.inFlight += delta;
+    this.#total.inFlight += delta;
+    this.#options.metrics?.inFlight.set(this.#total.inFlight);
+    this.#options.metrics?.tenantInFlight.set({ tenant }, usage.inFlight);
   }
 }

@@ -1,59 +1,127 @@
-import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import {
+  CONFIG_KEYS,
+  ConfigError,
   createEventCodec,
   describeError,
-  fromOtlpJson,
-  mapSpans,
   type Bus,
   type Config,
   type Logger,
+  type OutgoingRecord,
   type RejectedSpan,
 } from '@aispm/core';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { Admission, PublishUnavailable } from './admission.ts';
+import { Admission } from './admission.ts';
 import type { ApiKeys } from './api-keys.ts';
-import { BodyError, readBody } from './body.ts';
+import { readBody } from './body.ts';
+import { decodeAndMap, type Decoded, type Encoding } from './decode.ts';
+import { GatewayError, gatewayError, type GatewayErrorCode } from './errors.ts';
 import { rejectionMessage } from './ingest.ts';
-import { createMetrics } from './metrics.ts';
-import { decodeTraceRequest, encodeStatus, encodeTraceResponse, UndecodableBody } from './otlp/proto.ts';
+import { createMetrics, type GatewayMetrics } from './metrics.ts';
+import { encodeStatus, encodeTraceResponse, UndecodableBody } from './otlp/proto.ts';
+import { DecodePool } from './pool.ts';
 
 export interface GatewayOptions {
   bus: Bus;
-  config: Pick<Config, 'capture' | 'topics' | 'gateway' | 'partitions'>;
+  config: Pick<Config, 'capture' | 'topics' | 'gateway' | 'partitions' | 'processor'>;
   keys: ApiKeys;
   log: Logger;
 }
 
-type Encoding = 'protobuf' | 'json';
+/** The public OTLP/HTTP app and the Prometheus one, each to listen on its own address. */
+export interface Gateway {
+  app: FastifyInstance;
+  /** GET /metrics, for AISPM_METRICS_HOST:AISPM_METRICS_PORT (loopback by default): it names tenants. */
+  metricsApp: FastifyInstance;
+}
 
 /** gRPC status codes for the google.rpc.Status body of a failed request, by HTTP status. */
-const RPC_CODE: Record<number, number> = { 400: 3, 401: 16, 413: 8, 415: 3, 429: 8, 503: 14 };
-/** Seconds a sender should wait: short when only busy, longer when Kafka is out. */
-const RETRY_AFTER_BUSY = 1;
-const RETRY_AFTER_OUTAGE = 5;
+const RPC_CODE: Record<number, number> = { 400: 3, 401: 16, 408: 4, 413: 8, 415: 3, 429: 8, 500: 13, 503: 14 };
 /** How long /readyz waits for Kafka's metadata answer. */
 const READY_TIMEOUT_MS = 2000;
+/** The `reason` of aispm_gateway_spans_rejected_total for whole requests refused for their body. */
+const REJECTED_REASON: Partial<Record<GatewayErrorCode, string>> = {
+  body_too_large: 'too_large',
+  unsupported_encoding: 'bad_encoding',
+  body_undecodable: 'undecodable',
+};
+
+/** The bounds in effect: "0" (automatic) resolved, and checked against each other. */
+export function gatewayBounds(gateway: Config['gateway']): {
+  tenantMaxInFlight: number;
+  tenantMaxBytes: number;
+} {
+  const tenantMaxInFlight = Math.min(
+    gateway.maxInFlight,
+    gateway.tenantMaxInFlight || Math.max(1, Math.floor(gateway.maxInFlight / 4)),
+  );
+  // A gzip body holds what was sent and what it inflates to, each up to the body limit.
+  const least = 2 * gateway.maxBodyBytes;
+  if (gateway.maxBytesInFlight < least) {
+    throw new ConfigError(
+      CONFIG_KEYS.gatewayMaxBytesInFlight.env,
+      `is ${gateway.maxBytesInFlight}, less than twice ${CONFIG_KEYS.gatewayMaxBodyBytes.env} (${least}), so the largest gzip body could never be taken; raise it or lower the body limit`,
+    );
+  }
+  if (gateway.tenantMaxBytesInFlight !== 0 && gateway.tenantMaxBytesInFlight < least) {
+    throw new ConfigError(
+      CONFIG_KEYS.gatewayTenantMaxBytesInFlight.env,
+      `is ${gateway.tenantMaxBytesInFlight}, less than twice ${CONFIG_KEYS.gatewayMaxBodyBytes.env} (${least}), so the largest gzip body could never be taken; raise it, or 0 for a quarter of ${CONFIG_KEYS.gatewayMaxBytesInFlight.env}`,
+    );
+  }
+  const tenantMaxBytes = Math.min(
+    gateway.maxBytesInFlight,
+    gateway.tenantMaxBytesInFlight || Math.max(least, Math.floor(gateway.maxBytesInFlight / 4)),
+  );
+  return { tenantMaxInFlight, tenantMaxBytes };
+}
 
 /**
  * The OTLP/HTTP gateway: `POST /v1/traces` (protobuf or JSON, gzip or not) → the shim's
  * span mapping with the API key's tenant → Avro events on the events topic; answered
  * 200 only once Kafka has acknowledged them. Status codes follow the OTLP/HTTP
- * specification. Also `/healthz`, `/readyz` (Kafka answers) and `/metrics` (Prometheus).
+ * specification; every error comes from the catalog in errors.ts. Also `/healthz` and
+ * `/readyz` (Kafka answers); `/metrics` (Prometheus) only on `metricsApp`.
+ *
+ * Before a body is read, Admission checks the processor's backlog and takes one of the
+ * tenant's in-flight slots; the body must arrive within the idle and total timeouts and
+ * within the tenant's and the gateway's bytes in flight. Bodies of at least
+ * AISPM_GATEWAY_OFFLOAD_BYTES are decoded and mapped on a worker thread.
  */
-export function buildGateway(options: GatewayOptions): FastifyInstance {
+export function buildGateway(options: GatewayOptions): Gateway {
   const { bus, config, keys, log } = options;
+  const limits = config.gateway;
+  const bounds = gatewayBounds(limits);
   const metrics = createMetrics();
   const codec = createEventCodec();
   const admission = new Admission({
     bus,
     topic: config.topics.events,
-    maxInFlight: config.gateway.maxInFlight,
-    publishTimeoutMs: config.gateway.publishTimeoutMs,
-    onChange: (n) => metrics.inFlight.set(n),
+    group: config.processor.group,
+    maxInFlight: limits.maxInFlight,
+    tenantMaxInFlight: bounds.tenantMaxInFlight,
+    maxBytes: limits.maxBytesInFlight,
+    tenantMaxBytes: bounds.tenantMaxBytes,
+    backlogMaxEvents: limits.backlogMaxEvents,
+    backlogMaxBytes: limits.backlogMaxBytes,
+    publishTimeoutMs: limits.publishTimeoutMs,
+    metrics,
   });
+  const pool = limits.workers > 0 ? new DecodePool({ size: limits.workers, capture: config.capture, log }) : null;
   const ready = readiness(bus, config);
-  const app = Fastify({ logger: false });
+  // Node answers 408 itself to headers slower than headersTimeout; requestTimeout is a backstop behind the
+  // body timeouts (it also ends connections whose unread body stalls after an early answer).
+  const requestTimeout = limits.headerTimeoutMs + limits.bodyTimeoutMs + 5000;
+  const app = Fastify({
+    logger: false,
+    requestTimeout,
+    http: {
+      headersTimeout: limits.headerTimeoutMs,
+      requestTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headerTimeoutMs / 4))),
+    },
+  });
+  app.addHook('onClose', async () => pool?.close());
 
   // The body is read by the route itself, bounded after decompression; no parser buffers it first.
   app.removeAllContentTypeParsers();
@@ -65,109 +133,106 @@ export function buildGateway(options: GatewayOptions): FastifyInstance {
     if (problem === null) return { status: 'ready' };
     return reply.code(503).send({ status: 'not ready', reason: problem });
   });
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  // It names tenants and their volumes: never on the public listener.
+  app.get('/metrics', (_request, reply) =>
+    reply.code(404).send({
+      message: `not served here; Prometheus metrics are on ${CONFIG_KEYS.metricsHost.env}:${CONFIG_KEYS.metricsPort.env} (default 127.0.0.1:9464)`,
+    }),
   );
 
   app.post('/v1/traces', async (request, reply) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const answer = (status: number): void => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = (performance.now() - started) / 1000;
       metrics.requests.inc({ status: String(status) });
       metrics.latency.observe({ status: String(status) }, seconds);
     };
     const encoding = encodingOf(request.headers['content-type']);
-    const fail = (status: number, message: string, retryAfter?: number): FastifyReply => {
-      answer(status);
-      drain(request);
-      if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-      if (status === 401) void reply.header('www-authenticate', 'Bearer');
-      return failure(reply, status, message, encoding ?? 'json');
+    const fail = (err: GatewayError): FastifyReply => {
+      answer(err.status);
+      metrics.refused.inc({ code: err.code });
+      // A stalled body will not drain: close the connection once answered. Otherwise read
+      // the rest unread, so the answer reaches a sender that is still sending.
+      if (err.code === 'body_timeout') void reply.header('connection', 'close');
+      else drain(request);
+      if (err.retryAfter !== undefined) void reply.header('retry-after', String(err.retryAfter));
+      if (err.status === 401) void reply.header('www-authenticate', 'Bearer');
+      return failure(reply, err.status, err.message, encoding ?? 'json');
     };
 
     const tenant = keys.tenantOf(apiKeyOf(request));
-    if (tenant === null) {
-      return fail(401, 'unknown or missing API key; send it as "Authorization: Bearer <key>" or "x-aispm-key: <key>"');
-    }
-    if (encoding === null) {
-      return fail(415, 'Content-Type must be application/x-protobuf or application/json (OTLP/HTTP)');
-    }
-    const slot = admission.tryAcquire();
-    if (slot === null) {
-      const outage = admission.kafkaDown;
-      return outage
-        ? fail(503, 'Kafka is unavailable; retry later', RETRY_AFTER_OUTAGE)
-        : fail(
-            429,
-            `the gateway is at its in-flight bound (${config.gateway.maxInFlight}); retry later`,
-            RETRY_AFTER_BUSY,
-          );
-    }
+    if (tenant === null) return fail(gatewayError('unauthorized'));
+    if (encoding === null) return fail(gatewayError('unsupported_content_type'));
+    const slot = admission.tryAcquire(tenant);
+    if (slot instanceof GatewayError) return fail(slot);
     try {
-      const body = await readBody(
-        request.body as Readable,
-        header(request.headers['content-encoding']),
-        config.gateway.maxBodyBytes,
-      );
-      const decoded = decode(body, encoding);
-      const read = fromOtlpJson(decoded.json);
-      const mapped = mapSpans(read.spans, { tenant, capture: config.capture, codec });
-      const rejected = [...decoded.rejected, ...read.rejected, ...mapped.rejected];
-      if (mapped.records.length > 0) await slot.publish(mapped.records);
+      const body = await readBody(request.body as Readable, header(request.headers['content-encoding']), {
+        limit: limits.maxBodyBytes,
+        idleMs: limits.bodyIdleTimeoutMs,
+        deadline: started + limits.bodyTimeoutMs,
+        charge: slot.charge,
+        headroom: slot.headroom,
+        hold: slot.hold,
+      });
+      const nowMs = Date.now();
+      let decoded: Decoded;
+      if (pool?.usable && body.length >= limits.offloadBytes) {
+        metrics.offloaded.inc();
+        decoded = await pool.run(body, encoding, { tenant, nowMs });
+      } else {
+        decoded = decodeAndMap(body, encoding, { tenant, capture: config.capture, codec, nowMs });
+      }
+      const { records, ignored, rejected } = decoded;
+      // The body is done with; its records are held until Kafka has them.
+      slot.hold(recordBytes(records));
+      if (records.length > 0) await slot.publish(records);
 
-      metrics.accepted.inc({ tenant }, mapped.records.length);
-      if (mapped.ignored > 0) metrics.ignored.inc({ tenant }, mapped.ignored);
-      countRejected(metrics.rejected, decoded.rejected, read.rejected, mapped.rejected);
+      metrics.accepted.inc({ tenant }, records.length);
+      if (ignored > 0) metrics.ignored.inc({ tenant }, ignored);
+      countRejected(metrics.rejected, rejected);
       answer(200);
-      const partial =
-        rejected.length > 0 ? { rejectedSpans: rejected.length, errorMessage: rejectionMessage(rejected) } : null;
+      const all = [...rejected.utf8, ...rejected.unreadable, ...rejected.invalid];
+      const partial = all.length > 0 ? { rejectedSpans: all.length, errorMessage: rejectionMessage(all) } : null;
       return success(reply, partial, encoding);
     } catch (err) {
-      if (err instanceof BodyError) {
-        metrics.rejected.inc({ reason: err.reason });
-        return fail(err.status, err.message);
+      const known =
+        err instanceof GatewayError
+          ? err
+          : err instanceof UndecodableBody
+            ? gatewayError('body_undecodable', err.message)
+            : null;
+      if (known === null) throw err;
+      const reason = REJECTED_REASON[known.code];
+      if (reason) metrics.rejected.inc({ reason });
+      if (known.code.startsWith('kafka_') || known.code === 'decode_failed') {
+        log.warn(`gateway: ${known.code}; answered ${known.status}`, { error: known.message, tenant });
       }
-      if (err instanceof UndecodableBody) {
-        metrics.rejected.inc({ reason: 'undecodable' });
-        return fail(400, err.message);
-      }
-      if (err instanceof PublishUnavailable) {
-        log.warn('gateway: publish to Kafka failed; answered 503', { code: err.code, error: err.message, tenant });
-        return fail(503, err.message, RETRY_AFTER_OUTAGE);
-      }
-      throw err;
+      return fail(known);
     } finally {
       slot.done();
     }
   });
-  return app;
+
+  const metricsApp = Fastify({ logger: false });
+  metricsApp.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  return { app, metricsApp };
 }
 
-function decode(body: Buffer, encoding: Encoding): ReturnType<typeof decodeTraceRequest> {
-  if (encoding === 'protobuf') return decodeTraceRequest(body);
-  // JSON text must be UTF-8 (RFC 8259); one that is not cannot be parsed without guessing.
-  if (!isUtf8(body)) throw new UndecodableBody('the JSON body is not valid UTF-8');
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new UndecodableBody(`the body is not JSON: ${(err as Error).message}`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new UndecodableBody('the body is not a JSON object (expected an ExportTraceServiceRequest)');
-  }
-  return { json: json as { resourceSpans: Record<string, unknown>[] }, rejected: [] };
+function recordBytes(records: readonly OutgoingRecord[]): number {
+  let bytes = 0;
+  for (const r of records) bytes += r.value.length + r.key.length;
+  return bytes;
 }
 
-function countRejected(
-  counter: ReturnType<typeof createMetrics>['rejected'],
-  utf8: readonly RejectedSpan[],
-  unreadable: readonly RejectedSpan[],
-  invalid: readonly RejectedSpan[],
-): void {
-  if (utf8.length > 0) counter.inc({ reason: 'invalid_utf8' }, utf8.length);
-  if (unreadable.length > 0) counter.inc({ reason: 'unreadable_span' }, unreadable.length);
-  if (invalid.length > 0) counter.inc({ reason: 'invalid_event' }, invalid.length);
+function countRejected(counter: GatewayMetrics['rejected'], rejected: Decoded['rejected']): void {
+  const count = (reason: string, spans: readonly RejectedSpan[]): void => {
+    if (spans.length > 0) counter.inc({ reason }, spans.length);
+  };
+  count('invalid_utf8', rejected.utf8);
+  count('unreadable_span', rejected.unreadable);
+  count('invalid_event', rejected.invalid);
 }
 
 function success(

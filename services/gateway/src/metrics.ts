@@ -7,7 +7,13 @@ export interface GatewayMetrics {
   readonly rejected: Counter<'reason'>;
   readonly ignored: Counter<'tenant'>;
   readonly requests: Counter<'status'>;
+  readonly refused: Counter<'code'>;
   readonly inFlight: Gauge;
+  readonly tenantInFlight: Gauge<'tenant'>;
+  readonly bytesInFlight: Gauge;
+  readonly backlogEvents: Gauge;
+  readonly backlogBytes: Gauge;
+  readonly offloaded: Counter;
   readonly latency: Histogram<'status'>;
 }
 
@@ -39,9 +45,41 @@ export function createMetrics(): GatewayMetrics {
       labelNames: ['status'],
       registers: [registry],
     }),
+    refused: new Counter({
+      name: 'aispm_gateway_requests_refused_total',
+      help: 'Export requests answered with an error, by the code of the gateway error catalog (pipeline_backlog, tenant_in_flight, body_timeout, ...)',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
     inFlight: new Gauge({
       name: 'aispm_gateway_in_flight',
       help: 'Export requests being read, mapped or awaiting Kafka (including answered ones whose publish still runs)',
+      registers: [registry],
+    }),
+    tenantInFlight: new Gauge({
+      name: 'aispm_gateway_tenant_in_flight',
+      help: 'The same, by tenant (bounded by AISPM_GATEWAY_TENANT_MAX_IN_FLIGHT)',
+      labelNames: ['tenant'],
+      registers: [registry],
+    }),
+    bytesInFlight: new Gauge({
+      name: 'aispm_gateway_bytes_in_flight',
+      help: 'Bytes of request bodies (as sent and inflated) and of their records held by requests in flight',
+      registers: [registry],
+    }),
+    backlogEvents: new Gauge({
+      name: 'aispm_gateway_backlog_events',
+      help: 'Events on the events topic not yet committed by the processor, as last seen (embedded bus only)',
+      registers: [registry],
+    }),
+    backlogBytes: new Gauge({
+      name: 'aispm_gateway_backlog_bytes',
+      help: 'Bytes of those events, as last seen',
+      registers: [registry],
+    }),
+    offloaded: new Counter({
+      name: 'aispm_gateway_offloaded_requests_total',
+      help: 'Export requests decoded and mapped on a worker thread (bodies of at least AISPM_GATEWAY_OFFLOAD_BYTES)',
       registers: [registry],
     }),
     latency: new Histogram({

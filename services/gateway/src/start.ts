@@ -7,13 +7,17 @@ export interface RunningGateway {
   app: FastifyInstance;
   /** Base URL it listens on, e.g. http://127.0.0.1:4318 (the exporter endpoint is URL + /v1/traces). */
   url: string;
-  /** Stops accepting, lets requests in flight finish; the bus is the caller's to close. */
+  /** Base URL of the Prometheus listener, e.g. http://127.0.0.1:9464 (scrape URL + /metrics). */
+  metricsUrl: string;
+  /** Stops accepting, lets requests in flight finish, closes the metrics listener; the bus is the caller's to close. */
   close(): Promise<void>;
 }
 
 /**
  * What `aispm gateway` runs: parses the API keys (AISPM_GATEWAY_KEYS or _FILE), makes sure
- * the events topic exists, and listens on AISPM_GATEWAY_HOST:AISPM_GATEWAY_PORT.
+ * the events topic exists, listens on AISPM_GATEWAY_HOST:AISPM_GATEWAY_PORT, and serves
+ * Prometheus /metrics on its own listener, AISPM_METRICS_HOST:AISPM_METRICS_PORT
+ * (127.0.0.1:9464 by default: the metrics name tenants, and need no key to read).
  */
 export async function startGateway(options: { bus: Bus; config: Config; log: Logger }): Promise<RunningGateway> {
   const { bus, config, log } = options;
@@ -25,12 +29,42 @@ export async function startGateway(options: { bus: Bus; config: Config; log: Log
   }
   const keys = parseApiKeys(config.gateway.keys);
   await bus.ensureTopics([{ topic: config.topics.events, partitions: config.partitions }]);
-  const app = buildGateway({ bus, config, keys, log });
-  await app.listen({ host: config.gateway.host, port: config.gateway.port });
+  const { app, metricsApp } = buildGateway({ bus, config, keys, log });
+  const close = async (): Promise<void> => {
+    await Promise.all([app.close(), metricsApp.close()]);
+  };
+  let metricsUrl: string;
+  let url: string;
+  try {
+    metricsUrl = await listen(
+      metricsApp,
+      config.gateway.metricsHost,
+      config.gateway.metricsPort,
+      CONFIG_KEYS.metricsPort.env,
+    );
+    url = await listen(app, config.gateway.host, config.gateway.port, CONFIG_KEYS.gatewayPort.env);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  // `metrics`, not `url`: what reads this line for the gateway's URL looks for "url".
+  log.info('gateway listening', { url, tenants: keys.size, metrics: `${metricsUrl}/metrics` });
+  return { app, url, metricsUrl, close };
+}
+
+async function listen(app: FastifyInstance, host: string, port: number, portKey: string): Promise<string> {
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new ConfigError(
+        portKey,
+        `port ${port} on ${host} is taken (another aispm, or another program); set ${portKey} to a free port, or 0 for any`,
+      );
+    }
+    throw err;
+  }
   const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.gateway.port;
-  const host = config.gateway.host.includes(':') ? `[${config.gateway.host}]` : config.gateway.host;
-  const url = `http://${host}:${port}`;
-  log.info('gateway listening', { url, tenants: keys.size });
-  return { app, url, close: () => app.close() };
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
 }

@@ -81,14 +81,26 @@ export interface ProcessorStats {
   deadLettered: Record<string, number>;
   /** Entities with a baseline in this process. */
   entities: number;
+  /**
+   * Events scored without a baseline because their tenant already had
+   * AISPM_MAX_ENTITIES_PER_TENANT entities tracked (stored and scored all the same).
+   */
+  untracked: number;
+  /** Entities forgotten after AISPM_ENTITY_IDLE_DAYS of event time without an event. */
+  evicted: number;
   /** Keys restored from checkpoints. */
   restored: number;
   findings: number;
 }
 
+/** How often, at most, the processor logs the events its tenants' entity caps left untracked. */
+const UNTRACKED_LOG_EVERY_MS = 60_000;
+
 /** An id per in-process bus: its offsets mean nothing to another process, whose bus starts again at 0. */
 const memoryBusIds = new WeakMap<Bus, string>();
 function logIdOf(bus: Bus, topic: string): string {
+  // A durable bus names its log, the same after a restart: checkpointed offsets stay valid on it.
+  if (bus.logId !== undefined) return `${bus.logId}:${topic}`;
   if (bus.kind === 'kafka') return `kafka:${topic}`;
   let id = memoryBusIds.get(bus);
   if (id === undefined) {
@@ -131,6 +143,11 @@ interface BatchCounts {
  * partition. On the first batch of a partition it does not hold (start, rebalance,
  * or a gap in offsets showing another member had it meanwhile), the partition's
  * checkpoints are loaded and restored; partitions the group took away are dropped.
+ * State is bounded (Scorer): at most AISPM_MAX_ENTITIES_PER_TENANT keys per tenant
+ * (events of further ones are stored and scored without a baseline, counted in
+ * stats().untracked and logged at most once a minute), and keys idle for
+ * AISPM_ENTITY_IDLE_DAYS of event time are evicted: their checkpoint is replaced
+ * by an empty one (a deletion: never restored) and the ledger forgets them.
  *
  * Checkpoint protocol, per batch, in this order:
  *   1. skip events whose key's restored state already covers their offset;
@@ -199,6 +216,10 @@ export class Processor {
   };
 
   private readonly options: ProcessorOptions;
+  /** Untracked events per tenant at the last log of them, and when that was (wall clock: logging only). */
+  private untrackedLogged: Record<string, number> = {};
+  private untrackedLoggedAt = Number.NEGATIVE_INFINITY;
+  private untrackedLoggedTotal = 0;
 
   constructor(options: ProcessorOptions) {
     this.options = options;
@@ -239,6 +260,8 @@ export class Processor {
       forwarded: this.stage.forwarded,
       deadLettered: { ...this.counts.deadLettered },
       entities: this.scorer.entities,
+      untracked: this.scorer.untrackedEvents,
+      evicted: this.scorer.evictions,
     };
   }
 
@@ -287,7 +310,8 @@ export class Processor {
     const applied = new Map(partitions.map((p) => [p, new Map<string, bigint>()]));
     for (const c of checkpoints) {
       const keys = applied.get(c.partition);
-      if (!keys) continue;
+      // An empty snapshot deletes the key's state (evicted as idle, Scorer.evictIdle).
+      if (!keys || c.snapshot.length === 0) continue;
       this.scorer.restore(c.key, c.snapshot);
       // Offsets of another log (an in-process bus of an earlier run) say nothing about this one.
       keys.set(c.key, c.log === this.logId ? BigInt(c.offset) : -1n);
@@ -364,11 +388,33 @@ export class Processor {
     this.counts.stored += counts.stored;
     this.counts.skipped += counts.skipped;
     this.counts.findings += counts.findings;
+    this.logUntracked();
     for (const headers of counts.dead) {
       const code = headers['aispm.dlq.code'] ?? 'unknown';
       this.counts.deadLettered[code] = (this.counts.deadLettered[code] ?? 0) + 1;
       this.log.warn('event dead-lettered', { code, reason: headers['aispm.dlq.reason'] });
     }
+  }
+
+  /** At most once a minute, per tenant: events scored untracked since the last such line (Scorer's cap). */
+  private logUntracked(): void {
+    if (this.scorer.untrackedEvents === this.untrackedLoggedTotal) return;
+    if (Date.now() - this.untrackedLoggedAt < UNTRACKED_LOG_EVERY_MS) return;
+    this.untrackedLoggedAt = Date.now();
+    this.untrackedLoggedTotal = this.scorer.untrackedEvents;
+    const now = this.scorer.untracked();
+    for (const [tenant, events] of Object.entries(now)) {
+      const since = events - (this.untrackedLogged[tenant] ?? 0);
+      if (since === 0) continue;
+      this.log.warn('tenant at its entity cap: events of new entities scored without a baseline', {
+        stage: this.options.stage ?? 'agents',
+        tenant,
+        events: since,
+        tracked: this.scorer.trackedOf(tenant),
+        cap: this.scorer.maxEntitiesPerTenant,
+      });
+    }
+    this.untrackedLogged = now;
   }
 
   /**
@@ -504,6 +550,10 @@ export class Processor {
   private async checkpoint(checkpoints: Checkpoint[], offset: string, entry: PartitionEntry): Promise<void> {
     await this.state.save(checkpoints);
     const at = BigInt(offset);
-    for (const { key } of checkpoints) entry.applied.set(key, at);
+    for (const { key, snapshot } of checkpoints) {
+      // A deleted checkpoint (an idle key evicted): the ledger forgets the key too, or it would grow for ever.
+      if (snapshot.length === 0) entry.applied.delete(key);
+      else entry.applied.set(key, at);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import type { AiEvent } from '@aispm/core';
 import { describe, expect, it } from 'vitest';
-import { Scorer } from './scorer.ts';
+import { DELETED_SNAPSHOT, Scorer, UNTRACKED_SCORE } from './scorer.ts';
 import type { Score } from './score/score.ts';
 import { T0_MS, agentEvent, agentTraffic, rng, type SimulatedAgent } from './testing/simulated-agent.ts';
 
@@ -172,5 +172,95 @@ describe('scorer on bad input', () => {
     expect(scores[0]!.rejected?.[0]).toMatch(/implausible/);
     expect(scores[1]!.rejected).toEqual(['output_tokens -20 is outside [0, 10000000]; ignored']);
     expect(scorer.rejections()).toEqual({ time_implausible: 1, output_tokens_out_of_range: 1 });
+  });
+});
+
+describe('scorer state is bounded per tenant', () => {
+  const agent = (name: string): SimulatedAgent => ({ ...billing, agent: name });
+
+  it('tracks at most the cap of entities per tenant, scores the rest untracked, counts them, and leaves other tenants alone', () => {
+    const scorer = new Scorer({ now, maxEntitiesPerTenant: 100 });
+    const r = rng(5);
+    const calm = agentTraffic(billing, T0_MS, 2000, 3).map((e) => ({ ...e, tenant: 'calm' }));
+    for (const e of calm.slice(0, 1000)) scorer.score(e);
+    // The flood: 5,000 distinct agents of another tenant, one event each.
+    const flood = Array.from({ length: 5000 }, (_, i) =>
+      agentEvent(agent(`bot-${i}`), T0_MS + 3 * 3_600_000 + i, 0, r, { tenant: 'flood' }),
+    );
+    const floodScores = flood.map((e) => scorer.score(e));
+    expect(scorer.trackedOf('flood')).toBe(100);
+    expect(scorer.trackedOf('calm')).toBe(1);
+    expect(scorer.entities).toBe(101);
+    expect(scorer.untracked()).toEqual({ flood: 4900 });
+    expect(scorer.untrackedEvents).toBe(4900);
+    expect(floodScores.slice(0, 100).every((s) => s !== UNTRACKED_SCORE)).toBe(true);
+    expect(floodScores.slice(100).every((s) => s === UNTRACKED_SCORE)).toBe(true);
+    // Untracked entities leave nothing to checkpoint.
+    expect(scorer.takeDirty()).toHaveLength(101);
+    // The calm tenant's agent goes on learning and is scored against its own baseline.
+    const later = calm.slice(1000).map((e) => scorer.score(e));
+    expect(later.every((s) => s !== UNTRACKED_SCORE)).toBe(true);
+    expect(later.at(-1)!.learning).toBe(false);
+    // A tenant at its cap still tracks its entities already tracked.
+    expect(scorer.score(flood[0]!)).not.toBe(UNTRACKED_SCORE);
+  });
+
+  it('takes restored keys back even past the cap, and frees a place when a key is dropped', () => {
+    const a = new Scorer({ now, maxEntitiesPerTenant: 2 });
+    const r = rng(6);
+    const events = [0, 1, 2].map((i) => agentEvent(agent(`bot-${i}`), T0_MS + i, 0, r));
+    for (const e of events) a.score(e);
+    expect(a.entities).toBe(2);
+    const b = new Scorer({ now, maxEntitiesPerTenant: 1 });
+    for (const key of ['acme/billing/bot-0', 'acme/billing/bot-1']) b.restore(key, a.snapshot(key)!);
+    expect(b.trackedOf('acme')).toBe(2);
+    expect(b.score(events[2]!)).toBe(UNTRACKED_SCORE);
+    b.drop(['acme/billing/bot-0', 'acme/billing/bot-1']);
+    expect(b.trackedOf('acme')).toBe(0);
+    expect(b.score(events[2]!)).not.toBe(UNTRACKED_SCORE);
+  });
+
+  it('evicts entities idle for the idle period of event time, deletes their checkpoint once, and starts them afresh', () => {
+    const scorer = new Scorer({ now, entityIdleDays: 3 });
+    const old = agentTraffic(agent('old-bot'), T0_MS, 1000, 7);
+    for (const e of old) scorer.score(e);
+    const oldKey = 'acme/billing/old-bot';
+    expect(scorer.takeDirty()).toEqual([oldKey]);
+    const lastOldMs = old.at(-1)!.time / 1000;
+    // Another agent's events move event time on; the old one stays quiet.
+    const young = agentTraffic(agent('young-bot'), lastOldMs + 2 * DAY_MS, 400, 8);
+    for (const e of young) scorer.score(e);
+    scorer.takeDriftReports();
+    expect(scorer.entities).toBe(2);
+    scorer.takeDirty();
+    // Past three days after its last event, the sweep evicts it: memory now, checkpoint with the next save.
+    for (const e of agentTraffic(agent('young-bot'), lastOldMs + 3 * DAY_MS + 3_600_000, 10, 9)) scorer.score(e);
+    scorer.takeDriftReports();
+    expect(scorer.entities).toBe(1);
+    expect(scorer.trackedOf('acme')).toBe(1);
+    expect(scorer.evictions).toBe(1);
+    expect(scorer.takeDirty()).toContain(oldKey);
+    expect(scorer.snapshot(oldKey)).toBe(DELETED_SNAPSHOT);
+    expect(scorer.snapshot(oldKey)).toBeNull();
+    // Its next event finds no baseline: learning again.
+    const back = agentEvent(agent('old-bot'), lastOldMs + 4 * DAY_MS, 0, rng(1));
+    expect(scorer.score(back).learning).toBe(true);
+  });
+
+  it('starts an idle entity afresh on its next event whether or not the sweep evicted it, so a replay scores the same', () => {
+    const old = agentTraffic(agent('old-bot'), T0_MS, 1000, 7);
+    const lastOldMs = old.at(-1)!.time / 1000;
+    const back = agentTraffic(agent('old-bot'), lastOldMs + 4 * DAY_MS, 100, 11);
+    const swept = new Scorer({ now, entityIdleDays: 3 });
+    const lazy = new Scorer({ now, entityIdleDays: 3 });
+    for (const e of old) {
+      swept.score(e);
+      lazy.score(e);
+    }
+    for (const e of agentTraffic(agent('young-bot'), lastOldMs + 3.5 * DAY_MS, 10, 8)) swept.score(e);
+    swept.takeDriftReports();
+    expect(swept.entities).toBe(1);
+    expect(back.map((e) => swept.score(e))).toEqual(back.map((e) => lazy.score(e)));
+    expect(lazy.score(back[0]!).learning).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { EVENT_LIMITS } from '@aispm/core';
+import { CONFIG_KEYS, EVENT_LIMITS } from '@aispm/core';
 import {
   DEFAULT_BASELINE_OPTIONS,
   baselineContext,
@@ -24,7 +24,13 @@ import {
   type WindowDrift,
 } from './drift/window.ts';
 import type { DriftReport, DriftSource } from './findings/drift.ts';
-import { DEFAULT_SCORE_OPTIONS, scoreMeasurement, type Score, type ScoreOptions } from './score/score.ts';
+import {
+  DEFAULT_SCORE_OPTIONS,
+  scoreMeasurement,
+  type Score,
+  type ScoreOptions,
+  type ScorePart,
+} from './score/score.ts';
 
 export const SCORE_MODEL = 'agent-baseline/2';
 
@@ -50,11 +56,45 @@ export const SCORE_MODEL = 'agent-baseline/2';
  *   enough events and a baseline past learning are judged.
  * - takeDirty/snapshot/restore/drop move a key's whole state (baseline, decay
  *   clock, open drift window) in and out for checkpoints, restarts and rebalances.
+ *
+ * Bounded state (every key starts with its tenant, see baseline/view.ts):
+ * - Cap: at most `maxEntitiesPerTenant` keys per tenant. A new key of a tenant at
+ *   its cap is not tracked: its event is scored UNTRACKED (score 0, learning, so
+ *   it raises no finding), nothing is kept for it, and the refusal is counted per
+ *   tenant (untracked()). A tenant's flood only ever fills its own count: keys are
+ *   never evicted to make room, so other tenants' entities stay tracked. The check
+ *   is one Map lookup per new key. Restored keys are always taken back (the state
+ *   exists; refusing it would lose a baseline), so after a takeover a tenant may
+ *   sit above its cap until idle keys age out. Which new keys a tenant at its cap
+ *   gets tracked depends on the order keys first appear, so past the cap scores may
+ *   differ after a restart that changes that order (below it, nothing changes).
+ * - Ageing, by event time only: a key whose next event comes more than
+ *   `entityIdleDays` after its previous one starts a new baseline (score()); and
+ *   the sweep that closes quiet drift windows also evicts keys whose last event is
+ *   that far behind the newest event time seen, freeing their memory and marking
+ *   them dirty so the processor deletes their checkpoint (snapshot() gives an
+ *   empty snapshot). The two agree: an evicted key's next event would have reset
+ *   it anyway, unless it arrives more than the idle period later than events of
+ *   other keys already seen.
  */
 export interface ScorerOptions extends BaselineOptions, DriftOptions, ScoreOptions {
   /** Clock for judging event times (tests and replays pin it). */
   now: () => number;
+  /** Most keys tracked per tenant (AISPM_MAX_ENTITIES_PER_TENANT). */
+  maxEntitiesPerTenant: number;
+  /** Days of event time without an event after which a key is forgotten (AISPM_ENTITY_IDLE_DAYS). */
+  entityIdleDays: number;
 }
+
+/** The score of an event whose entity is not tracked (its tenant is at its cap): no baseline, so learning. */
+export const UNTRACKED_SCORE: Score = Object.freeze({
+  score: 0,
+  learning: true,
+  parts: Object.freeze([]) as unknown as ScorePart[],
+});
+
+/** The snapshot of a key whose state was evicted: its checkpoint is to be deleted. */
+export const DELETED_SNAPSHOT: Buffer = Buffer.alloc(0);
 
 /** The processor's drift report with this scorer's extras: the worst level, and per feature its noise, level and words. */
 export type ScorerDriftReport = DriftReport & { level: DriftLevel; features: FeatureDrift[] };
@@ -71,6 +111,14 @@ export interface EventSource {
 export class Scorer implements DriftSource {
   private readonly baselines = new Map<string, AgentBaseline>();
   private readonly dirty = new Set<string>();
+  /** Keys tracked per tenant (the cap's counter), and events of untracked keys per tenant. */
+  private readonly tracked = new Map<string, number>();
+  private readonly refused = new Map<string, number>();
+  /** Keys evicted as idle whose checkpoint is not deleted yet (snapshot() hands out the deletion once). */
+  private readonly evicted = new Set<string>();
+  private evictedCount = 0;
+  private refusedCount = 0;
+  private readonly idleMs: number;
   private readonly ctx: BaselineContext;
   private readonly options: ScorerOptions;
   private readonly rejectedCounts: Record<string, number> = {};
@@ -85,9 +133,12 @@ export class Scorer implements DriftSource {
       ...DEFAULT_DRIFT_OPTIONS,
       ...DEFAULT_SCORE_OPTIONS,
       now: Date.now,
+      maxEntitiesPerTenant: CONFIG_KEYS.maxEntitiesPerTenant.default,
+      entityIdleDays: CONFIG_KEYS.entityIdleDays.default,
       ...options,
     };
     this.ctx = baselineContext(this.options);
+    this.idleMs = this.options.entityIdleDays * 86_400_000;
   }
 
   get entities(): number {
@@ -97,6 +148,31 @@ export class Scorer implements DriftSource {
   /** Bytes of the baselines' numeric state (arena blocks in use); objects, keys and names come on top. */
   get stateBytes(): number {
     return this.ctx.arena.usage().liveFloats * Float32Array.BYTES_PER_ELEMENT;
+  }
+
+  /** The cap on keys tracked per tenant. */
+  get maxEntitiesPerTenant(): number {
+    return this.options.maxEntitiesPerTenant;
+  }
+
+  /** Events scored without a baseline since start because their tenant was at its cap, all tenants. */
+  get untrackedEvents(): number {
+    return this.refusedCount;
+  }
+
+  /** Keys tracked for one tenant. */
+  trackedOf(tenant: string): number {
+    return this.tracked.get(tenant) ?? 0;
+  }
+
+  /** Events scored without a baseline since start because their tenant was at its cap, by tenant. */
+  untracked(): Record<string, number> {
+    return Object.fromEntries(this.refused);
+  }
+
+  /** Keys evicted as idle since start. */
+  get evictions(): number {
+    return this.evictedCount;
   }
 
   /** Values refused since start, by reason code (out-of-range numbers, oversized fields, implausible times). */
@@ -110,19 +186,35 @@ export class Scorer implements DriftSource {
    */
   score(event: ObservedEvent, view: EntityView = agentView(event), source?: EventSource): Score {
     const { key } = view;
-    let state = this.baselines.get(key);
-    if (!state) {
-      state = newAgentBaseline(event, view, this.ctx);
-      this.baselines.set(key, state);
-    }
-    this.dirty.add(key);
-    if (source && state.sources) state.sources[source.partition] = source.offset;
     const timeMs = event.time / 1000;
     const nowMs = this.options.now();
     const timeOk =
       Number.isFinite(timeMs) &&
       timeMs <= nowMs + EVENT_LIMITS.maxFutureSkewMs &&
       timeMs >= nowMs - EVENT_LIMITS.maxAgeMs;
+    let state = this.baselines.get(key);
+    if (state && timeOk && timeMs - state.lastMs > this.idleMs) {
+      // Idle past the ageing period: what the sweep would have evicted starts again, whether it was or not.
+      const sources = state.sources;
+      releaseBaseline(state, this.ctx);
+      state = newAgentBaseline(event, view, this.ctx);
+      if (sources && state.sources) state.sources = sources;
+      this.baselines.set(key, state);
+    } else if (!state) {
+      const tracked = this.tracked.get(event.tenant) ?? 0;
+      if (tracked >= this.options.maxEntitiesPerTenant) {
+        this.refused.set(event.tenant, (this.refused.get(event.tenant) ?? 0) + 1);
+        this.refusedCount++;
+        if (timeOk && timeMs > this.watermarkMs) this.watermarkMs = timeMs;
+        return UNTRACKED_SCORE;
+      }
+      state = newAgentBaseline(event, view, this.ctx);
+      this.baselines.set(key, state);
+      this.tracked.set(state.tenant, tracked + 1);
+      if (this.evicted.size > 0) this.evicted.delete(key);
+    }
+    this.dirty.add(key);
+    if (source && state.sources) state.sources[source.partition] = source.offset;
     if (timeOk) {
       const drift = advanceWindow(state, this.ctx, this.options, timeMs);
       if (drift) this.pendingDrift.push(driftReport(key, drift));
@@ -154,6 +246,7 @@ export class Scorer implements DriftSource {
     if (Number.isFinite(window) && window > this.sweptWindow) {
       this.sweptWindow = window;
       this.closeWindows(this.watermarkMs - ALLOWED_LATENESS_MS);
+      this.evictIdle(this.watermarkMs);
     }
     const reports = this.pendingDrift;
     this.pendingDrift = [];
@@ -172,6 +265,22 @@ export class Scorer implements DriftSource {
     }
   }
 
+  /**
+   * Evicts keys with no event in the idle period before `watermarkMs` (event time):
+   * their memory goes now, their checkpoint with the next one of their partition
+   * (they are dirty, and snapshot() gives DELETED_SNAPSHOT).
+   */
+  evictIdle(watermarkMs: number): void {
+    const before = watermarkMs - this.idleMs;
+    for (const [key, state] of this.baselines) {
+      if (state.lastMs >= before) continue;
+      this.forget(key, state);
+      this.evicted.add(key);
+      this.dirty.add(key);
+      this.evictedCount++;
+    }
+  }
+
   /** Keys whose state changed since the last call; the caller checkpoints them. */
   takeDirty(): string[] {
     const keys = [...this.dirty];
@@ -179,10 +288,14 @@ export class Scorer implements DriftSource {
     return keys;
   }
 
-  /** The serialized state of one key, or null when it has none. */
+  /**
+   * The serialized state of one key; DELETED_SNAPSHOT (empty), once, for a key
+   * evicted as idle, whose checkpoint is to be deleted; null when it has neither.
+   */
   snapshot(key: string): Buffer | null {
     const state = this.baselines.get(key);
-    return state ? encodeBaseline(state, this.ctx.arena) : null;
+    if (state) return encodeBaseline(state, this.ctx.arena);
+    return this.evicted.delete(key) ? DELETED_SNAPSHOT : null;
   }
 
   /** Replaces one key's state with a snapshot taken earlier (by this or another process). */
@@ -190,16 +303,25 @@ export class Scorer implements DriftSource {
     const restored = decodeBaseline(key, snapshot, this.ctx);
     this.drop([key]);
     this.baselines.set(key, restored);
+    this.tracked.set(restored.tenant, (this.tracked.get(restored.tenant) ?? 0) + 1);
   }
 
   /** Forgets keys this process no longer owns (after a rebalance). */
   drop(keys: Iterable<string>): void {
     for (const key of keys) {
       const state = this.baselines.get(key);
-      if (state) releaseBaseline(state, this.ctx);
-      this.baselines.delete(key);
+      if (state) this.forget(key, state);
       this.dirty.delete(key);
+      this.evicted.delete(key);
     }
+  }
+
+  private forget(key: string, state: AgentBaseline): void {
+    releaseBaseline(state, this.ctx);
+    this.baselines.delete(key);
+    const left = (this.tracked.get(state.tenant) ?? 1) - 1;
+    if (left > 0) this.tracked.set(state.tenant, left);
+    else this.tracked.delete(state.tenant);
   }
 }
 

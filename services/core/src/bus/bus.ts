@@ -75,13 +75,34 @@ export interface TopicSpec {
   compacted?: boolean;
 }
 
+/** What a consumer group still has to read of a topic (Bus.backlog). */
+export interface Backlog {
+  records: number;
+  /** Bytes of those records' values. */
+  bytes: number;
+}
+
 export interface Bus {
-  readonly kind: 'memory' | 'kafka';
+  /** memory and sqlite are embedded (in-process) buses; kafka is distributed. */
+  readonly kind: 'memory' | 'kafka' | 'sqlite';
+  /**
+   * Names the log this bus holds, the same after a restart when the log survives it (sqlite:
+   * `sqlite:<uuid>`, kept in its database). Offsets checkpointed against one log id are only
+   * valid on a bus with the same id. Undefined when the bus does not name its log.
+   */
+  readonly logId?: string;
   /** Creates topics that do not exist yet; existing ones are left as they are. */
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
   /** Appends records; resolves once they are durable (Kafka: acknowledged by all in-sync replicas). */
   publish(topic: string, records: readonly OutgoingRecord[]): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * Records published to `topic` that `group` has not committed yet, and their bytes, for
+   * backpressure: synchronous and cheap (running counters). A group the bus has not seen
+   * yet has none. Throws bus_topic_missing for a topic that does not exist. Optional: the
+   * embedded buses have it, Kafka does not.
+   */
+  backlog?(topic: string, group: string): Backlog;
   /** Stops every subscription (draining in-flight batches) and releases connections. */
   close(): Promise<void>;
 }

@@ -1,6 +1,9 @@
 import type { MemoryPartition, StoredRecord } from './memory-partition.ts';
 import { retryDelayMs, type RetryBackoff } from './retry.ts';
 
+/** What a group reads of a partition's log: the memory bus's own, or the SQLite bus's view of its table. */
+export type PartitionLog = Pick<MemoryPartition, 'endOffset' | 'startOffset' | 'read'>;
+
 /** What a group needs from one of its members. */
 export interface GroupMember {
   /** Where to start on a partition the group has no offset for yet. */
@@ -29,7 +32,7 @@ export interface Linger {
  * committed, then resumes at the committed offset, as on a Kafka broker.
  */
 export class MemoryGroup<M extends GroupMember> {
-  readonly #partitions: readonly MemoryPartition[];
+  readonly #partitions: readonly PartitionLog[];
   /** Next offset to deliver per partition; undefined until the group first owns the partition. */
   readonly #committed: (number | undefined)[];
   readonly #owners: (M | undefined)[];
@@ -37,7 +40,7 @@ export class MemoryGroup<M extends GroupMember> {
   readonly #inFlight = new Set<number>();
   readonly #retries = new Map<number, Retry>();
 
-  constructor(partitions: readonly MemoryPartition[]) {
+  constructor(partitions: readonly PartitionLog[]) {
     this.#partitions = partitions;
     this.#committed = partitions.map(() => undefined);
     this.#owners = partitions.map(() => undefined);

@@ -1,13 +1,11 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { describeError } from '../errors.ts';
-import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
+import { BacklogGroup } from './backlog-group.ts';
+import type { Backlog, Bus, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, invalidOption, topicMissing } from './bus-errors.ts';
-import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
-import { MemoryGroup, type GroupMember, type Linger } from './memory-group.ts';
-import { MemoryPartition, type StoredRecord } from './memory-partition.ts';
+import { LocalSubscription, settle } from './local-member.ts';
+import { stderrBusLog, type BusLog } from './log.ts';
+import { MemoryPartition } from './memory-partition.ts';
 import { partitionForKey } from './partitioner.ts';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from './retry.ts';
-import { Signal } from './signal.ts';
 import { checkTopicSpecs, subscribeDefaults } from './validate.ts';
 
 export interface MemoryBusOptions {
@@ -30,7 +28,7 @@ const TRIM_EVERY = 1024;
 interface MemoryTopic {
   spec: TopicSpec;
   partitions: MemoryPartition[];
-  groups: Map<string, MemoryGroup<MemorySubscription>>;
+  groups: Map<string, BacklogGroup<LocalSubscription>>;
   appendedSinceTrim: number[];
 }
 
@@ -45,7 +43,7 @@ interface MemoryTopic {
 export class MemoryBus implements Bus {
   readonly kind = 'memory';
   readonly #topics = new Map<string, MemoryTopic>();
-  readonly #subscriptions = new Set<MemorySubscription>();
+  readonly #subscriptions = new Set<LocalSubscription>();
   readonly #retain: number;
   readonly #backoff: RetryBackoff;
   readonly #log: BusLog;
@@ -87,7 +85,7 @@ export class MemoryBus implements Bus {
     return settle(() => {
       this.#checkOpen();
       const t = this.#topic(topic);
-      const touched = new Set<number>();
+      const added = new Map<number, { records: number; bytes: number }>();
       const timestamp = Date.now();
       for (const record of records) {
         const p = partitionForKey(record.key, t.partitions.length);
@@ -99,11 +97,17 @@ export class MemoryBus implements Bus {
           timestamp,
         });
         t.appendedSinceTrim[p]!++;
-        touched.add(p);
+        const sum = added.get(p) ?? { records: 0, bytes: 0 };
+        sum.records++;
+        sum.bytes += record.value.length;
+        added.set(p, sum);
       }
-      for (const p of touched) {
+      for (const [p, sum] of added) {
         if (t.appendedSinceTrim[p]! >= TRIM_EVERY) this.#trim(t, p);
-        for (const group of t.groups.values()) group.wake(p);
+        for (const group of t.groups.values()) {
+          group.appended(p, sum.records, sum.bytes);
+          group.wake(p);
+        }
       }
     });
   }
@@ -115,10 +119,10 @@ export class MemoryBus implements Bus {
       const t = this.#topic(resolved.topic);
       let group = t.groups.get(resolved.group);
       if (!group) {
-        group = new MemoryGroup(t.partitions);
+        group = new BacklogGroup(t.partitions, (p, offset) => countFrom(t.partitions[p]!, offset));
         t.groups.set(resolved.group, group);
       }
-      const subscription = new MemorySubscription(group, resolved, {
+      const subscription = new LocalSubscription(group, resolved, {
         backoff: this.#backoff,
         log: this.#log,
         onStopped: () => this.#subscriptions.delete(subscription),
@@ -126,6 +130,10 @@ export class MemoryBus implements Bus {
       this.#subscriptions.add(subscription);
       return subscription;
     });
+  }
+
+  backlog(topic: string, group: string): Backlog {
+    return this.#topic(topic).groups.get(group)?.backlog() ?? { records: 0, bytes: 0 };
   }
 
   async close(): Promise<void> {
@@ -153,113 +161,10 @@ export class MemoryBus implements Bus {
   }
 }
 
-interface MemberContext {
-  backoff: RetryBackoff;
-  log: BusLog;
-  onStopped: () => void;
-}
-
-/** One group member: a loop that takes batches from its partitions while there are any, else waits to be woken. */
-class MemorySubscription implements Subscription, GroupMember {
-  readonly fromBeginning: boolean;
-  readonly #group: MemoryGroup<MemorySubscription>;
-  readonly #options: Required<SubscribeOptions>;
-  readonly #context: MemberContext;
-  readonly #signal = new Signal();
-  readonly #done: Promise<void>;
-  #stopping = false;
-  #stopped = false;
-  /** The partition served last; the next batch comes from the one after it, so no partition starves. */
-  #last = -1;
-  readonly #linger: Linger;
-
-  constructor(group: MemoryGroup<MemorySubscription>, options: Required<SubscribeOptions>, context: MemberContext) {
-    this.fromBeginning = options.fromBeginning;
-    this.#group = group;
-    this.#options = options;
-    this.#context = context;
-    this.#linger = { ms: options.lingerMs, records: options.maxBatchSize };
-    group.join(this);
-    this.#done = this.#run();
-  }
-
-  wake(): void {
-    this.#signal.notify();
-  }
-
-  assignment(): number[] {
-    return this.#stopped ? [] : this.#group.assignment(this);
-  }
-
-  stop(): Promise<void> {
-    this.#stopping = true;
-    this.#signal.notify();
-    return this.#done;
-  }
-
-  async #run(): Promise<void> {
-    try {
-      while (!this.#stopping) {
-        const next = this.#group.nextPartition(this, this.#last, this.#linger, Date.now());
-        if (!('partition' in next)) {
-          await this.#signal.wait(next.dueInMs);
-          continue;
-        }
-        const { partition } = next;
-        this.#last = partition;
-        await this.#deliver(partition);
-        // Handlers that resolve at once would otherwise hold the event loop until the backlog is gone.
-        await yieldToEventLoop();
-      }
-    } catch (err) {
-      this.#context.log(
-        `member of group ${this.#options.group} on ${this.#options.topic} stopped: ${describeError(err)}`,
-        'error',
-      );
-    } finally {
-      this.#stopped = true;
-      this.#group.leave(this);
-      this.#context.onStopped();
-    }
-  }
-
-  async #deliver(partition: number): Promise<void> {
-    const { topic, group, handler, maxBatchSize } = this.#options;
-    // nextPartition only offers partitions with records past the committed offset.
-    const stored = this.#group.begin(partition, maxBatchSize);
-    try {
-      const first = stored[0]!.offset;
-      const last = stored.at(-1)!.offset;
-      const records = stored.map((r) => toBusRecord(topic, partition, r));
-      try {
-        await settle(() => handler({ topic, partition, records }));
-      } catch (err) {
-        const delay = this.#group.fail(partition, this.#context.backoff);
-        const batch = { group, topic, partition, first: String(first), last: String(last) };
-        this.#context.log(handlerFailed(batch, err, delay), 'warn');
-        return;
-      }
-      this.#group.commit(partition, last + 1);
-    } finally {
-      this.#group.end(partition);
-    }
-  }
-}
-
-/** Runs `fn` as a promise: a synchronous throw becomes a rejection, as callers of an async API expect. */
-function settle<T>(fn: () => T | Promise<T>): Promise<T> {
-  return new Promise<T>((resolve) => resolve(fn()));
-}
-
-/** Each delivery gets its own copy, as each Kafka consumer decodes its own bytes. */
-function toBusRecord(topic: string, partition: number, r: StoredRecord): BusRecord {
-  return {
-    topic,
-    partition,
-    offset: String(r.offset),
-    key: r.key,
-    value: Buffer.from(r.value),
-    headers: { ...r.headers },
-    timestamp: r.timestamp,
-  };
+/** The records of `log` from `offset` on and their value bytes; once per group and partition. */
+function countFrom(log: MemoryPartition, offset: number): Backlog {
+  const records = log.read(offset, Number.MAX_SAFE_INTEGER);
+  let bytes = 0;
+  for (const r of records) bytes += r.value.length;
+  return { records: records.length, bytes };
 }

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { CAPTURE_POLICIES, type CapturePolicy } from '../event/types.ts';
+import { deriveIdentifierKey, IDENTIFIER_POLICIES, type IdentifierOptions } from '../content/identifiers.ts';
 
 /**
  * All configuration, parsed and validated once at start-up. Every key comes
@@ -14,10 +17,18 @@ export interface Config {
   tenant: string;
   dataDir: string;
   partitions: number;
+  /** The embedded bus (a SQLite log under the data dir): how hard each acknowledged publish is synced. */
+  bus: { fsync: 'normal' | 'full' };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number };
   clickhouse: { url: string; username: string; password: string; database: string };
-  capture: { policy: CapturePolicy; hmacKey: string | null; maxContentBytes: number };
+  capture: {
+    policy: CapturePolicy;
+    hmacKey: string | null;
+    maxContentBytes: number;
+    /** PII and secrets in identifier fields (user, identity, scopes, ...): see content/identifiers.ts. */
+    identifiers: IdentifierOptions;
+  };
   topics: {
     events: string;
     scores: string;
@@ -48,6 +59,10 @@ export interface Config {
     windowMinutes: number;
     psiWatch: number;
     psiAct: number;
+    /** Most entities one tenant may have tracked per processor stage; events of further ones are scored without a baseline. */
+    maxEntitiesPerTenant: number;
+    /** Days of event time without an event after which an entity's baseline is dropped (and its checkpoint deleted). */
+    entityIdleDays: number;
   };
   gateway: {
     host: string;
@@ -57,6 +72,27 @@ export interface Config {
     publishTimeoutMs: number;
     /** `tenant:key` entries (or `tenant:sha256:<hex>`), one per line or comma-separated; parsed by the gateway. */
     keys: string | null;
+    /** Requests one tenant may have in flight; 0: a quarter of maxInFlight (at least 1). */
+    tenantMaxInFlight: number;
+    /** Bytes of request bodies (as sent and inflated) and of their records held at once, all tenants. */
+    maxBytesInFlight: number;
+    /** The same for one tenant; 0: a quarter of maxBytesInFlight, at least twice maxBodyBytes. */
+    tenantMaxBytesInFlight: number;
+    headerTimeoutMs: number;
+    /** Longest pause between two pieces of a request body. */
+    bodyIdleTimeoutMs: number;
+    /** Longest a whole request body may take to arrive, from the request's start. */
+    bodyTimeoutMs: number;
+    /** Worker threads that decode and map large bodies; 0: all on the main thread. */
+    workers: number;
+    /** Bodies of at least this many bytes (after decompression) are decoded and mapped on a worker. */
+    offloadBytes: number;
+    /** Events and bytes published and not yet committed by the processor's group past which intake answers 503; 0: no bound. */
+    backlogMaxEvents: number;
+    backlogMaxBytes: number;
+    /** Where GET /metrics (Prometheus) is served: its own listener, loopback by default, never the public one. */
+    metricsHost: string;
+    metricsPort: number;
   };
 }
 
@@ -97,6 +133,13 @@ export const CONFIG_KEYS = {
     schema: z.string().min(1),
     default: './data',
   } satisfies Key<string>,
+  busFsync: {
+    env: 'AISPM_BUS_FSYNC',
+    expected:
+      '"normal" (an acknowledged publish survives a crash of aispm; an OS crash or power loss may take the last ones) or "full" (synced to disk before the acknowledgement)',
+    schema: z.enum(['normal', 'full']),
+    default: 'normal',
+  } satisfies Key<Config['bus']['fsync']>,
   partitions: {
     env: 'AISPM_PARTITIONS',
     expected: 'an integer from 1 to 1024 (partitions of the events topic)',
@@ -176,6 +219,23 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().int().min(0).max(1_048_576),
     default: 8192,
   } satisfies Key<number>,
+  identifierPolicy: {
+    env: 'AISPM_IDENTIFIER_POLICY',
+    expected:
+      'one of pseudonymise (PII in identifier fields becomes a keyed HMAC pseudonym, secrets are masked), mask (both become placeholders), keep',
+    schema: z
+      .enum([...IDENTIFIER_POLICIES, 'pseudonymize'])
+      .transform((value) => (value === 'pseudonymize' ? 'pseudonymise' : value)),
+    default: 'pseudonymise',
+  } satisfies Key<IdentifierOptions['policy']>,
+  identifierHmacKey: {
+    env: 'AISPM_IDENTIFIER_HMAC_KEY',
+    expected:
+      'a secret of at least 16 characters (or AISPM_IDENTIFIER_HMAC_KEY_FILE) keying the pseudonyms of identifiers; by default derived from AISPM_CAPTURE_HMAC_KEY, else a random key kept in the data folder',
+    schema: z.string().min(16).nullable(),
+    default: null,
+    secret: true,
+  } satisfies Key<string | null>,
   topicEvents: topic('AISPM_TOPIC_EVENTS', 'aispm.events.v1'),
   topicScores: topic('AISPM_TOPIC_SCORES', 'aispm.scores.v1'),
   topicFindings: topic('AISPM_TOPIC_FINDINGS', 'aispm.findings.v1'),
@@ -270,6 +330,21 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().min(0).max(10),
     default: 0.25,
   } satisfies Key<number>,
+  maxEntitiesPerTenant: {
+    env: 'AISPM_MAX_ENTITIES_PER_TENANT',
+    expected:
+      'an integer from 1 to 10000000 (entities, agents or users, models, tools…, one tenant may have tracked per processor stage; events of further ones are stored and scored without a baseline)',
+    schema: z.coerce.number().int().min(1).max(10_000_000),
+    // ~3.4 KB of memory and one processor_state row per entity: 20,000 per tenant and stage is ~70 MB per stage.
+    default: 20_000,
+  } satisfies Key<number>,
+  entityIdleDays: {
+    env: 'AISPM_ENTITY_IDLE_DAYS',
+    expected:
+      'a number from 1 to 365 (days of event time without an event after which an entity is forgotten: baseline dropped, checkpoint deleted)',
+    schema: z.coerce.number().min(1).max(365),
+    default: 14,
+  } satisfies Key<number>,
   gatewayHost: {
     env: 'AISPM_GATEWAY_HOST',
     expected: 'an interface address for the OTLP/HTTP gateway to listen on, e.g. 127.0.0.1 or 0.0.0.0',
@@ -308,6 +383,84 @@ export const CONFIG_KEYS = {
     default: null,
     secret: true,
   } satisfies Key<string | null>,
+  gatewayTenantMaxInFlight: {
+    env: 'AISPM_GATEWAY_TENANT_MAX_IN_FLIGHT',
+    expected:
+      'an integer from 0 to 10000 (requests one tenant may have in flight; more get 429; 0: a quarter of AISPM_GATEWAY_MAX_IN_FLIGHT)',
+    schema: z.coerce.number().int().min(0).max(10_000),
+    default: 0,
+  } satisfies Key<number>,
+  gatewayMaxBytesInFlight: {
+    env: 'AISPM_GATEWAY_MAX_BYTES_IN_FLIGHT',
+    expected:
+      'an integer from 1048576 to 17179869184 (bytes of request bodies, as sent and inflated, and of their records, held at once; more get 429)',
+    schema: z.coerce.number().int().min(1_048_576).max(17_179_869_184),
+    default: 268_435_456,
+  } satisfies Key<number>,
+  gatewayTenantMaxBytesInFlight: {
+    env: 'AISPM_GATEWAY_TENANT_MAX_BYTES_IN_FLIGHT',
+    expected:
+      'an integer from 0 to 17179869184 (the same for one tenant, at least twice AISPM_GATEWAY_MAX_BODY_BYTES; 0: a quarter of AISPM_GATEWAY_MAX_BYTES_IN_FLIGHT)',
+    schema: z.coerce.number().int().min(0).max(17_179_869_184),
+    default: 0,
+  } satisfies Key<number>,
+  gatewayHeaderTimeoutMs: {
+    env: 'AISPM_GATEWAY_HEADER_TIMEOUT_MS',
+    expected: 'an integer from 100 to 600000 (ms a client may take to send the request headers)',
+    schema: z.coerce.number().int().min(100).max(600_000),
+    default: 10_000,
+  } satisfies Key<number>,
+  gatewayBodyIdleTimeoutMs: {
+    env: 'AISPM_GATEWAY_BODY_IDLE_TIMEOUT_MS',
+    expected: 'an integer from 100 to 600000 (ms a request body may pause between two pieces before a 408)',
+    schema: z.coerce.number().int().min(100).max(600_000),
+    default: 10_000,
+  } satisfies Key<number>,
+  gatewayBodyTimeoutMs: {
+    env: 'AISPM_GATEWAY_BODY_TIMEOUT_MS',
+    expected: 'an integer from 100 to 3600000 (ms a whole request body may take to arrive before a 408)',
+    schema: z.coerce.number().int().min(100).max(3_600_000),
+    default: 30_000,
+  } satisfies Key<number>,
+  gatewayWorkers: {
+    env: 'AISPM_GATEWAY_WORKERS',
+    expected: 'an integer from 0 to 64 (threads that decode and map large bodies off the main thread; 0: none)',
+    schema: z.coerce.number().int().min(0).max(64),
+    default: Math.min(4, Math.max(1, availableParallelism() - 1)),
+  } satisfies Key<number>,
+  gatewayOffloadBytes: {
+    env: 'AISPM_GATEWAY_OFFLOAD_BYTES',
+    expected:
+      'an integer from 0 to 268435456 (bodies of at least this many bytes, after decompression, are decoded on a worker thread)',
+    schema: z.coerce.number().int().min(0).max(268_435_456),
+    default: 262_144,
+  } satisfies Key<number>,
+  backlogMaxEvents: {
+    env: 'AISPM_BACKLOG_MAX_EVENTS',
+    expected:
+      'an integer from 0 to 1000000000 (events on the events topic not yet committed by the processor past which the gateway answers 503; 0: no bound)',
+    schema: z.coerce.number().int().min(0).max(1_000_000_000),
+    default: 200_000,
+  } satisfies Key<number>,
+  backlogMaxBytes: {
+    env: 'AISPM_BACKLOG_MAX_BYTES',
+    expected:
+      'an integer from 0 to 1099511627776 (bytes of those events past which the gateway answers 503; 0: no bound)',
+    schema: z.coerce.number().int().min(0).max(1_099_511_627_776),
+    default: 268_435_456,
+  } satisfies Key<number>,
+  metricsHost: {
+    env: 'AISPM_METRICS_HOST',
+    expected: 'an interface address for the Prometheus /metrics listener, e.g. 127.0.0.1 (the default: loopback only)',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+  } satisfies Key<string>,
+  metricsPort: {
+    env: 'AISPM_METRICS_PORT',
+    expected: 'a TCP port from 0 to 65535 for the Prometheus /metrics listener (0: any free port)',
+    schema: z.coerce.number().int().min(0).max(65535),
+    default: 9464,
+  } satisfies Key<number>,
 };
 
 type Env = Record<string, string | undefined>;
@@ -334,6 +487,22 @@ function read<T>(key: Key<T>, env: Env): T {
   return parsed.data;
 }
 
+/**
+ * The identifier policy and its key: AISPM_IDENTIFIER_HMAC_KEY, else one derived
+ * from AISPM_CAPTURE_HMAC_KEY, else a random key kept in `<data dir>/identifier-hmac.key`
+ * (created on first use). Gateways and shims that must agree on pseudonyms share a configured key.
+ */
+function identifierOptions(env: Env): IdentifierOptions {
+  const k = CONFIG_KEYS;
+  const captureKey = read(k.captureHmacKey, env);
+  const hmacKey = read(k.identifierHmacKey, env) ?? (captureKey === null ? null : deriveIdentifierKey(captureKey));
+  return {
+    policy: read(k.identifierPolicy, env),
+    hmacKey,
+    keyFile: hmacKey === null ? resolve(read(k.dataDir, env), 'identifier-hmac.key') : null,
+  };
+}
+
 /** Parses the configuration from the environment; `overrides` (from CLI flags) win over it. */
 export function loadConfig(
   env: Env = process.env,
@@ -349,6 +518,7 @@ export function loadConfig(
     tenant: read(k.tenant, merged),
     dataDir: read(k.dataDir, merged),
     partitions: read(k.partitions, merged),
+    bus: { fsync: read(k.busFsync, merged) },
     logLevel: read(k.logLevel, merged),
     kafka: {
       brokers: read(k.kafkaBrokers, merged),
@@ -365,6 +535,7 @@ export function loadConfig(
       policy: read(k.capturePolicy, merged),
       hmacKey: read(k.captureHmacKey, merged),
       maxContentBytes: read(k.captureMaxBytes, merged),
+      identifiers: identifierOptions(merged),
     },
     topics: {
       events: read(k.topicEvents, merged),
@@ -391,6 +562,8 @@ export function loadConfig(
       windowMinutes: read(k.driftWindowMinutes, merged),
       psiWatch: read(k.driftPsiWatch, merged),
       psiAct: read(k.driftPsiAct, merged),
+      maxEntitiesPerTenant: read(k.maxEntitiesPerTenant, merged),
+      entityIdleDays: read(k.entityIdleDays, merged),
     },
     gateway: {
       host: read(k.gatewayHost, merged),
@@ -399,6 +572,18 @@ export function loadConfig(
       maxInFlight: read(k.gatewayMaxInFlight, merged),
       publishTimeoutMs: read(k.gatewayPublishTimeoutMs, merged),
       keys: read(k.gatewayKeys, merged),
+      tenantMaxInFlight: read(k.gatewayTenantMaxInFlight, merged),
+      maxBytesInFlight: read(k.gatewayMaxBytesInFlight, merged),
+      tenantMaxBytesInFlight: read(k.gatewayTenantMaxBytesInFlight, merged),
+      headerTimeoutMs: read(k.gatewayHeaderTimeoutMs, merged),
+      bodyIdleTimeoutMs: read(k.gatewayBodyIdleTimeoutMs, merged),
+      bodyTimeoutMs: read(k.gatewayBodyTimeoutMs, merged),
+      workers: read(k.gatewayWorkers, merged),
+      offloadBytes: read(k.gatewayOffloadBytes, merged),
+      backlogMaxEvents: read(k.backlogMaxEvents, merged),
+      backlogMaxBytes: read(k.backlogMaxBytes, merged),
+      metricsHost: read(k.metricsHost, merged),
+      metricsPort: read(k.metricsPort, merged),
     },
   };
   if (config.capture.policy === 'hash' && config.capture.hmacKey === null) {

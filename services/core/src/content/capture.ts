@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { CapturePolicy, EventContent } from '../event/types.ts';
+import type { IdentifierOptions } from './identifiers.ts';
 import { redact } from './redact.ts';
 import { truncateUtf8 } from './truncate.ts';
 
@@ -10,6 +11,8 @@ export interface CaptureOptions {
   hmacKey: string | null;
   /** Bytes kept per stored text, counted in UTF-8. */
   maxContentBytes: number;
+  /** PII and secrets in identifier fields; pseudonymise with the key file or derived key when absent (see identifiers.ts). */
+  identifiers?: IdentifierOptions;
 }
 
 const HMAC_HEX = /^[0-9a-f]{64}$/;

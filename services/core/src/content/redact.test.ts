@@ -49,6 +49,30 @@ describe('redact', () => {
     ],
     ['credential pair', 'api_key: abcd1234efgh', 'api_key: [SECRET:credential]'],
     ['prefixed credential', 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG', 'AWS_SECRET_ACCESS_KEY=[SECRET:credential]'],
+    [
+      'AWS secret without a key name',
+      'aws secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY ok',
+      'aws secret [SECRET:aws_secret_key] ok',
+    ],
+    ['card, dotted', 'card 4111.1111.1111.1111', 'card [CREDIT_CARD]'],
+    ['IBAN, lower case', 'iban de89 3704 0044 0532 0130 00', 'iban [IBAN]'],
+    ['phone, 00 prefix', 'Tel 0049 30 1234567', 'Tel [PHONE]'],
+    ['phone, (0) trunk', 'call +44 (0)20 7946 0958', 'call [PHONE]'],
+    ['phone, national with trunk 0', 'Telefon: 030 1234567', 'Telefon: [PHONE]'],
+    ['Basic auth', 'Authorization: Basic dXNlcjpodW50ZXIy', 'Authorization: Basic [SECRET:basic_auth]'],
+    ['email, URL-encoded', 'q=jane%40example.com&x=1', 'q=[EMAIL]&x=1'],
+    ['email, JSON-escaped', '{"to":"jane\\u0040example.com"}', '{"to":"[EMAIL]"}'],
+    [
+      'password in JSON in JSON',
+      JSON.stringify({ body: JSON.stringify({ password: 'hunter2!x' }) }),
+      JSON.stringify({ body: JSON.stringify({ password: '[SECRET:password]' }) }),
+    ],
+    [
+      'Postgres URL password',
+      'postgres://app:s3cret!@db:5432/x',
+      'postgres://app:[SECRET:connection_string]@db:5432/x',
+    ],
+    ['ADO.NET password', 'Server=db;User Id=sa;Password=s3cret!;', 'Server=db;User Id=sa;Password=[SECRET:password];'],
   ])('masks %s', (_, text, masked) => {
     expect(redact(text).text).toBe(masked);
   });
@@ -79,6 +103,9 @@ describe('redact', () => {
       'Trace 4bf92f3577b34da6a3ce929d0e0e4736, request 550e8400-e29b-41d4-a716-446655440000.',
       'We used max_tokens: 256 and the token count stayed low; the password policy is strict.',
       'Summarise chapter 12, pages 100-120, and call the bearer bonds "old news".',
+      'Commit 9fceb02d0ae598e95dc970b74767f19372d61af8 of gpt-4o-2024-08-06 on 01.02.2024 12:00, v1.2.3.',
+      'GET https://api.example.com/v1/items?page=2&sort=desc+name&q=hello%20world HTTP/1.1',
+      'Password policy: the password is required; see the secret garden, chapter 3.',
     ].join('\n');
     expect(redact(text)).toEqual({ text, kinds: [] });
   });
@@ -110,6 +137,19 @@ describe('redact', () => {
     ['phone prefixes', '+1 '.repeat(1 << 18)],
     ['IBAN prefixes', 'DE89 '.repeat(1 << 18)],
     ['Luhn-valid cards back to back', '4111111111111111 '.repeat(1 << 16)],
+    ['percent escapes', '%41'.repeat(1 << 18)],
+    ['percent escapes of a long UTF-8 sequence', '%F0%9F'.repeat(1 << 17)],
+    ['nested JSON escapes', '\\\\\\"'.repeat(1 << 17)],
+    ['HTML references', '&#64;'.repeat(1 << 18)],
+    ['form-encoded pluses', `?q=${'a+%40+'.repeat(1 << 17)}`],
+    ['zero-width characters', 'a\u200b'.repeat(1 << 19)],
+    ['connection string schemes', 'x://a:'.repeat(1 << 17)],
+    ['authorization headers', 'Authorization: '.repeat(1 << 16)],
+    ['Azure key names', 'AccountKey='.repeat(1 << 16)],
+    ['40-character tokens', `${'aB3/'.repeat(10)} `.repeat(1 << 14)],
+    ['00 prefixes', '0049 '.repeat(1 << 17)],
+    ['trunk prefixes', '030 '.repeat(1 << 18)],
+    ['Telegram shapes', '1234567890:'.repeat(1 << 16)],
   ])('stays linear on 1 MB of %s', (_, text) => {
     const started = performance.now();
     redact(text);

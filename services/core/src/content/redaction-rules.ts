@@ -7,11 +7,25 @@ export const SECRET_KINDS = [
   'anthropic_api_key',
   'openai_api_key',
   'aws_access_key',
+  'aws_secret_key',
   'github_token',
+  'gitlab_token',
   'slack_token',
+  'slack_webhook',
+  'discord_token',
+  'discord_webhook',
+  'telegram_token',
   'google_api_key',
+  'azure_key',
   'stripe_key',
+  'groq_api_key',
+  'huggingface_token',
+  'replicate_token',
+  'ai_api_key',
+  'api_token',
   'bearer_token',
+  'basic_auth',
+  'connection_string',
   'password',
   'credential',
 ] as const;
@@ -79,15 +93,18 @@ function cardNumbers(match: RegExpExecArray): Mask[] {
   return masks;
 }
 
+/** Separators allowed between the groups of an IBAN. */
+const IBAN_SEPARATORS = new Set([' ', '.', '-']);
+
 /** The longest prefix, ending at a group boundary, that is a valid IBAN (a trailing word may have been taken along). */
 function iban(match: RegExpExecArray): Mask[] {
   const text = match[0];
   const ends: number[] = [];
   let compact = '';
   for (let i = 0; i < text.length; i++) {
-    if (text[i] === ' ') continue;
-    compact += text[i];
-    if (i + 1 === text.length || text[i + 1] === ' ') ends[compact.length] = i + 1;
+    if (IBAN_SEPARATORS.has(text[i]!)) continue;
+    compact += text[i]!.toUpperCase();
+    if (i + 1 === text.length || IBAN_SEPARATORS.has(text[i + 1]!)) ends[compact.length] = i + 1;
   }
   for (let length = compact.length; length >= 15; length--) {
     const end = ends[length];
@@ -98,52 +115,239 @@ function iban(match: RegExpExecArray): Mask[] {
   return [];
 }
 
+/** The whole match, when it holds between `min` and `max` digits (phone numbers). */
+const digitCount =
+  (kind: RedactionKind, min: number, max: number) =>
+  (match: RegExpExecArray): Mask[] => {
+    const digits = match[0].replace(/\D/g, '').length;
+    return digits >= min && digits <= max ? [{ start: 0, end: match[0].length, kind }] : [];
+  };
+
+/** Shannon entropy of the text, in bits per character. */
+export function entropy(text: string): number {
+  const counts = new Map<string, number>();
+  for (const char of text) counts.set(char, (counts.get(char) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) {
+    const p = count / text.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+/** Up to 96 characters before the match, for rules that name the provider from the context. */
+const before = (match: RegExpExecArray): string => match.input.slice(Math.max(0, match.index - 96), match.index);
+
+/**
+ * A 40-character base64-ish token, the shape of an AWS secret access key (and of
+ * Cohere keys): mixed case with a digit, random-looking (at least 4 bits of
+ * entropy per character) and not a path. Git hashes are hex and never match.
+ */
+function fortyCharKey(match: RegExpExecArray): Mask[] {
+  const token = match[0];
+  const random =
+    /[a-z]/.test(token) &&
+    /[A-Z]/.test(token) &&
+    /\d/.test(token) &&
+    (token.match(/\//g)?.length ?? 0) <= 3 &&
+    entropy(token) >= 4;
+  if (!random) return [];
+  const context = before(match);
+  const kind = /aws|amazon|akia|asia|secret.?access/i.test(context)
+    ? 'aws_secret_key'
+    : /cohere|mistral/i.test(context)
+      ? 'ai_api_key'
+      : 'credential';
+  return [{ start: 0, end: token.length, kind }];
+}
+
+/** A 32-character key of a provider without a prefix of its own (Mistral, Cohere trial keys), named just before it. */
+function namedProviderKey(match: RegExpExecArray): Mask[] {
+  const token = match[0];
+  if (!/[a-z]/.test(token) || !/[A-Z]/.test(token) || !/\d/.test(token)) return [];
+  return /mistral|cohere|together|deepseek|perplexity|fireworks|voyage|jina/i.test(before(match))
+    ? [{ start: 0, end: token.length, kind: 'ai_api_key' }]
+    : [];
+}
+
+/** `Basic <base64>` only when the base64 reads as printable `user:password`. */
+function basicCredentials(match: RegExpExecArray): Mask[] {
+  const range = match.indices?.[1];
+  const value = match[1];
+  if (!range || value === undefined) return [];
+  const decoded = Buffer.from(value, 'base64').toString('latin1');
+  if (!decoded.includes(':') || !/^[\x20-\x7e]+$/.test(decoded)) return [];
+  return [{ start: range[0] - match.index, end: range[1] - match.index, kind: 'basic_auth' }];
+}
+
+/** A value in `password is X` prose: not a lowercase word (prose), unless long like a passphrase. */
+function prosePassword(match: RegExpExecArray): Mask[] {
+  const range = match.indices?.[1];
+  const value = match[1];
+  if (!range || value === undefined) return [];
+  if (/^[a-z]{1,11}$/.test(value)) return [];
+  return [{ start: range[0] - match.index, end: range[1] - match.index, kind: 'password' }];
+}
+
+/** The start of an IBAN-shaped run (`DE89 3704 `): digits after it are that account, not a phone number. */
+const IBAN_START = /[A-Za-z]{2}\d{2}(?:[ .-]?[A-Za-z0-9]{4}){0,7}[ .-]?$/;
+
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+
+/** Prefixed tokens of other platforms: package registries, clouds, SaaS APIs (one alternation, each branch led by a literal). */
+const PLATFORM_TOKEN = new RegExp(
+  '(?<![\\w.-])(?:' +
+    [
+      'npm_[A-Za-z0-9]{36}',
+      'pypi-AgE[\\w-]{50,1024}',
+      'dop_v1_[a-f0-9]{64}',
+      'hv[sb]\\.[\\w-]{24,512}',
+      'sbp_[a-f0-9]{40}',
+      'lin_api_[A-Za-z0-9]{40}',
+      'PMAK-[a-f0-9]{24}-[a-f0-9]{34}',
+      'SG\\.[\\w-]{22}\\.[\\w-]{43}',
+      'shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}',
+      'glsa_[A-Za-z0-9]{32}_[a-fA-F0-9]{8}',
+      'glc_[A-Za-z0-9+/]{32,400}={0,2}',
+      'sntry[su]_[\\w+/=]{40,512}',
+      'NRAK-[A-Z0-9]{27}',
+      'dp\\.(?:pt|st|ct|sa|scim|audit)\\.[A-Za-z0-9]{40,44}',
+      'ntn_[A-Za-z0-9]{40,64}',
+      'ATATT3[\\w=-]{100,512}',
+      'key-[0-9a-f]{32}',
+      'SK[0-9a-f]{32}',
+      'EAA[A-Za-z0-9]{90,400}',
+      'ya29\\.[\\w-]{20,2048}',
+      'GOCSPX-[\\w-]{28}',
+    ].join('|') +
+    ')(?![\\w-])',
+  'g',
+);
 
 /** Applied in order; earlier (more specific) rules claim text first and later rules never see a placeholder. */
 export const REDACTION_RULES: readonly RedactionRule[] = [
   {
     // A key cut off before its END line is masked to the end of the text.
     pattern:
-      /-----BEGIN[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----|$)/g,
+      /-----BEGIN[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----|$)/gi,
     mask: whole('private_key'),
   },
   { pattern: /(?<![\w-])eyJ[\w-]{5,8192}\.eyJ[\w-]{5,65536}\.[\w-]{0,8192}/g, mask: whole('jwt') },
+  {
+    // scheme://user:password@host: the password is masked (postgres, mysql, mongodb+srv, redis, amqp, jdbc:...).
+    pattern:
+      /(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,31}:\/\/[^\s:/?#@"'<>[\]]{0,128}:([^\s/?#@"'<>[\]][^\s/?#@"'<>]{0,255})@/dg,
+    mask: firstGroup(() => 'connection_string'),
+  },
+  {
+    pattern: /hooks\.slack\.com\/((?:services|workflows|triggers)\/[\w/-]{8,256})/dgi,
+    mask: firstGroup(() => 'slack_webhook'),
+  },
+  {
+    pattern: /discord(?:app)?\.com\/api\/webhooks\/(\d{5,30}\/[\w-]{20,256})/dgi,
+    mask: firstGroup(() => 'discord_webhook'),
+  },
   { pattern: /(?<![\w-])sk-ant-[\w-]{32,512}/g, mask: whole('anthropic_api_key') },
   { pattern: /(?<![\w-])sk-[\w-]{32,512}/g, mask: whole('openai_api_key') },
-  { pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g, mask: whole('aws_access_key') },
+  { pattern: /(?<![\w-])gsk_[A-Za-z0-9]{20,128}(?![\w-])/g, mask: whole('groq_api_key') },
+  {
+    pattern:
+      /(?<![\w-])(?:pplx-[A-Za-z0-9]{32,64}|xai-[A-Za-z0-9]{32,128}|fw_[A-Za-z0-9]{20,64}|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}|pcsk_[\w]{40,128}|nvapi-[\w-]{40,128}|tgp_v1_[\w-]{32,128})(?![\w-])/g,
+    mask: whole('ai_api_key'),
+  },
+  {
+    pattern: /(?<![\w-])(?:hf_[A-Za-z0-9]{30,64}|api_org_[A-Za-z0-9]{30,64})(?![\w-])/g,
+    mask: whole('huggingface_token'),
+  },
+  { pattern: /(?<![\w-])r8_[A-Za-z0-9]{20,64}(?![\w-])/g, mask: whole('replicate_token') },
+  {
+    pattern:
+      /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
+    mask: whole('aws_access_key'),
+  },
   { pattern: /(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_\w{22,255})(?!\w)/g, mask: whole('github_token') },
-  { pattern: /(?<![\w-])xox[abposer]-[A-Za-z0-9-]{10,250}/g, mask: whole('slack_token') },
+  { pattern: /(?<![\w-])gl(?:pat|dt|rt|ptt|ft|soat|cbt|oas|imt)-[\w-]{20,128}/g, mask: whole('gitlab_token') },
+  { pattern: /(?<![\w-])(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,250}/g, mask: whole('slack_token') },
+  {
+    pattern: /(?<![\w.-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}(?![\w.-])/g,
+    mask: whole('discord_token'),
+  },
+  { pattern: /(?<![\w:])\d{8,10}:[A-Za-z0-9_-]{35}(?![\w-])/g, mask: whole('telegram_token') },
   { pattern: /(?<![\w-])AIza[\w-]{35}(?![\w-])/g, mask: whole('google_api_key') },
-  { pattern: /(?<!\w)[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}/g, mask: whole('stripe_key') },
+  { pattern: PLATFORM_TOKEN, mask: whole('api_token') },
+  {
+    // Azure storage / service bus connection strings and SAS tokens: only the value is masked.
+    pattern:
+      /(?<![\w-])(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)[ \t]{0,4}=[ \t]{0,4}([^\s;&"'<>[\]][^\s;&"'<>]{7,1023})/dgi,
+    mask: firstGroup(() => 'azure_key'),
+  },
+  {
+    pattern: /(?<!\w)(?:[srp]k_(?:live|test)_[A-Za-z0-9]{16,247}|whsec_[A-Za-z0-9+/]{24,128})/g,
+    mask: whole('stripe_key'),
+  },
+  {
+    // The value of an Authorization header, whatever its scheme.
+    pattern:
+      /(?<![\w-])(?:proxy-)?authorization["']?[ \t]{0,8}[:=][ \t]{0,8}["']?(?:(bearer|basic|token|digest|negotiate|ntlm|apikey|sso-key|key|otp)[ \t]{1,8})?(?!(?:bearer|basic|token|digest|negotiate|ntlm)(?:\s|$))([^\s"',;[\]][^\s"',;]{5,4095})/dgi,
+    mask: (match) => {
+      const range = match.indices?.[2];
+      if (!range) return [];
+      const kind = match[1]?.toLowerCase() === 'basic' ? 'basic_auth' : 'bearer_token';
+      return [{ start: range[0] - match.index, end: range[1] - match.index, kind }];
+    },
+  },
   {
     // Only the token is masked; a token has a digit, which keeps prose ("bearer of ...") out.
-    pattern: /\b[Bb]earer[ \t]{1,16}(?=[\w~+/.-]{0,4096}\d)([\w~+/.-]{16,4096}={0,2})/dg,
+    pattern: /\bbearer[ \t]{1,16}(?=[\w~+/.-]{0,4096}\d)([\w~+/.-]{16,4096}={0,2})/dgi,
     mask: firstGroup(() => 'bearer_token'),
   },
+  { pattern: /\bbasic[ \t]{1,16}([A-Za-z0-9+/]{8,4096}={0,2})(?![\w+/=])/dgi, mask: basicCredentials },
   {
     // `key=value`, `key: value` and JSON `"key": "value"`; the key stays, the value is masked.
     // Neither key nor value may start at `[`, so placeholders from an earlier pass stay as they are.
     pattern:
-      /(?<![\w.[-])[\w.-]{0,64}?(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?token)["']?[ \t]{0,8}[:=][ \t]{0,8}(?:"((?:[^"\\\n]|\\.){1,512})"|'([^'\n]{1,512})'|([^\s"',;&}\][][^\s"',;&}\]]{0,511}))/dgi,
-    mask: firstGroup((match) => (/pass/i.test(match[0].slice(0, match[0].search(/[:=]/))) ? 'password' : 'credential')),
+      /(?<![\w.[-])[\w.-]{0,64}?(?:password|passwd|passphrase|passcode|pwd|[_.-]pass|secret|token|api[_-]?key|access[_-]?key|private[_-]?key(?:[_-]?id)?|account[_-]?key|auth[_-]?token|client[_-]?secret|signing[_-]?key|encryption[_-]?key|master[_-]?key|session[_-]?key)["']?[ \t]{0,8}[:=][ \t]{0,8}(?!["']?\[(?:SECRET:[a-z_]{1,32}|[A-Z0-9_]{1,32}(?::[0-9a-f]{16})?)\])(?:"((?:[^"\\\n]|\\.){1,512})"|'([^'\n]{1,512})'|([^\s"',;&}\][][^\s"',;&}\]]{0,511}))/dgi,
+    mask: firstGroup((match) =>
+      /pass|pwd/i.test(match[0].slice(0, match[0].search(/[:=]/))) ? 'password' : 'credential',
+    ),
   },
+  {
+    pattern:
+      /\b(?:password|passphrase|passcode)[ \t]{1,8}(?:is|was)[ \t:]{1,8}["'`]?([^\s"'`,;[\]][^\s"'`,;]{2,511})/dgi,
+    mask: prosePassword,
+  },
+  { pattern: /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g, mask: fortyCharKey },
+  { pattern: /(?<![A-Za-z0-9_-])[A-Za-z0-9]{32}(?![A-Za-z0-9_-])/g, mask: namedProviderKey },
   { pattern: /(?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}/g, mask: whole('email') },
   {
-    pattern: /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])/g,
+    pattern: /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .-]?[A-Za-z0-9]{4}){2,7}(?:[ .-]?[A-Za-z0-9]{1,4})?(?![A-Za-z0-9])/g,
     mask: iban,
   },
   {
     // After a + the digits are a phone number, however Luhn reads them.
-    pattern: /(?<![\d+-])\d{1,19}(?:[ -]\d{1,19}){0,63}(?!\d)/g,
+    pattern: /(?<![\d+-])\d{1,19}(?:[ .\u00a0-]\d{1,19}){0,63}(?!\d)/g,
     mask: cardNumbers,
   },
-  { pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g, mask: whole('us_ssn') },
+  { pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}([- .])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])/g, mask: whole('us_ssn') },
+  {
+    pattern: /\b(?:ssn|social[ _-]?security(?:[ _-]?(?:no|num|number|#))?)\b[^\d\n]{0,16}(\d{9})(?!\d)/dgi,
+    mask: firstGroup(() => 'us_ssn'),
+  },
   { pattern: new RegExp(`(?<![\\d.])(?:${OCTET}\\.){3}${OCTET}(?!\\.?\\d)`, 'g'), mask: whole('ipv4') },
   {
-    // International numbers start with +; national ones need the (415) 555-0100 / 415-555-0100 shape.
+    // International numbers start with + or 00 (a (0) trunk digit may follow the country code); at most 15 digits.
     pattern:
-      /(?<![\w+])\+[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}(?!\w)|(?<![\w(+-])(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])/g,
+      /(?<![\w+])(?:\+|(?<![\w.-])00)[1-9]\d{0,2}(?:[ .\-/]?\(\d{1,4}\))?[ .\-/]?\d{1,14}(?:[ .\-/]?\(\d{1,4}\))?(?:[ .\-/]\d{1,14}){0,7}(?!\d)/g,
+    mask: (match) => (IBAN_START.test(before(match)) ? [] : digitCount('phone', 8, 17)(match)),
+  },
+  {
+    // National numbers with a trunk 0 (020 7946 0958, 030/123456, 01 23 45 67 89): 9 to 12 digits in groups.
+    pattern: /(?<![\w+.:-])\(?0[1-9]\d{0,3}\)?(?:[ \-/]\d{2,8}){1,5}(?![\w-]|[.:]\d)/g,
+    mask: (match) => (IBAN_START.test(before(match)) ? [] : digitCount('phone', 9, 12)(match)),
+  },
+  {
+    // US shapes: (415) 555-0100 / 415-555-0100 / 415.555.0100.
+    pattern: /(?<![\w(+-])(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])/g,
     mask: whole('phone'),
   },
 ];

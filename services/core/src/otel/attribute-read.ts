@@ -2,15 +2,23 @@ import { EVENT_LIMITS } from '../event/validate.ts';
 import type { AttributeValue, SpanAttributes } from './span-input.ts';
 
 /**
+ * Characters of a raw identifier read: more than an identifier keeps (256), so a
+ * secret near the cut is still whole when redaction looks for it; the event's
+ * fields are cleaned, redacted and bounded afterwards (content/identifiers.ts).
+ */
+export const MAX_RAW_IDENTIFIER = 4096;
+
+/**
  * The first of `keys` holding a usable identifier (conventions spell the same
  * thing differently; callers list the spellings in order of preference).
- * Numbers count (a numeric user id); blank strings and arrays do not.
+ * Numbers count (a numeric user id); blank strings and arrays do not. The value
+ * is raw: spanToEvent protects what it stores.
  */
 export function identifier(attributes: SpanAttributes, ...keys: string[]): string | null {
   for (const key of keys) {
     const value = attributes.get(key);
     const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
-    if (text !== '') return text.slice(0, EVENT_LIMITS.maxIdentifierLength);
+    if (text !== '') return text.slice(0, MAX_RAW_IDENTIFIER);
   }
   return null;
 }

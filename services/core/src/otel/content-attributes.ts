@@ -1,6 +1,6 @@
 import type { RawContent } from '../content/capture.ts';
 import type { EventKind } from '../event/types.ts';
-import { asText, stringList } from './attribute-read.ts';
+import { asText, MAX_RAW_IDENTIFIER, stringList } from './attribute-read.ts';
 import {
   genAiInstructions,
   genAiMessages,
@@ -105,15 +105,18 @@ export function extractContent(attributes: SpanAttributes, kind: EventKind): Raw
  * Why the model stopped: gen_ai.response.finish_reasons, else the
  * finish_reason of each GenAI output message, else OpenInference's
  * llm.finish_reason, else OpenLLMetry's gen_ai.completion.N.finish_reason.
+ * Raw (at most 16, each cut generously): spanToEvent cleans, redacts and only
+ * then cuts them to 64 characters, so a cut never hides a secret from redaction.
  */
 export function finishReasons(attributes: SpanAttributes): string[] {
-  const bound = (reasons: string[]): string[] => reasons.slice(0, 16).map((reason) => reason.slice(0, 64));
-  const declared = stringList(attributes, 'gen_ai.response.finish_reasons', 16, 64);
+  const max = MAX_RAW_IDENTIFIER;
+  const bound = (reasons: string[]): string[] => reasons.slice(0, 16).map((reason) => reason.slice(0, max));
+  const declared = stringList(attributes, 'gen_ai.response.finish_reasons', 16, max);
   if (declared.length > 0) return declared;
   const output = attributes.get('gen_ai.output.messages');
   const fromMessages = typeof output === 'string' ? (genAiMessages(output)?.finishReasons ?? []) : [];
   if (fromMessages.length > 0) return bound(fromMessages);
-  const openInference = stringList(attributes, 'llm.finish_reason', 16, 64);
+  const openInference = stringList(attributes, 'llm.finish_reason', 16, max);
   if (openInference.length > 0) return openInference;
   return bound(
     indexed(attributes, 'gen_ai.completion')

@@ -1,3 +1,4 @@
+import { cleanIdentifier, escapeIdentifier } from '../content/identifiers.ts';
 import { redact } from '../content/redact.ts';
 import { asText } from './attribute-read.ts';
 import { isContentKey } from './content-attributes.ts';
@@ -65,7 +66,11 @@ const RESOURCE_KEYS = ['service.version', 'service.namespace'];
  * kept, and every kept value is redacted too: metadata such as URLs and error
  * messages carry tokens and addresses as often as prompts do.
  */
-export function eventAttributes(span: SpanInput, unusable: string[]): Record<string, string> {
+export function eventAttributes(
+  span: SpanInput,
+  unusable: string[],
+  originals: readonly [string, string][] = [],
+): Record<string, string> {
   const candidates: [string, string][] = [];
   if (span.scope.name !== '') candidates.push(['otel.scope.name', span.scope.name]);
   if (span.status.message !== '') candidates.push(['otel.status_description', span.status.message]);
@@ -84,9 +89,11 @@ export function eventAttributes(span: SpanInput, unusable: string[]): Record<str
     const value = span.attributes.get(key);
     if (value !== undefined) candidates.push([key, asText(value)]);
   }
-  return Object.fromEntries(
-    candidates.slice(0, EVENT_ATTRIBUTE_LIMITS.maxCount).map(([key, value]) => [key, boundedValue(value)]),
-  );
+  // Originals of identifiers (kept only under `full` capture) come first and are already escaped and bounded.
+  const kept = candidates
+    .slice(0, EVENT_ATTRIBUTE_LIMITS.maxCount - originals.length)
+    .map(([key, value]): [string, string] => [cleanIdentifier(key), boundedValue(value)]);
+  return Object.fromEntries([...originals, ...kept]);
 }
 
 function rank(key: string): number {
@@ -96,7 +103,8 @@ function rank(key: string): number {
 
 /** Redacts before cutting, so a cut cannot hide a secret from its pattern; the redaction input is capped for cost. */
 function boundedValue(value: string): string {
-  const masked = redact(value.slice(0, 65_536)).text;
+  // Control, bidi and invisible characters are shown as escapes: an attribute may be free text, so nothing is dropped.
+  const masked = escapeIdentifier(redact(value.slice(0, 65_536)).text, 65_536);
   return masked.length > EVENT_ATTRIBUTE_LIMITS.maxValueLength
     ? masked.slice(0, EVENT_ATTRIBUTE_LIMITS.maxValueLength).toWellFormed()
     : masked;

@@ -1,11 +1,19 @@
-import { captureContent, type CaptureOptions } from '../content/capture.ts';
+import { captureContent, effectivePolicy, type CaptureOptions } from '../content/capture.ts';
+import {
+  deriveIdentifierKey,
+  escapeIdentifier,
+  identifierProtector,
+  type IdentifierOptions,
+  type IdentifierProtector,
+} from '../content/identifiers.ts';
 import { eventIdOf, TOOL_RISKS, type AiEvent, type EventKind, type ToolRisk } from '../event/types.ts';
-import { EVENT_LIMITS, invalidReason } from '../event/validate.ts';
-import { identifier, stringList, tokenCount } from './attribute-read.ts';
+import { invalidReason } from '../event/validate.ts';
+import { identifier, MAX_RAW_IDENTIFIER, stringList, tokenCount } from './attribute-read.ts';
 import { classify } from './classify.ts';
 import { extractContent, finishReasons } from './content-attributes.ts';
 import { eventAttributes } from './event-attributes.ts';
 import type { SpanAttributes, SpanInput } from './span-input.ts';
+import type { RedactionKind } from '../content/redaction-rules.ts';
 
 export interface SpanToEventOptions {
   tenant: string;
@@ -32,11 +40,16 @@ export const UNKNOWN_APP = 'unknown_service';
 export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanToEventResult {
   const classified = classify(span.attributes);
   if ('ignored' in classified) return classified;
-  const { kind, operation } = classified;
+  const { kind } = classified;
   const attributes = span.attributes;
   const unusable: string[] = [];
   const errorType = identifier(attributes, 'error.type');
   const failed = span.status.code === 'error' || errorType !== null;
+  const fields = new IdentifierFields(
+    identifierProtector(options.tenant, options.capture.identifiers ?? defaultIdentifierOptions(options.capture)),
+    effectivePolicy(options.capture) === 'full',
+  );
+  const id = fields.one.bind(fields);
   const event: AiEvent = {
     event_id: eventIdOf(span.traceId, span.spanId),
     trace_id: span.traceId,
@@ -45,31 +58,45 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
     tenant: options.tenant,
     time: span.startTimeUnixMicros,
     kind,
-    operation,
-    app: identifier(span.resource, 'service.name') ?? UNKNOWN_APP,
-    environment: environment(span) ?? 'default',
-    agent: agent(attributes),
-    user: identifier(attributes, 'enduser.id', 'user.id', 'gen_ai.user.id', 'traceloop.association.properties.user_id'),
-    identity: identifier(attributes, 'aispm.identity'),
-    scopes: stringList(attributes, 'aispm.scopes', 64, EVENT_LIMITS.maxIdentifierLength),
-    conversation_id: identifier(
-      attributes,
-      'gen_ai.conversation.id',
-      'session.id',
-      'traceloop.association.properties.session_id',
+    operation: id('operation', classified.operation) ?? 'unknown',
+    app: id('app', identifier(span.resource, 'service.name')) ?? UNKNOWN_APP,
+    environment: id('environment', environment(span)) ?? 'default',
+    agent: id('agent', agent(attributes)),
+    user: id(
+      'user',
+      identifier(attributes, 'enduser.id', 'user.id', 'gen_ai.user.id', 'traceloop.association.properties.user_id'),
     ),
-    provider: identifier(attributes, 'gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'llm.system'),
-    request_model: identifier(
-      attributes,
-      'gen_ai.request.model',
-      'llm.request.model_name',
-      'llm.model_name',
-      'embedding.model_name',
+    identity: id('identity', identifier(attributes, 'aispm.identity')),
+    scopes: fields.list('scopes', stringList(attributes, 'aispm.scopes', 64, MAX_RAW_IDENTIFIER), 64),
+    conversation_id: id(
+      'conversation_id',
+      identifier(attributes, 'gen_ai.conversation.id', 'session.id', 'traceloop.association.properties.session_id'),
     ),
-    response_model: identifier(attributes, 'gen_ai.response.model', 'llm.response.model_name', 'llm.model_name'),
-    tool_name: identifier(attributes, 'gen_ai.tool.name', 'tool.name') ?? traceloopEntity(attributes, 'tool'),
+    provider: id(
+      'provider',
+      identifier(attributes, 'gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'llm.system'),
+    ),
+    request_model: id(
+      'request_model',
+      identifier(
+        attributes,
+        'gen_ai.request.model',
+        'llm.request.model_name',
+        'llm.model_name',
+        'embedding.model_name',
+      ),
+    ),
+    response_model: id(
+      'response_model',
+      identifier(attributes, 'gen_ai.response.model', 'llm.response.model_name', 'llm.model_name'),
+    ),
+    tool_name: id(
+      'tool_name',
+      identifier(attributes, 'gen_ai.tool.name', 'tool.name') ?? traceloopEntity(attributes, 'tool'),
+    ),
     tool_risk: toolRisk(attributes, kind),
-    destination: identifier(attributes, 'server.address'),
+    // A destination is a host: its address is what security analytics needs, so an IPv4 stays.
+    destination: id('destination', identifier(attributes, 'server.address'), ['ipv4']),
     input_tokens: tokenCount(
       attributes,
       ['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt'],
@@ -84,18 +111,71 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
     status: failed ? 'error' : 'ok',
     // `_OTHER` is the GenAI conventions' error.type for an error of no known class.
     error_type: failed
-      ? (errorType ?? span.exceptionType?.slice(0, EVENT_LIMITS.maxIdentifierLength) ?? '_OTHER')
+      ? (id('error_type', errorType ?? span.exceptionType?.slice(0, MAX_RAW_IDENTIFIER) ?? null) ?? '_OTHER')
       : null,
-    finish_reasons: finishReasons(attributes),
+    finish_reasons: fields.list('finish_reasons', finishReasons(attributes), 16, 64),
     content: captureContent(
       extractContent(attributes, kind),
       options.capture,
       identifier(attributes, 'aispm.capture.policy') ?? undefined,
     ),
-    attributes: eventAttributes(span, unusable),
+    attributes: eventAttributes(span, unusable, fields.originals),
   };
   const reason = invalidReason(event, options.nowMs ?? Date.now());
   return reason === null ? { event } : { rejected: reason };
+}
+
+/**
+ * Without identifier options (a sender that builds CaptureOptions itself, as the
+ * shim's Kafka exporter does): pseudonymise with the key derived from the capture
+ * HMAC key, as configuration does, so its pseudonyms match the gateway's; mask without one.
+ */
+function defaultIdentifierOptions(capture: CaptureOptions): IdentifierOptions {
+  return {
+    policy: 'pseudonymise',
+    hmacKey: capture.hmacKey === null ? null : deriveIdentifierKey(capture.hmacKey),
+    keyFile: null,
+  };
+}
+
+/**
+ * The event's identifier fields as stored: each cleaned (no control, bidi or
+ * invisible characters), PII pseudonymised and secrets masked under the
+ * identifier policy, and bounded. Under the `full` capture policy the original
+ * of a value that changed is kept too, escaped, as `aispm.original.<field>`.
+ */
+class IdentifierFields {
+  readonly originals: [string, string][] = [];
+  readonly #protect: IdentifierProtector;
+  readonly #keepOriginals: boolean;
+
+  constructor(protect: IdentifierProtector, keepOriginals: boolean) {
+    this.#protect = protect;
+    this.#keepOriginals = keepOriginals;
+  }
+
+  one(field: string, raw: string | null, keepKinds?: readonly RedactionKind[]): string | null {
+    if (raw === null) return null;
+    const safe = this.#protect(raw, keepKinds === undefined ? {} : { keepKinds });
+    if (this.#keepOriginals && safe !== raw) this.originals.push([`aispm.original.${field}`, escapeIdentifier(raw)]);
+    return safe === '' ? null : safe;
+  }
+
+  /** Each item protected, bounded to maxLength, blanks and duplicates dropped. */
+  list(field: string, raw: string[], maxItems: number, maxLength?: number): string[] {
+    const kept = new Set<string>();
+    for (const item of raw) {
+      const safe = this.#protect(item);
+      const bounded = maxLength === undefined ? safe : safe.slice(0, maxLength).toWellFormed();
+      if (bounded !== '') kept.add(bounded);
+      if (kept.size === maxItems) break;
+    }
+    const list = [...kept];
+    if (this.#keepOriginals && (list.length !== raw.length || list.some((item, i) => item !== raw[i]))) {
+      this.originals.push([`aispm.original.${field}`, escapeIdentifier(JSON.stringify(raw))]);
+    }
+    return list;
+  }
 }
 
 /** deployment.environment.name (current) or deployment.environment (older), on the resource or else the span. */

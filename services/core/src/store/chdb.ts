@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, constants, ftruncateSync, openSync, writevSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Session, drainPending, type ChdbResult } from 'chdb';
+import { createRequire } from 'node:module';
+import type * as ChdbModule from 'chdb';
+import type { ChdbResult, Session } from 'chdb';
 import { describeError } from '../errors.ts';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
 import { avroFile } from './avro-file.ts';
@@ -17,6 +19,19 @@ import {
 } from './sql-text.ts';
 import type { AvroColumns, AvroRecords, QueryParams, Row, Store } from './store.ts';
 import { StoreError, excerpt } from './store-error.ts';
+
+type Chdb = typeof ChdbModule;
+let loaded: Chdb | undefined;
+
+/**
+ * chdb's native addon, loaded by the first store rather than with core: importing
+ * core (the shim, a gateway decode worker) must not load it, and a worker thread
+ * that has loaded it crashes the whole process when it exits.
+ */
+function engine(): Chdb {
+  loaded ??= createRequire(import.meta.url)('chdb') as Chdb;
+  return loaded;
+}
 
 export interface ChdbStoreOptions {
   /** The engine's data folder (created if missing), e.g. join(config.dataDir, 'chdb'). */
@@ -235,7 +250,7 @@ export class ChdbStore implements Store {
       const lanes = [this.statements, ...this.inserters.values()];
       await Promise.all(lanes.map((lane) => lane.tail));
       for (const lane of lanes) lane.session.close();
-      await drainPending();
+      await engine().drainPending();
       await Promise.all([...this.inserters.keys()].map((table) => rm(this.scratchFile(table), { force: true })));
     })();
     return this.closing;
@@ -277,7 +292,7 @@ export class ChdbStore implements Store {
   /** A new connection to the engine, with the pinned settings and the engine's configuration. */
   private connect(): Session {
     try {
-      return new Session(this.path, { connectionArgs: this.connectionArgs });
+      return new (engine().Session)(this.path, { connectionArgs: this.connectionArgs });
     } catch (err) {
       throw openError(this.path, err);
     }

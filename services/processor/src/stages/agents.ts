@@ -48,7 +48,7 @@ export class AgentsStage implements Stage<AiEvent> {
 
   decode(record: BusRecord, nowMs: number): StageItem<AiEvent>[] {
     const event = this.codec.decode(record.value);
-    const reason = invalidReason(event, nowMs);
+    const reason = invalidReason(event, nowMs) ?? tenantReason(event.tenant);
     if (reason) throw new InvalidRecordError('invalid_event', reason);
     return [{ event, view: agentView(event), bytes: record.value }];
   }
@@ -57,6 +57,9 @@ export class AgentsStage implements Stage<AiEvent> {
    * Which of these events already have rows (a batch that crashed before its
    * checkpoint). Probing ends with the first batch holding an event not yet scored
    * into the store: rows are written in offset order, so none after it exist.
+   * An event is its (tenant, event_id) pair: the id comes from the span's trace and
+   * span ids, which two tenants may share, so a row of another tenant's event with
+   * the same id says nothing about this one.
    */
   async fresh(scored: Scored<AiEvent>[], entry: PartitionEntry): Promise<Fresh<AiEvent>> {
     if (!entry.probing || scored.length === 0) return { events: scored, scores: scored };
@@ -70,19 +73,19 @@ export class AgentsStage implements Stage<AiEvent> {
     const where =
       'tenant IN {tenants:Array(String)} AND time >= {from:DateTime64(6)} AND time <= {to:DateTime64(6)} ' +
       'AND event_id IN {ids:Array(String)}';
-    const rows = await this.options.store.query<{ event_id: string; t: string }>(
-      `SELECT DISTINCT event_id, 'e' AS t FROM events WHERE ${where}
-       UNION ALL SELECT DISTINCT event_id, 's' AS t FROM anomaly_scores WHERE ${where}`,
+    const rows = await this.options.store.query<{ tenant: string; event_id: string; t: string }>(
+      `SELECT DISTINCT tenant, event_id, 'e' AS t FROM events WHERE ${where}
+       UNION ALL SELECT DISTINCT tenant, event_id, 's' AS t FROM anomaly_scores WHERE ${where}`,
       params,
     );
-    const inEvents = new Set(rows.filter((r) => r.t === 'e').map((r) => r.event_id));
-    const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => r.event_id));
-    if (inScores.size < scored.length) entry.probing = false;
-    if (inScores.size > 0) this.options.log.info('replayed events already in the store', { events: inScores.size });
-    return {
-      events: scored.filter((s) => !inEvents.has(s.event.event_id)),
-      scores: scored.filter((s) => !inScores.has(s.event.event_id)),
-    };
+    const inEvents = new Set(rows.filter((r) => r.t === 'e').map((r) => tenantEventId(r.tenant, r.event_id)));
+    const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => tenantEventId(r.tenant, r.event_id)));
+    const events = scored.filter((s) => !inEvents.has(tenantEventId(s.event.tenant, s.event.event_id)));
+    const scores = scored.filter((s) => !inScores.has(tenantEventId(s.event.tenant, s.event.event_id)));
+    if (scores.length > 0) entry.probing = false;
+    const stored = scored.length - scores.length;
+    if (stored > 0) this.options.log.info('replayed events already in the store', { events: stored });
+    return { events, scores };
   }
 
   async emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<void> {
@@ -140,6 +143,22 @@ export class AgentsStage implements Stage<AiEvent> {
     const bodies = values.map((value) => this.scoreCodec.ownBody(value)!);
     return this.options.store.insertAvro(SCORES_TABLE, SCORES_FROM_AVRO, { schema: this.scoreCodec.schema, bodies });
   }
+}
+
+/** An event's identity across tenants: ids are the span's own and may repeat in another tenant. */
+const tenantEventId = (tenant: string, eventId: string): string => `${tenant}\u0000${eventId}`;
+
+/**
+ * State keys start with the tenant and a `/` (baseline/view.ts), and so do the
+ * entity keys on the entities topic and processor_state's: a tenant holding a `/`
+ * could name another tenant's keys ("a/b" + app "c" is "a" + app "b/c"). The
+ * gateway's and shim's tenants never do (1-64 letters, digits, . _ -); an event
+ * published to the topic by other means is dead-lettered.
+ */
+export function tenantReason(tenant: string): string | null {
+  return tenant.includes('/')
+    ? `tenant ${JSON.stringify(tenant)} holds a "/", which state keys use as separator`
+    : null;
 }
 
 /** The values of the fresh among the scored events (after a restore, some may be stored already). */

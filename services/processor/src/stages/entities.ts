@@ -1,5 +1,6 @@
 import { InvalidRecordError, type BusRecord, type Config } from '@aispm/core';
 import { fleetKey } from '../baseline/view.ts';
+import { tenantReason } from './agents.ts';
 import { createEntityEventsCodec } from './entity-events.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
 
@@ -22,6 +23,8 @@ export class EntitiesStage implements Stage {
 
   decode(record: BusRecord): StageItem[] {
     const { tenant, entity, name, source_partition: partition, events } = this.codec.decode(record.value);
+    const reason = tenantReason(tenant);
+    if (reason) throw new InvalidRecordError('invalid_event', reason);
     const view = { key: fleetKey(tenant, entity, name), entity, name };
     if (record.key !== view.key)
       throw new InvalidRecordError('entity_key_mismatch', `record key ${record.key} is not its entity's (${view.key})`);

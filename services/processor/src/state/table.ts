@@ -12,10 +12,13 @@ interface StateRow {
 }
 
 /**
- * Checkpoints in the store's processor_state table (schemas/clickhouse/003_processor_state.sql),
- * for embedded mode, where no Kafka changelog exists. The agents and entities stages
- * share the table: each loads only the checkpoints of the topic it consumes (the
- * log id ends with it), so their keys and partitions never mix.
+ * Checkpoints in the store's processor_state table (schemas/clickhouse/003_processor_state.sql,
+ * 006_processor_state_topic_ttl.sql), for embedded mode, where no Kafka changelog
+ * exists. The agents and entities stages share the table: rows carry the topic
+ * whose consumer saved them, part of the table's key, so each stage loads only its
+ * own and the two never replace each other's rows (rows from before 006 have no
+ * topic; their log id ends with it). An empty snapshot deletes the key's state
+ * (an entity evicted as idle); rows go 30 days after they were saved (TTL).
  */
 export class StoreStateTable implements StateBackend {
   private readonly store: Store;
@@ -36,6 +39,7 @@ export class StoreStateTable implements StateBackend {
     await this.store.insert(
       'processor_state',
       checkpoints.map((c) => ({
+        topic: this.topic,
         key: c.key,
         partition: c.partition,
         log: c.log,
@@ -51,9 +55,10 @@ export class StoreStateTable implements StateBackend {
     const rows = await this.store.query<StateRow>(
       `SELECT key, argMax(partition, saved_at) AS partition, argMax(log, saved_at) AS log,
               argMax(offset, saved_at) AS offset, argMax(snapshot, saved_at) AS snapshot
-       FROM (SELECT * FROM processor_state WHERE endsWith(log, {suffix:String}))
-       GROUP BY key HAVING partition IN {partitions:Array(UInt32)}`,
-      { partitions: [...partitions], suffix: `:${this.topic}` },
+       FROM (SELECT * FROM processor_state
+             WHERE topic = {topic:String} OR (topic = '' AND endsWith(log, {suffix:String})))
+       GROUP BY key HAVING partition IN {partitions:Array(UInt32)} AND snapshot != ''`,
+      { partitions: [...partitions], topic: this.topic, suffix: `:${this.topic}` },
     );
     return rows.map((row) => ({
       key: row.key,

@@ -1,0 +1,162 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { findSensitive, replaceFindings, type Finding } from './redact.ts';
+import { PII_KINDS, placeholder, type RedactionKind } from './redaction-rules.ts';
+
+/**
+ * What happens to PII and secrets found in identifier fields (app, agent, user,
+ * identity, scopes, conversation, tool, model, error type, finish reasons, ...):
+ * - pseudonymise (default): PII becomes `[EMAIL:<16 hex>]`, a keyed HMAC of tenant
+ *   and value, stable so per-user baselines still work; secrets are masked;
+ * - mask: PII and secrets become placeholders (`[EMAIL]`, `[SECRET:...]`), no key needed;
+ * - keep: values are kept (still cleaned of control characters and bounded).
+ */
+export const IDENTIFIER_POLICIES = ['pseudonymise', 'mask', 'keep'] as const;
+export type IdentifierPolicy = (typeof IDENTIFIER_POLICIES)[number];
+
+export interface IdentifierOptions {
+  policy: IdentifierPolicy;
+  /** The pseudonym key: AISPM_IDENTIFIER_HMAC_KEY, else derived from AISPM_CAPTURE_HMAC_KEY; null for the key file. */
+  hmacKey: string | null;
+  /** Where a random key is kept when none is configured (created on first use, mode 0600); null for none. */
+  keyFile: string | null;
+}
+
+/** Characters kept of an identifier, after cleaning and redaction: the event schema's bound (ClickHouse keys, dashboard labels). */
+export const MAX_IDENTIFIER_LENGTH = 256;
+
+/** Characters of a raw identifier examined: a secret cut before redaction could escape its pattern. */
+const MAX_IDENTIFIER_INPUT = 4096;
+
+/**
+ * Removed from identifiers: C0 and C1 controls and DEL; bidi embeddings,
+ * overrides, isolates and marks (Trojan Source); zero-width and invisible
+ * characters; Unicode tag characters and variation selectors (used to smuggle
+ * hidden text); interlinear annotation marks; lone surrogates. Line breaks and
+ * tabs become a space first.
+ */
+/* eslint-disable no-control-regex, no-misleading-character-class -- these are the characters to remove */
+const INVISIBLE =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]|\udb40[\udc00-\udc7f]|\udb40[\udd00-\uddef]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/* eslint-enable no-control-regex, no-misleading-character-class */
+
+/** An identifier as shown and stored: no invisible or control characters, whitespace collapsed, NFC, trimmed. */
+export function cleanIdentifier(value: string): string {
+  return value
+    .slice(0, MAX_IDENTIFIER_INPUT)
+    .replace(/[\t\n\v\f\r\u0085\u2028\u2029]+/g, ' ')
+    .replace(INVISIBLE, '')
+    .normalize('NFC')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
+}
+
+/**
+ * The raw value with what cleaning removes shown as `\u{...}` escapes, bounded:
+ * what `full` capture keeps of an identifier that cleaning or redaction changed.
+ */
+export function escapeIdentifier(value: string, maxLength = MAX_IDENTIFIER_LENGTH): string {
+  const escaped = value
+    .slice(0, MAX_IDENTIFIER_INPUT)
+    .replace(INVISIBLE, (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`)
+    .replace(/[\u0085\u2028\u2029]/g, (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`);
+  return cutIdentifier(escaped, maxLength);
+}
+
+/** At most `maxLength` UTF-16 units, never half a surrogate pair. */
+export function cutIdentifier(value: string, maxLength = MAX_IDENTIFIER_LENGTH): string {
+  if (value.length <= maxLength) return value;
+  const last = value.charCodeAt(maxLength - 1);
+  return value.slice(0, last >= 0xd800 && last <= 0xdbff ? maxLength - 1 : maxLength);
+}
+
+/** One identifier under the policy; `''` in and out stays `''` (the caller turns it into null). */
+export interface IdentifierProtector {
+  (value: string, options?: { keepKinds?: readonly RedactionKind[] }): string;
+}
+
+/**
+ * The function that makes one tenant's identifiers safe to store: cleaned,
+ * PII pseudonymised (or masked), secrets masked, bounded to MAX_IDENTIFIER_LENGTH.
+ * The pseudonym of a value depends only on the key, the tenant, the kind and the
+ * normalised value (an email lower-cased, a phone number's digits), so the same
+ * user reads the same in every event, from every gateway sharing the key.
+ */
+export function identifierProtector(tenant: string, options: IdentifierOptions | undefined): IdentifierProtector {
+  const policy = options?.policy ?? 'pseudonymise';
+  let key: string | null | undefined;
+  const pseudonym = (finding: Finding): string => {
+    key ??= policy === 'pseudonymise' ? identifierKey(options) : null;
+    if (key === null) return placeholder(finding.kind);
+    const digest = createHmac('sha256', key)
+      .update(`${tenant}\u0000${finding.kind}\u0000${normalise(finding)}`, 'utf8')
+      .digest('hex');
+    return `[${finding.kind.toUpperCase()}:${digest.slice(0, 16)}]`;
+  };
+  return (value, call = {}) => {
+    const cleaned = cleanIdentifier(value);
+    if (cleaned === '' || policy === 'keep') return cutIdentifier(cleaned);
+    const keep = call.keepKinds ?? [];
+    const findings = findSensitive(cleaned).filter((finding) => !keep.includes(finding.kind));
+    const safe = replaceFindings(cleaned, findings, (finding) =>
+      (PII_KINDS as readonly string[]).includes(finding.kind) ? pseudonym(finding) : placeholder(finding.kind),
+    );
+    return cutIdentifier(safe);
+  };
+}
+
+function normalise(finding: Finding): string {
+  switch (finding.kind) {
+    case 'phone':
+    case 'credit_card':
+    case 'us_ssn':
+      return finding.value.replace(/\D/g, '');
+    case 'iban':
+      return finding.value.replace(/[^A-Za-z0-9]/g, '').toUpperCase();
+    default:
+      return finding.value.toLowerCase();
+  }
+}
+
+/** Keys read from key files, by path: read (or created) once per process. */
+const keyFiles = new Map<string, string | null>();
+
+/**
+ * The configured key, else the data folder's key file, created with a random
+ * key on first use. Null when neither can be had (a read-only folder): PII is
+ * then masked rather than pseudonymised, never stored as it is.
+ */
+export function identifierKey(options: IdentifierOptions | undefined): string | null {
+  if (options?.hmacKey) return options.hmacKey;
+  const path = options?.keyFile;
+  if (!path) return null;
+  if (!keyFiles.has(path)) keyFiles.set(path, readOrCreateKey(path));
+  return keyFiles.get(path) ?? null;
+}
+
+function readOrCreateKey(path: string): string | null {
+  const read = (): string | null => {
+    try {
+      const key = readFileSync(path, 'utf8').trim();
+      return key.length >= 16 ? key : null;
+    } catch {
+      return null;
+    }
+  };
+  const existing = read();
+  if (existing !== null) return existing;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    // `wx`: when another process created it meanwhile, theirs wins and is read below.
+    writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch {
+    // Exists already, or cannot be written: read whatever is there.
+  }
+  return read();
+}
+
+/** The identifier key derived from the capture HMAC key, so one configured secret serves both. */
+export function deriveIdentifierKey(captureHmacKey: string): string {
+  return createHmac('sha256', captureHmacKey).update('aispm identifier pseudonyms v1', 'utf8').digest('hex');
+}

@@ -1,0 +1,49 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { createEventCodec, type CaptureOptions } from '@aispm/core';
+import { decodeAndMap, packRecords, type Decoded, type Encoding, type PackedRecords } from './decode.ts';
+import { UndecodableBody } from './otlp/proto.ts';
+
+/**
+ * A decode worker's thread (DecodePool): decodeAndMap on bodies the main thread hands over.
+ */
+export interface DecodeWorkerData {
+  capture: CaptureOptions;
+}
+
+export interface DecodeTask {
+  id: number;
+  body: Uint8Array;
+  encoding: Encoding;
+  tenant: string;
+  nowMs: number;
+}
+
+export type DecodeReply =
+  | { id: number; ok: true; packed: PackedRecords; ignored: number; rejected: Decoded['rejected'] }
+  | { id: number; ok: false; undecodable: boolean; message: string }
+  /** Sent once, when the worker has loaded its modules and takes tasks. */
+  | { ready: true };
+
+const port = parentPort;
+if (port) {
+  const { capture } = workerData as DecodeWorkerData;
+  const codec = createEventCodec();
+  port.on('message', (task: DecodeTask) => {
+    let reply: DecodeReply;
+    try {
+      const { records, ignored, rejected } = decodeAndMap(task.body, task.encoding, {
+        tenant: task.tenant,
+        capture,
+        codec,
+        nowMs: task.nowMs,
+      });
+      const packed = packRecords(records);
+      reply = { id: task.id, ok: true, packed, ignored, rejected };
+      port.postMessage(reply, [packed.values, packed.ends.buffer as ArrayBuffer]);
+    } catch (err) {
+      reply = { id: task.id, ok: false, undecodable: err instanceof UndecodableBody, message: (err as Error).message };
+      port.postMessage(reply);
+    }
+  });
+  port.postMessage({ ready: true } satisfies DecodeReply);
+}

@@ -1,0 +1,99 @@
+import { isUtf8 } from 'node:buffer';
+import type { AiEvent, AvroCodec, CaptureOptions, OutgoingRecord, RejectedSpan } from '@aispm/core';
+import { fromOtlpJson, mapSpans } from '@aispm/core';
+import { decodeTraceRequest, UndecodableBody } from './otlp/proto.ts';
+
+export type Encoding = 'protobuf' | 'json';
+
+/** What a request body came to: the records to publish, and what was left out, by why. */
+export interface Decoded {
+  records: OutgoingRecord[];
+  /** Spans that are not AI actions. */
+  ignored: number;
+  rejected: {
+    /** Spans with a string field that is not UTF-8 (protobuf). */
+    utf8: RejectedSpan[];
+    /** Spans that could not be read as spans. */
+    unreadable: RejectedSpan[];
+    /** AI spans no valid event could be made of. */
+    invalid: RejectedSpan[];
+  };
+}
+
+export interface DecodeOptions {
+  tenant: string;
+  capture: CaptureOptions;
+  codec: AvroCodec<AiEvent>;
+  /** The clock spans are judged against, read once per request where it arrives (so a worker maps the same). */
+  nowMs: number;
+}
+
+/**
+ * An OTLP ExportTraceServiceRequest (protobuf or JSON) → the shim's span mapping, which
+ * also runs the content detectors and the capture policy. The same code on the main
+ * thread and on a decode worker; throws UndecodableBody when the body is not a request.
+ * Core loads chdb's native addon only when a store opens, so a worker may import it.
+ */
+export function decodeAndMap(body: Uint8Array, encoding: Encoding, options: DecodeOptions): Decoded {
+  const decoded = encoding === 'protobuf' ? decodeTraceRequest(body) : parseJson(body);
+  const read = fromOtlpJson(decoded.json);
+  const mapped = mapSpans(read.spans, options);
+  return {
+    records: mapped.records,
+    ignored: mapped.ignored,
+    rejected: { utf8: decoded.rejected, unreadable: read.rejected, invalid: mapped.rejected },
+  };
+}
+
+function parseJson(body: Uint8Array): ReturnType<typeof decodeTraceRequest> {
+  const buffer = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  // JSON text must be UTF-8 (RFC 8259); one that is not cannot be parsed without guessing.
+  if (!isUtf8(buffer)) throw new UndecodableBody('the JSON body is not valid UTF-8');
+  let json: unknown;
+  try {
+    json = JSON.parse(buffer.toString('utf8'));
+  } catch (err) {
+    throw new UndecodableBody(`the body is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new UndecodableBody('the body is not a JSON object (expected an ExportTraceServiceRequest)');
+  }
+  return { json: json as { resourceSpans: Record<string, unknown>[] }, rejected: [] };
+}
+
+/** Records as one transferable buffer: keys, and each value's end offset in `values`. */
+export interface PackedRecords {
+  keys: string[];
+  values: ArrayBuffer;
+  ends: Uint32Array;
+}
+
+/** Packs records to cross a thread boundary without a copy per record. */
+export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
+  let size = 0;
+  for (const r of records) size += r.value.length;
+  const values = new ArrayBuffer(size);
+  const into = new Uint8Array(values);
+  const ends = new Uint32Array(records.length);
+  const keys = new Array<string>(records.length);
+  let at = 0;
+  records.forEach((r, i) => {
+    into.set(r.value, at);
+    at += r.value.length;
+    ends[i] = at;
+    keys[i] = r.key;
+  });
+  return { keys, values, ends };
+}
+
+/** The records again, each value a view of the one buffer. */
+export function unpackRecords(packed: PackedRecords): OutgoingRecord[] {
+  const records = new Array<OutgoingRecord>(packed.keys.length);
+  let start = 0;
+  for (let i = 0; i < packed.keys.length; i++) {
+    const end = packed.ends[i]!;
+    records[i] = { key: packed.keys[i]!, value: Buffer.from(packed.values, start, end - start) };
+    start = end;
+  }
+  return records;
+}
