@@ -86,6 +86,7 @@ const bench: Benchmark = {
     const config = loadConfig({
       AISPM_DATA_DIR: dataDir,
       AISPM_GATEWAY_PORT: '0',
+      AISPM_METRICS_PORT: '0',
       AISPM_GATEWAY_KEYS: `bench:${KEY}`,
     });
     const runtime = await startRuntime(config, silentLogger);

@@ -26,6 +26,7 @@ describe('aispm up (embedded, gateway on)', () => {
         ...process.env,
         AISPM_DATA_DIR: dataDir,
         AISPM_GATEWAY_PORT: '0',
+        AISPM_METRICS_PORT: '0',
         AISPM_GATEWAY_KEYS: 'acme:acme-key-0123456789abcdef',
         AISPM_LOG_LEVEL: 'info',
       },

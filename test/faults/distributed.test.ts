@@ -37,6 +37,7 @@ function distributedEnv(name: string): {
   const env = {
     ...upEnv({ brokers, dataDir: dir, topics, group, partitions: 4, batch: 1000 }),
     AISPM_GATEWAY_PORT: '0',
+    AISPM_METRICS_PORT: '0',
     AISPM_GATEWAY_KEYS: `${TENANT}:${KEY}`,
   };
   return { env, dir, events: topics.events, entities: topics.entities, group };

@@ -21,6 +21,7 @@ function embeddedEnv(dir: string): NodeJS.ProcessEnv {
     HOME: process.env.HOME,
     AISPM_DATA_DIR: dir,
     AISPM_GATEWAY_PORT: '0',
+    AISPM_METRICS_PORT: '0',
     AISPM_GATEWAY_KEYS: `${TENANT}:${KEY}`,
     AISPM_LOG_LEVEL: 'info',
   };

@@ -199,6 +199,29 @@ describe('gateway bounds', () => {
     expect(metrics).toMatch(/aispm_gateway_backlog_events 10/);
   });
 
+  it('stops intake on shutdown: 503 with Retry-After to new requests once admitted ones have published', async () => {
+    const gw = await start({ AISPM_GATEWAY_BODY_IDLE_TIMEOUT_MS: '1000' });
+    const slow = stalled(gw, KEY_ACME, 10);
+    await until(
+      async () => /aispm_gateway_tenant_in_flight\{tenant="acme"\} 1/.test(await metricsText(gw)),
+      'the slow upload to be admitted',
+      { timeoutMs: 5000 },
+    );
+    let stopped = false;
+    const stopping = gw.gateway.stopIntake().then(() => {
+      stopped = true;
+    });
+    const refused = await post(gw, KEY_GLOBEX);
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfter).toBe('5');
+    expect(refused.text).toContain('shutting down');
+    // An admitted request holds the stop until it is answered (here: its body times out).
+    expect(stopped).toBe(false);
+    expect((await slow.answer)?.statusCode).toBe(408);
+    await stopping;
+    expect(stopped).toBe(true);
+  });
+
   it('reads the backlog of the processor group off the MemoryBus: 503 once past it, 200 after a commit', async () => {
     const bus = new MemoryBus({ log: () => undefined });
     const gw = await start({ AISPM_BACKLOG_MAX_EVENTS: '4' }, bus);

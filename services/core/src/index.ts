@@ -71,6 +71,13 @@ export { fromOtlpJson, type OtlpJsonResult, type RejectedSpan } from './otel/fro
 export { spanToEvent, UNKNOWN_APP, type SpanToEventOptions, type SpanToEventResult } from './otel/span-to-event.ts';
 export { mapSpans, type MappedSpans, type MapSpansOptions } from './otel/span-records.ts';
 export { captureContent, effectivePolicy, hmacHex, type CaptureOptions, type RawContent } from './content/capture.ts';
-export { redact, type Redaction } from './content/redact.ts';
+export { redact, findSensitive, type Redaction } from './content/redact.ts';
+export {
+  cleanIdentifier,
+  identifierProtector,
+  IDENTIFIER_POLICIES,
+  type IdentifierOptions,
+  type IdentifierPolicy,
+} from './content/identifiers.ts';
 export { PII_KINDS, SECRET_KINDS, type RedactionKind } from './content/redaction-rules.ts';
 export { truncateUtf8 } from './content/truncate.ts';

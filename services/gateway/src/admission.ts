@@ -66,6 +66,11 @@ export class Admission {
     this.#options = options;
   }
 
+  /** Requests admitted and not yet done (their publishes included). */
+  get inFlight(): number {
+    return this.#total.inFlight;
+  }
+
   /** Whether the last publish failed or timed out (and none has been acknowledged since). */
   get kafkaDown(): boolean {
     return this.#kafkaDown;

@@ -95,6 +95,12 @@ export const GATEWAY_ERRORS = {
     retryAfter: BEHIND,
     message: (why: string) => `Kafka refused the records (${why}); send them again later`,
   }),
+  shutting_down: entry({
+    status: 503,
+    retryAfter: BEHIND,
+    message: () =>
+      'the gateway is shutting down and takes no new data; nothing of this request is taken, send it again later (to this or another gateway)',
+  }),
   decode_failed: entry({
     status: 500,
     message: (why: string) =>

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import {
   CONFIG_KEYS,
@@ -33,6 +34,12 @@ export interface Gateway {
   app: FastifyInstance;
   /** GET /metrics, for AISPM_METRICS_HOST:AISPM_METRICS_PORT (loopback by default): it names tenants. */
   metricsApp: FastifyInstance;
+  /**
+   * Stops intake: from now on /v1/traces answers 503 with Retry-After. Resolves once the
+   * requests admitted before have finished (their records published or refused); the
+   * listeners stay up until closed.
+   */
+  stopIntake(): Promise<void>;
 }
 
 /** gRPC status codes for the google.rpc.Status body of a failed request, by HTTP status. */
@@ -107,6 +114,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
     publishTimeoutMs: limits.publishTimeoutMs,
     metrics,
   });
+  let stopped = false;
   const pool = limits.workers > 0 ? new DecodePool({ size: limits.workers, capture: config.capture, log }) : null;
   const ready = readiness(bus, config);
   // Node answers 408 itself to headers slower than headersTimeout; requestTimeout is a backstop behind the
@@ -160,6 +168,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
       return failure(reply, err.status, err.message, encoding ?? 'json');
     };
 
+    if (stopped) return fail(gatewayError('shutting_down'));
     const tenant = keys.tenantOf(apiKeyOf(request));
     if (tenant === null) return fail(gatewayError('unauthorized'));
     if (encoding === null) return fail(gatewayError('unsupported_content_type'));
@@ -217,7 +226,14 @@ export function buildGateway(options: GatewayOptions): Gateway {
   metricsApp.get('/metrics', async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
-  return { app, metricsApp };
+  return {
+    app,
+    metricsApp,
+    stopIntake: async () => {
+      stopped = true;
+      while (admission.inFlight > 0) await sleep(10);
+    },
+  };
 }
 
 function recordBytes(records: readonly OutgoingRecord[]): number {

@@ -9,6 +9,11 @@ export interface RunningGateway {
   url: string;
   /** Base URL of the Prometheus listener, e.g. http://127.0.0.1:9464 (scrape URL + /metrics). */
   metricsUrl: string;
+  /**
+   * Stops intake (503 with Retry-After to new requests, listeners up) and resolves once the
+   * requests admitted before are done: what the gateway acknowledged is all on the bus.
+   */
+  stopIntake(): Promise<void>;
   /** Stops accepting, lets requests in flight finish, closes the metrics listener; the bus is the caller's to close. */
   close(): Promise<void>;
 }
@@ -29,7 +34,9 @@ export async function startGateway(options: { bus: Bus; config: Config; log: Log
   }
   const keys = parseApiKeys(config.gateway.keys);
   await bus.ensureTopics([{ topic: config.topics.events, partitions: config.partitions }]);
-  const { app, metricsApp } = buildGateway({ bus, config, keys, log });
+  const built = buildGateway({ bus, config, keys, log });
+  const { app, metricsApp } = built;
+  const stopIntake = (): Promise<void> => built.stopIntake();
   const close = async (): Promise<void> => {
     await Promise.all([app.close(), metricsApp.close()]);
   };
@@ -49,7 +56,7 @@ export async function startGateway(options: { bus: Bus; config: Config; log: Log
   }
   // `metrics`, not `url`: what reads this line for the gateway's URL looks for "url".
   log.info('gateway listening', { url, tenants: keys.size, metrics: `${metricsUrl}/metrics` });
-  return { app, url, metricsUrl, close };
+  return { app, url, metricsUrl, stopIntake, close };
 }
 
 async function listen(app: FastifyInstance, host: string, port: number, portKey: string): Promise<string> {

@@ -1,5 +1,12 @@
 import type { Span } from '@opentelemetry/api';
-import { effectivePolicy, hmacHex, redact, truncateUtf8, type CapturePolicy } from '@aispm/core';
+import {
+  effectivePolicy,
+  hmacHex,
+  redact,
+  truncateUtf8,
+  type CapturePolicy,
+  type IdentifierOptions,
+} from '@aispm/core';
 import { AISPM } from './attributes.ts';
 
 /** What the shim keeps of prompts, completions and tool payloads (AISPM_CAPTURE_* by default). */
@@ -9,6 +16,13 @@ export interface CaptureSettings {
   hmacKey: string | null;
   /** UTF-8 bytes kept per text. */
   maxContentBytes: number;
+  /**
+   * PII and secrets in identifier fields (user, identity, scopes, …), applied where the
+   * Kafka exporter maps spans to events. The shim never writes a key file into the app:
+   * without AISPM_IDENTIFIER_HMAC_KEY (or AISPM_CAPTURE_HMAC_KEY) it masks instead of
+   * pseudonymising.
+   */
+  identifiers?: IdentifierOptions;
 }
 
 /** One message of a prompt or completion, in the GenAI conventions' `{role, parts}` shape. */

@@ -85,6 +85,7 @@ export function register(options: RegisterOptions): Shim {
     policy: options.capture?.policy ?? config.capture.policy,
     hmacKey: options.capture?.hmacKey ?? config.capture.hmacKey,
     maxContentBytes: options.capture?.maxContentBytes ?? config.capture.maxContentBytes,
+    identifiers: options.capture?.identifiers ?? { ...config.capture.identifiers, keyFile: null },
   });
   const tenant = options.tenant ?? config.tenant;
   let kafka: KafkaEventExporter | undefined;

@@ -12,7 +12,8 @@ stock OpenTelemetry exporters send traces to POST /v1/traces (protobuf or JSON,
 gzip accepted) with a tenant API key; AI spans become events on the Kafka events
 topic. In embedded mode \`aispm up\` runs the gateway inside the pipeline process.
 
-Endpoints: POST /v1/traces, GET /healthz, GET /readyz, GET /metrics.
+Endpoints: POST /v1/traces, GET /healthz, GET /readyz; Prometheus GET /metrics on a
+separate listener, AISPM_METRICS_HOST:AISPM_METRICS_PORT (default 127.0.0.1:9464).
 
 Options:
   -h, --help   show this help
@@ -37,7 +38,8 @@ export async function gatewayCommand(argv: string[], log: Logger): Promise<numbe
   const gateway = await startGateway({ bus, config, log });
   process.stdout.write(`aispm gateway: send OTLP traces to ${gateway.url}/v1/traces\n`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => abortOnSignals(resolve));
-  log.info('stopping: finishing requests in flight', { signal });
+  log.info('stopping: intake closed (503), finishing requests in flight', { signal });
+  await gateway.stopIntake();
   await gateway.close();
   await bus.close();
   return 0;

@@ -61,8 +61,10 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   log.info('stopping: intake closed (503), processing what was acknowledged; a second Ctrl-C exits at once', {
     signal: received,
   });
-  await gateway?.close();
+  // Intake closed first; the listener keeps answering 503 while what was acknowledged is processed.
+  await gateway?.stopIntake();
   await runtime.drain((left) => log.info('draining', backlogFields(left)));
+  await gateway?.close();
   await runtime.close();
   log.info('stopped', { ...runtime.processor.stats() });
   return 0;

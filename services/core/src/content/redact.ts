@@ -1,4 +1,5 @@
 import { decodedViews, originalRange, type View } from './decode.ts';
+import { textFeatures } from './prefilter.ts';
 import { placeholder, REDACTION_RULES, type RedactionKind, type RedactionRule } from './redaction-rules.ts';
 
 export interface Redaction {
@@ -64,9 +65,12 @@ export function findSensitive(text: string): Finding[] {
 function collect(text: string): Finding[] {
   const found: Finding[] = [];
   for (const view of decodedViews(text)) {
-    const masked = maskedUnits(view, found);
-    let pieces = openPieces(view.text, masked);
+    // A rule whose necessary condition the view fails cannot match any stretch of it (prefilter.ts).
+    const features = textFeatures(view.text);
+    let pieces: Piece[] | null = null;
     for (const rule of REDACTION_RULES) {
+      if (!rule.needs(features)) continue;
+      pieces ??= openPieces(view.text, maskedUnits(view, found));
       // A match ends where the next could begin only behind a lookbehind that now sees its tail
       // (`a@x.com.@x.com`): run the rule again over what it left, a bounded number of times.
       for (let pass = 0; pass < MAX_PASSES && pieces.length > 0; pass++) {

@@ -1,4 +1,5 @@
 import { looksLikeCardNumber, passesIbanCheck, passesLuhn } from './checksums.ts';
+import { CHAR_AT, CHAR_BLANK, CHAR_COLON, CHAR_DOT, CHAR_EQUALS, hasAny, type TextFeatures } from './prefilter.ts';
 
 export const PII_KINDS = ['email', 'phone', 'credit_card', 'iban', 'us_ssn', 'ipv4'] as const;
 export const SECRET_KINDS = [
@@ -43,6 +44,12 @@ export interface RedactionRule {
   pattern: RegExp;
   /** What to mask in one match; empty when the candidate fails its check (Luhn, mod 97, ...). */
   mask: (match: RegExpExecArray) => Mask[];
+  /**
+   * A necessary condition for the pattern to match with a non-empty mask: false
+   * only for texts where it cannot (a literal, character or run it requires is
+   * missing), so the rule is skipped without running (prefilter.ts).
+   */
+  needs: (text: TextFeatures) => boolean;
 }
 
 /*
@@ -161,6 +168,9 @@ function fortyCharKey(match: RegExpExecArray): Mask[] {
   return [{ start: 0, end: token.length, kind }];
 }
 
+/** The providers namedProviderKey looks for before a key (lower case). */
+const NAMED_PROVIDERS = ['mistral', 'cohere', 'together', 'deepseek', 'perplexity', 'fireworks', 'voyage', 'jina'];
+
 /** A 32-character key of a provider without a prefix of its own (Mistral, Cohere trial keys), named just before it. */
 function namedProviderKey(match: RegExpExecArray): Mask[] {
   const token = match[0];
@@ -231,59 +241,112 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     pattern:
       /-----BEGIN[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----|$)/gi,
     mask: whole('private_key'),
+    needs: (t) => t.lower().includes('-----begin'),
   },
-  { pattern: /(?<![\w-])eyJ[\w-]{5,8192}\.eyJ[\w-]{5,65536}\.[\w-]{0,8192}/g, mask: whole('jwt') },
+  {
+    pattern: /(?<![\w-])eyJ[\w-]{5,8192}\.eyJ[\w-]{5,65536}\.[\w-]{0,8192}/g,
+    mask: whole('jwt'),
+    needs: (t) => t.text.includes('eyJ'),
+  },
   {
     // scheme://user:password@host: the password is masked (postgres, mysql, mongodb+srv, redis, amqp, jdbc:...).
     pattern:
       /(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,31}:\/\/[^\s:/?#@"'<>[\]]{0,128}:([^\s/?#@"'<>[\]][^\s/?#@"'<>]{0,255})@/dg,
     mask: firstGroup(() => 'connection_string'),
+    needs: (t) => (t.chars & CHAR_AT) !== 0 && t.text.includes('://'),
   },
   {
     pattern: /hooks\.slack\.com\/((?:services|workflows|triggers)\/[\w/-]{8,256})/dgi,
     mask: firstGroup(() => 'slack_webhook'),
+    needs: (t) => t.lower().includes('hooks.slack.com'),
   },
   {
     pattern: /discord(?:app)?\.com\/api\/webhooks\/(\d{5,30}\/[\w-]{20,256})/dgi,
     mask: firstGroup(() => 'discord_webhook'),
+    needs: (t) => t.digitRun >= 5 && t.lower().includes('discord'),
   },
-  { pattern: /(?<![\w-])sk-ant-[\w-]{32,512}/g, mask: whole('anthropic_api_key') },
-  { pattern: /(?<![\w-])sk-[\w-]{32,512}/g, mask: whole('openai_api_key') },
-  { pattern: /(?<![\w-])gsk_[A-Za-z0-9]{20,128}(?![\w-])/g, mask: whole('groq_api_key') },
+  {
+    pattern: /(?<![\w-])sk-ant-[\w-]{32,512}/g,
+    mask: whole('anthropic_api_key'),
+    needs: (t) => t.text.includes('sk-ant-'),
+  },
+  { pattern: /(?<![\w-])sk-[\w-]{32,512}/g, mask: whole('openai_api_key'), needs: (t) => t.text.includes('sk-') },
+  {
+    pattern: /(?<![\w-])gsk_[A-Za-z0-9]{20,128}(?![\w-])/g,
+    mask: whole('groq_api_key'),
+    needs: (t) => t.text.includes('gsk_'),
+  },
   {
     pattern:
       /(?<![\w-])(?:pplx-[A-Za-z0-9]{32,64}|xai-[A-Za-z0-9]{32,128}|fw_[A-Za-z0-9]{20,64}|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}|pcsk_[\w]{40,128}|nvapi-[\w-]{40,128}|tgp_v1_[\w-]{32,128})(?![\w-])/g,
     mask: whole('ai_api_key'),
+    // Every branch is one run of [\w-] of at least 23 (fw_ and 20).
+    needs: (t) => t.wordRun >= 23,
   },
   {
     pattern: /(?<![\w-])(?:hf_[A-Za-z0-9]{30,64}|api_org_[A-Za-z0-9]{30,64})(?![\w-])/g,
     mask: whole('huggingface_token'),
+    needs: (t) => t.wordRun >= 33 && hasAny(t.text, ['hf_', 'api_org_']),
   },
-  { pattern: /(?<![\w-])r8_[A-Za-z0-9]{20,64}(?![\w-])/g, mask: whole('replicate_token') },
+  {
+    pattern: /(?<![\w-])r8_[A-Za-z0-9]{20,64}(?![\w-])/g,
+    mask: whole('replicate_token'),
+    needs: (t) => t.text.includes('r8_'),
+  },
   {
     pattern:
       /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
     mask: whole('aws_access_key'),
+    needs: (t) => t.alnumRun >= 20,
   },
-  { pattern: /(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_\w{22,255})(?!\w)/g, mask: whole('github_token') },
-  { pattern: /(?<![\w-])gl(?:pat|dt|rt|ptt|ft|soat|cbt|oas|imt)-[\w-]{20,128}/g, mask: whole('gitlab_token') },
-  { pattern: /(?<![\w-])(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,250}/g, mask: whole('slack_token') },
+  {
+    pattern: /(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_\w{22,255})(?!\w)/g,
+    mask: whole('github_token'),
+    needs: (t) => t.wordRun >= 33,
+  },
+  {
+    pattern: /(?<![\w-])gl(?:pat|dt|rt|ptt|ft|soat|cbt|oas|imt)-[\w-]{20,128}/g,
+    mask: whole('gitlab_token'),
+    needs: (t) => t.wordRun >= 25 && t.text.includes('gl'),
+  },
+  {
+    pattern: /(?<![\w-])(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,250}/g,
+    mask: whole('slack_token'),
+    needs: (t) => hasAny(t.text, ['xox', 'xapp-']),
+  },
   {
     pattern: /(?<![\w.-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}(?![\w.-])/g,
     mask: whole('discord_token'),
+    needs: (t) => t.length >= 59 && t.wordRun >= 27 && (t.chars & CHAR_DOT) !== 0,
   },
-  { pattern: /(?<![\w:])\d{8,10}:[A-Za-z0-9_-]{35}(?![\w-])/g, mask: whole('telegram_token') },
-  { pattern: /(?<![\w-])AIza[\w-]{35}(?![\w-])/g, mask: whole('google_api_key') },
-  { pattern: PLATFORM_TOKEN, mask: whole('api_token') },
+  {
+    pattern: /(?<![\w:])\d{8,10}:[A-Za-z0-9_-]{35}(?![\w-])/g,
+    mask: whole('telegram_token'),
+    needs: (t) => t.digitRun >= 8 && t.wordRun >= 35 && (t.chars & CHAR_COLON) !== 0,
+  },
+  {
+    pattern: /(?<![\w-])AIza[\w-]{35}(?![\w-])/g,
+    mask: whole('google_api_key'),
+    needs: (t) => t.text.includes('AIza'),
+  },
+  {
+    pattern: PLATFORM_TOKEN,
+    mask: whole('api_token'),
+    // The shortest match is ya29. and 20; each branch is a run of [\w-] of at least 20 but those
+    // whose body may hold + / or =.
+    needs: (t) => t.length >= 25 && (t.wordRun >= 20 || hasAny(t.text, ['glc_', 'sntry', 'ATATT3'])),
+  },
   {
     // Azure storage / service bus connection strings and SAS tokens: only the value is masked.
     pattern:
       /(?<![\w-])(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)[ \t]{0,4}=[ \t]{0,4}([^\s;&"'<>[\]][^\s;&"'<>]{7,1023})/dgi,
     mask: firstGroup(() => 'azure_key'),
+    needs: (t) => (t.chars & CHAR_EQUALS) !== 0 && hasAny(t.lower(), ['accountkey', 'sharedaccesskey', 'sig']),
   },
   {
     pattern: /(?<!\w)(?:[srp]k_(?:live|test)_[A-Za-z0-9]{16,247}|whsec_[A-Za-z0-9+/]{24,128})/g,
     mask: whole('stripe_key'),
+    needs: (t) => hasAny(t.text, ['k_live_', 'k_test_', 'whsec_']),
   },
   {
     // The value of an Authorization header, whatever its scheme.
@@ -295,13 +358,19 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
       const kind = match[1]?.toLowerCase() === 'basic' ? 'basic_auth' : 'bearer_token';
       return [{ start: range[0] - match.index, end: range[1] - match.index, kind }];
     },
+    needs: (t) => (t.chars & (CHAR_COLON | CHAR_EQUALS)) !== 0 && t.lower().includes('authorization'),
   },
   {
     // Only the token is masked; a token has a digit, which keeps prose ("bearer of ...") out.
     pattern: /\bbearer[ \t]{1,16}(?=[\w~+/.-]{0,4096}\d)([\w~+/.-]{16,4096}={0,2})/dgi,
     mask: firstGroup(() => 'bearer_token'),
+    needs: (t) => t.digits > 0 && (t.chars & CHAR_BLANK) !== 0 && t.lower().includes('bearer'),
   },
-  { pattern: /\bbasic[ \t]{1,16}([A-Za-z0-9+/]{8,4096}={0,2})(?![\w+/=])/dgi, mask: basicCredentials },
+  {
+    pattern: /\bbasic[ \t]{1,16}([A-Za-z0-9+/]{8,4096}={0,2})(?![\w+/=])/dgi,
+    mask: basicCredentials,
+    needs: (t) => (t.chars & CHAR_BLANK) !== 0 && t.lower().includes('basic'),
+  },
   {
     // `key=value`, `key: value` and JSON `"key": "value"`; the key stays, the value is masked.
     // Neither key nor value may start at `[`, so placeholders from an earlier pass stay as they are.
@@ -310,45 +379,78 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     mask: firstGroup((match) =>
       /pass|pwd/i.test(match[0].slice(0, match[0].search(/[:=]/))) ? 'password' : 'credential',
     ),
+    // Each key name holds one of these (auth_token a token, client_secret a secret, every *_key a key).
+    needs: (t) =>
+      (t.chars & (CHAR_COLON | CHAR_EQUALS)) !== 0 && hasAny(t.lower(), ['pass', 'pwd', 'secret', 'token', 'key']),
   },
   {
     pattern:
       /\b(?:password|passphrase|passcode)[ \t]{1,8}(?:is|was)[ \t:]{1,8}["'`]?([^\s"'`,;[\]][^\s"'`,;]{2,511})/dgi,
     mask: prosePassword,
+    needs: (t) => (t.chars & CHAR_BLANK) !== 0 && t.lower().includes('pass'),
   },
-  { pattern: /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g, mask: fortyCharKey },
-  { pattern: /(?<![A-Za-z0-9_-])[A-Za-z0-9]{32}(?![A-Za-z0-9_-])/g, mask: namedProviderKey },
-  { pattern: /(?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}/g, mask: whole('email') },
+  {
+    // fortyCharKey wants a digit.
+    pattern: /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g,
+    mask: fortyCharKey,
+    needs: (t) => t.base64Run >= 40 && t.digits > 0,
+  },
+  {
+    // namedProviderKey wants a digit, and a provider named before the key (in the same text).
+    pattern: /(?<![A-Za-z0-9_-])[A-Za-z0-9]{32}(?![A-Za-z0-9_-])/g,
+    mask: namedProviderKey,
+    needs: (t) => t.alnumRun >= 32 && t.digits > 0 && hasAny(t.lower(), NAMED_PROVIDERS),
+  },
+  {
+    pattern: /(?<![\w.%+-])[\w.%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}/g,
+    mask: whole('email'),
+    needs: (t) => (t.chars & (CHAR_AT | CHAR_DOT)) === (CHAR_AT | CHAR_DOT),
+  },
   {
     pattern: /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?:[ .-]?[A-Za-z0-9]{4}){2,7}(?:[ .-]?[A-Za-z0-9]{1,4})?(?![A-Za-z0-9])/g,
     mask: iban,
+    // iban() wants at least 15 letters and digits, two of them digits.
+    needs: (t) => t.length >= 15 && t.digits >= 2,
   },
   {
     // After a + the digits are a phone number, however Luhn reads them.
     pattern: /(?<![\d+-])\d{1,19}(?:[ .\u00a0-]\d{1,19}){0,63}(?!\d)/g,
     mask: cardNumbers,
+    needs: (t) => t.digits >= 13,
   },
-  { pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}([- .])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])/g, mask: whole('us_ssn') },
+  {
+    pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}([- .])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])/g,
+    mask: whole('us_ssn'),
+    needs: (t) => t.digits >= 9,
+  },
   {
     pattern: /\b(?:ssn|social[ _-]?security(?:[ _-]?(?:no|num|number|#))?)\b[^\d\n]{0,16}(\d{9})(?!\d)/dgi,
     mask: firstGroup(() => 'us_ssn'),
+    needs: (t) => t.digitRun >= 9 && hasAny(t.lower(), ['ssn', 'social']),
   },
-  { pattern: new RegExp(`(?<![\\d.])(?:${OCTET}\\.){3}${OCTET}(?!\\.?\\d)`, 'g'), mask: whole('ipv4') },
+  {
+    pattern: new RegExp(`(?<![\\d.])(?:${OCTET}\\.){3}${OCTET}(?!\\.?\\d)`, 'g'),
+    mask: whole('ipv4'),
+    needs: (t) => t.digits >= 4 && (t.chars & CHAR_DOT) !== 0,
+  },
   {
     // International numbers start with + or 00 (a (0) trunk digit may follow the country code); at most 15 digits.
     pattern:
       /(?<![\w+])(?:\+|(?<![\w.-])00)[1-9]\d{0,2}(?:[ .\-/]?\(\d{1,4}\))?[ .\-/]?\d{1,14}(?:[ .\-/]?\(\d{1,4}\))?(?:[ .\-/]\d{1,14}){0,7}(?!\d)/g,
     mask: (match) => (IBAN_START.test(before(match)) ? [] : digitCount('phone', 8, 17)(match)),
+    needs: (t) => t.digits >= 8,
   },
   {
     // National numbers with a trunk 0 (020 7946 0958, 030/123456, 01 23 45 67 89): 9 to 12 digits in groups.
     pattern: /(?<![\w+.:-])\(?0[1-9]\d{0,3}\)?(?:[ \-/]\d{2,8}){1,5}(?![\w-]|[.:]\d)/g,
     mask: (match) => (IBAN_START.test(before(match)) ? [] : digitCount('phone', 9, 12)(match)),
+    needs: (t) => t.digits >= 9,
   },
   {
     // US shapes: (415) 555-0100 / 415-555-0100 / 415.555.0100.
     pattern: /(?<![\w(+-])(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])/g,
     mask: whole('phone'),
+    needs: (t) => t.digits >= 10,
   },
 ];
 
