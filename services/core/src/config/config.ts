@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { CAPTURE_POLICIES, type CapturePolicy } from '../event/types.ts';
@@ -426,7 +425,7 @@ export const CONFIG_KEYS = {
     env: 'AISPM_GATEWAY_WORKERS',
     expected: 'an integer from 0 to 64 (threads that decode and map large bodies off the main thread; 0: none)',
     schema: z.coerce.number().int().min(0).max(64),
-    default: Math.min(4, Math.max(1, availableParallelism() - 1)),
+    default: 1,
   } satisfies Key<number>,
   gatewayOffloadBytes: {
     env: 'AISPM_GATEWAY_OFFLOAD_BYTES',

@@ -41,8 +41,15 @@ const INVISIBLE =
   /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]|\udb40[\udc00-\udc7f]|\udb40[\udd00-\uddef]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 /* eslint-enable no-control-regex, no-misleading-character-class */
 
+/**
+ * Printable ASCII words separated by single spaces: what cleaning leaves as it is (no control,
+ * invisible or non-ASCII character to remove or normalise, no run of spaces, nothing to trim).
+ */
+const PLAIN_IDENTIFIER = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
 /** An identifier as shown and stored: no invisible or control characters, whitespace collapsed, NFC, trimmed. */
 export function cleanIdentifier(value: string): string {
+  if (value.length <= MAX_IDENTIFIER_INPUT && PLAIN_IDENTIFIER.test(value)) return value;
   return value
     .slice(0, MAX_IDENTIFIER_INPUT)
     .replace(/[\t\n\v\f\r\u0085\u2028\u2029]+/g, ' ')
@@ -85,6 +92,8 @@ export interface IdentifierProtector {
  */
 export function identifierProtector(tenant: string, options: IdentifierOptions | undefined): IdentifierProtector {
   const policy = options?.policy ?? 'pseudonymise';
+  // The tenant is delimited by its length, so no tenant's entries can be read as another's.
+  const scope = `${cacheScope(options)}\u0000${tenant.length}\u0000${tenant}\u0000`;
   let key: string | null | undefined;
   const pseudonym = (finding: Finding): string => {
     key ??= policy === 'pseudonymise' ? identifierKey(options) : null;
@@ -94,16 +103,99 @@ export function identifierProtector(tenant: string, options: IdentifierOptions |
       .digest('hex');
     return `[${finding.kind.toUpperCase()}:${digest.slice(0, 16)}]`;
   };
-  return (value, call = {}) => {
+  const protect = (value: string, keep: readonly RedactionKind[]): string => {
     const cleaned = cleanIdentifier(value);
     if (cleaned === '' || policy === 'keep') return cutIdentifier(cleaned);
-    const keep = call.keepKinds ?? [];
     const findings = findSensitive(cleaned).filter((finding) => !keep.includes(finding.kind));
     const safe = replaceFindings(cleaned, findings, (finding) =>
       (PII_KINDS as readonly string[]).includes(finding.kind) ? pseudonym(finding) : placeholder(finding.kind),
     );
     return cutIdentifier(safe);
   };
+  return (value, call = {}) => {
+    const keep = call.keepKinds ?? [];
+    if (value.length > MAX_CACHED_INPUT) return protect(value, keep);
+    const key = `${scope}${keep.join(',')}\u0000${value}`;
+    const cached = identifierCache.get(key);
+    if (cached !== undefined) return cached;
+    const safe = protect(value, keep);
+    identifierCache.set(key, safe);
+    return safe;
+  };
+}
+
+/** Raw identifiers longer than this are protected without the cache (bounds the cache's memory). */
+export const MAX_CACHED_INPUT = 256;
+
+/**
+ * A map of at most `2 × generation` entries: new entries go into the young
+ * generation; when it is full it becomes the old one and the old one is dropped.
+ * An entry read from the old generation moves back into the young one, so
+ * what is used keeps its place (an LRU without per-read bookkeeping).
+ */
+export class BoundedCache<V> {
+  readonly generation: number;
+  #young = new Map<string, V>();
+  #old = new Map<string, V>();
+
+  constructor(generation: number) {
+    this.generation = generation;
+  }
+
+  get size(): number {
+    return this.#young.size + this.#old.size;
+  }
+
+  get(key: string): V | undefined {
+    const young = this.#young.get(key);
+    if (young !== undefined) return young;
+    const old = this.#old.get(key);
+    if (old !== undefined) this.set(key, old);
+    return old;
+  }
+
+  set(key: string, value: V): void {
+    if (this.#young.size >= this.generation) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
+    this.#young.set(key, value);
+  }
+
+  clear(): void {
+    this.#young.clear();
+    this.#old.clear();
+  }
+}
+
+/**
+ * Protected identifiers by scope (options and tenant), keep-kinds and raw value.
+ * Identifiers repeat enormously (the same apps, agents, models, providers and
+ * users in span after span), and a result depends on nothing else: the key is
+ * fixed per options for the life of the process (identifierKey).
+ */
+export const identifierCache = new BoundedCache<string>(2048);
+
+/** Ids of the identifier options seen, with what they held then: an options object changed since gets a new id. */
+const scopes = new WeakMap<
+  object,
+  { id: number; policy: IdentifierPolicy; hmacKey: string | null; keyFile: string | null }
+>();
+const NO_OPTIONS = {};
+let lastScope = 0;
+
+function cacheScope(options: IdentifierOptions | undefined): number {
+  const holder = options ?? NO_OPTIONS;
+  const policy = options?.policy ?? 'pseudonymise';
+  const hmacKey = options?.hmacKey ?? null;
+  const keyFile = options?.keyFile ?? null;
+  const seen = scopes.get(holder);
+  if (seen !== undefined && seen.policy === policy && seen.hmacKey === hmacKey && seen.keyFile === keyFile) {
+    return seen.id;
+  }
+  const id = ++lastScope;
+  scopes.set(holder, { id, policy, hmacKey, keyFile });
+  return id;
 }
 
 function normalise(finding: Finding): string {

@@ -131,12 +131,19 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
  * HMAC key, as configuration does, so its pseudonyms match the gateway's; mask without one.
  */
 function defaultIdentifierOptions(capture: CaptureOptions): IdentifierOptions {
-  return {
+  // One object per capture options (and key), so the identifier cache, scoped by options object, is shared across spans.
+  const known = defaultOptions.get(capture);
+  if (known !== undefined && known.captureKey === capture.hmacKey) return known.options;
+  const options: IdentifierOptions = {
     policy: 'pseudonymise',
     hmacKey: capture.hmacKey === null ? null : deriveIdentifierKey(capture.hmacKey),
     keyFile: null,
   };
+  defaultOptions.set(capture, { captureKey: capture.hmacKey, options });
+  return options;
 }
+
+const defaultOptions = new WeakMap<CaptureOptions, { captureKey: string | null; options: IdentifierOptions }>();
 
 /**
  * The event's identifier fields as stored: each cleaned (no control, bidi or
