@@ -85,7 +85,8 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   await entities?.start();
   await processor.start();
   const backlog = (): Backlog | null => {
-    if (!bus.backlog) return null;
+    // Kafka keeps what the stages have not processed: nothing to drain there, and the lag is the whole group's.
+    if (!bus.backlog || bus.kind === 'kafka') return null;
     const stages = [{ topic: topics.events, group: config.processor.group }];
     if (fleet) stages.push({ topic: topics.entities, group: `${config.processor.group}.entities` });
     const left = { events: 0, bytes: 0 };

@@ -99,8 +99,9 @@ export interface Bus {
   /**
    * Records published to `topic` that `group` has not committed yet, and their bytes, for
    * backpressure: synchronous and cheap (running counters). A group the bus has not seen
-   * yet has none. Throws bus_topic_missing for a topic that does not exist. Optional: the
-   * embedded buses have it, Kafka does not.
+   * yet has none. Throws bus_topic_missing for a topic that does not exist (embedded).
+   * Kafka's is the group's lag as last read from the brokers, refreshed in the
+   * background about once a second.
    */
   backlog?(topic: string, group: string): Backlog;
   /** Stops every subscription (draining in-flight batches) and releases connections. */

@@ -51,6 +51,42 @@ busContract({
 });
 
 describe(`KafkaBus — ${label}`, () => {
+  it("reads a group's backlog off the brokers: the lag grows with publishes and falls to 0 as the group commits", async () => {
+    const bus = new KafkaBus(options);
+    const topic = `backlog-${Date.now()}`;
+    try {
+      await bus.ensureTopics([{ topic, partitions: 2 }]);
+      const value = Buffer.alloc(100);
+      await bus.publish(topic, [{ key: 'a', value }]);
+      let hold = true;
+      let seen = 0;
+      const sub = await bus.subscribe({
+        topic,
+        group: `${topic}-g`,
+        handler: async (batch) => {
+          while (hold) await new Promise((resolve) => setTimeout(resolve, 20));
+          seen += batch.records.length;
+        },
+      });
+      // The group has committed nothing yet: no backlog, as on the embedded buses.
+      expect(bus.backlog(topic, `${topic}-g`).records).toBe(0);
+      hold = false;
+      await waitFor(() => seen === 1);
+      hold = true;
+      await bus.publish(
+        topic,
+        Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value })),
+      );
+      await waitFor(() => bus.backlog(topic, `${topic}-g`).records >= 39);
+      expect(bus.backlog(topic, `${topic}-g`).bytes).toBeGreaterThanOrEqual(39 * 100);
+      hold = false;
+      await waitFor(() => bus.backlog(topic, `${topic}-g`).records === 0);
+      await sub.stop();
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('fails to connect with an AispmError that names the brokers and what to check', async () => {
     const port = await closedPort();
     const bus = new KafkaBus({ ...options, brokers: [`127.0.0.1:${port}`], retries: 1 });
@@ -209,4 +245,12 @@ function closedPort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

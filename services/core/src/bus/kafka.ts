@@ -11,7 +11,7 @@ import type {
 } from 'kafkajs';
 import { CONFIG_KEYS } from '../config/config.ts';
 import { AispmError, describeError } from '../errors.ts';
-import type { Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
+import type { Backlog, Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, topicMissing } from './bus-errors.ts';
 import { kafkajsLogCreator } from './kafka-log.ts';
 import { partitionForKey } from './partitioner.ts';
@@ -65,6 +65,16 @@ export interface KafkaBusOptions {
 }
 
 const DEFAULT_MAX_REQUEST_BYTES = 768 * 1024;
+/** How old a backlog figure may be before backlog() asks the brokers again (in the background). */
+const BACKLOG_REFRESH_MS = 1000;
+/** Topic/group pairs whose backlog is kept: a few per process in practice. */
+const MAX_BACKLOGS = 64;
+
+interface LagEntry {
+  value: Backlog;
+  at: number;
+  refreshing: boolean;
+}
 
 const CLEANUP_POLICY = 'cleanup.policy';
 
@@ -85,6 +95,10 @@ export class KafkaBus implements Bus {
   /** Topics known to exist, so publish and subscribe check the broker once per topic. */
   readonly #known = new Set<string>();
   readonly #subscriptions = new Set<KafkaSubscription>();
+  /** Group lag per topic and group, refreshed in the background (backlog()). */
+  readonly #lags = new Map<string, LagEntry>();
+  /** Value bytes and records this bus published per topic, for the bytes estimate of a lag. */
+  readonly #published = new Map<string, { records: number; bytes: number }>();
   #connecting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -200,6 +214,12 @@ export class KafkaBus implements Bus {
         `a record of ${recordBytes(oversized[0]!)} bytes for ${topic} is over the ${maxBytes}-byte publish limit; ` +
           "shrink it, or raise maxRequestBytes together with the brokers' message.max.bytes",
       );
+    const sent = this.#published.get(topic) ?? { records: 0, bytes: 0 };
+    this.#published.set(topic, sent);
+    for (const r of records) {
+      sent.records++;
+      sent.bytes += r.value.length;
+    }
     try {
       // One chunk after another: the idempotent producer keeps their order per partition.
       for (const chunk of chunks)
@@ -237,6 +257,56 @@ export class KafkaBus implements Bus {
       throw err;
     }
     return subscription;
+  }
+
+  /**
+   * The group's lag on the topic as last read from the brokers (end offsets minus the
+   * group's committed offsets), at most BACKLOG_REFRESH_MS old plus one round trip: a
+   * stale figure starts a refresh in the background and is returned meanwhile. A group
+   * that has committed nothing has no backlog (as on the embedded buses). Bytes are an
+   * estimate: the records times the mean value size this bus has published to the topic.
+   */
+  backlog(topic: string, group: string): Backlog {
+    const id = `${topic}\u0000${group}`;
+    let entry = this.#lags.get(id);
+    if (!entry) {
+      if (this.#lags.size >= MAX_BACKLOGS) this.#lags.delete(this.#lags.keys().next().value!);
+      entry = { value: { records: 0, bytes: 0 }, at: 0, refreshing: false };
+      this.#lags.set(id, entry);
+    }
+    if (!entry.refreshing && Date.now() - entry.at >= BACKLOG_REFRESH_MS && !this.#closing) {
+      const refreshed = entry;
+      refreshed.refreshing = true;
+      void this.#lag(topic, group)
+        .then((records) => {
+          const sent = this.#published.get(topic);
+          const mean = sent && sent.records > 0 ? sent.bytes / sent.records : 0;
+          refreshed.value = { records, bytes: Math.round(records * mean) };
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          refreshed.at = Date.now();
+          refreshed.refreshing = false;
+        });
+    }
+    return { ...entry.value };
+  }
+
+  async #lag(topic: string, group: string): Promise<number> {
+    await this.#connect();
+    const [ends, committed] = await Promise.all([
+      this.#admin.fetchTopicOffsets(topic),
+      this.#admin.fetchOffsets({ groupId: group, topics: [topic] }),
+    ]);
+    const at = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    // A group that has committed nowhere is not reading yet; one that has, owes every partition from its start.
+    if (![...at.values()].some((offset) => offset >= 0n)) return 0;
+    let lag = 0n;
+    for (const end of ends) {
+      const done = at.get(end.partition) ?? -1n;
+      lag += BigInt(end.high) - (done >= 0n ? done : BigInt(end.low));
+    }
+    return Number(lag);
   }
 
   close(): Promise<void> {
