@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CORPUS, readableForms } from '../../../../test/privacy/corpus.ts';
-import { cleanIdentifier, deriveIdentifierKey, identifierKey, identifierProtector } from './identifiers.ts';
+import {
+  BoundedCache,
+  cleanIdentifier,
+  deriveIdentifierKey,
+  escapeIdentifier,
+  identifierCache,
+  identifierKey,
+  identifierProtector,
+  MAX_CACHED_INPUT,
+  type IdentifierOptions,
+} from './identifiers.ts';
 
 const KEY = { policy: 'pseudonymise' as const, hmacKey: 'identifier-key-0123456789', keyFile: null };
 const dir = mkdtempSync(join(tmpdir(), 'aispm-identifiers-'));
@@ -92,5 +102,90 @@ describe('identifierProtector', () => {
   it('derives a distinct key from the capture key', () => {
     expect(deriveIdentifierKey('capture-key-0123456789')).toMatch(/^[0-9a-f]{64}$/);
     expect(deriveIdentifierKey('capture-key-0123456789')).not.toContain('capture-key');
+  });
+});
+
+describe('identifier fast paths and cache', () => {
+  const token = `ghp_${'a1B2c3D4e5'.repeat(4)}`;
+  const plainSecrets = [
+    token,
+    'AKIAIOSFODNN7EXAMPLE',
+    '123-45-6789',
+    'password:hunter2x',
+    '4111111111111111',
+    '192.168.1.20',
+    'jane@example.com',
+    'jane%40example.com',
+    `sk-proj-${'xY7'.repeat(12)}`,
+  ];
+
+  it('cleans nothing off plain printable ASCII, and still cleans the rest', () => {
+    expect(cleanIdentifier('gpt-4o-2024-08-06')).toBe('gpt-4o-2024-08-06');
+    expect(cleanIdentifier('Billing Bot v2')).toBe('Billing Bot v2');
+    expect(cleanIdentifier(' a  b ')).toBe('a b');
+    expect(cleanIdentifier('a\u007fb')).toBe('ab');
+    expect(escapeIdentifier('api.openai.com')).toBe('api.openai.com');
+    expect(escapeIdentifier('a\tb')).toBe('a\\u{9}b');
+  });
+
+  it('masks a secret or PII in a short plain identifier, the first time and from the cache', () => {
+    const protect = identifierProtector('acme', KEY);
+    for (const value of plainSecrets) {
+      const first = protect(value);
+      expect(first, value).toMatch(/\[(SECRET:[a-z_]+|[A-Z0-9_]+:[0-9a-f]{16})\]/);
+      expect(identifierProtector('acme', KEY)(value), value).toBe(first);
+    }
+    expect(protect(`fetch ${token}`)).toBe('fetch [SECRET:github_token]');
+    expect(protect(`fetch ${token}`)).toBe('fetch [SECRET:github_token]');
+  });
+
+  it('keys the cache by tenant: the same value reads differently per tenant, however named', () => {
+    const value = 'jane@example.com';
+    const tenants = ['acme', 'globex', 'acme\u0000', 'acme\u00001', '1', ''];
+    const results = tenants.map((tenant) => identifierProtector(tenant, KEY)(value));
+    expect(new Set(results).size).toBe(tenants.length);
+    // Again, now from the cache: each tenant gets its own.
+    expect(tenants.map((tenant) => identifierProtector(tenant, KEY)(value))).toEqual(results);
+    identifierCache.clear();
+    expect(tenants.map((tenant) => identifierProtector(tenant, KEY)(value))).toEqual(results);
+  });
+
+  it('keys the cache by options and kinds kept, and sees options changed in place', () => {
+    const options: IdentifierOptions = { ...KEY };
+    const pseudonym = identifierProtector('acme', options)('jane@example.com');
+    options.policy = 'mask';
+    expect(identifierProtector('acme', options)('jane@example.com')).toBe('[EMAIL]');
+    options.policy = 'pseudonymise';
+    options.hmacKey = 'another-key-0123456789';
+    expect(identifierProtector('acme', options)('jane@example.com')).not.toBe(pseudonym);
+    const protect = identifierProtector('acme', KEY);
+    expect(protect('10.0.0.7', { keepKinds: ['ipv4'] })).toBe('10.0.0.7');
+    expect(protect('10.0.0.7')).toMatch(/^\[IPV4:[0-9a-f]{16}\]$/);
+  });
+
+  it('stays bounded', () => {
+    const protect = identifierProtector('acme', KEY);
+    for (let i = 0; i < 3 * identifierCache.generation; i++) protect(`user-${i}`);
+    expect(identifierCache.size).toBeLessThanOrEqual(2 * identifierCache.generation);
+    const size = identifierCache.size;
+    const long = `${token} ${'x'.repeat(MAX_CACHED_INPUT)}`;
+    expect(protect(long)).toContain('[SECRET:github_token]');
+    expect(identifierCache.size).toBe(size);
+
+    const cache = new BoundedCache<number>(4);
+    for (let i = 0; i < 100; i++) cache.set(i % 2 === 0 ? 'a' : 'b', String(i), i);
+    expect(cache.size).toBeLessThanOrEqual(8);
+    expect(cache.get('b', '99')).toBe(99);
+    expect(cache.get('a', '99')).toBeUndefined();
+    expect(cache.get('a', '0')).toBeUndefined();
+  });
+
+  it('keeps what is read in the cache while newer entries come and go', () => {
+    const cache = new BoundedCache<number>(4);
+    cache.set('s', 'hot', 1);
+    for (let i = 0; i < 40; i++) {
+      cache.set('s', `cold-${i}`, i);
+      expect(cache.get('s', 'hot')).toBe(1);
+    }
   });
 });

@@ -47,6 +47,8 @@ const INVISIBLE =
  */
 const PLAIN_IDENTIFIER = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** An identifier as shown and stored: no invisible or control characters, whitespace collapsed, NFC, trimmed. */
 export function cleanIdentifier(value: string): string {
   if (value.length <= MAX_IDENTIFIER_INPUT && PLAIN_IDENTIFIER.test(value)) return value;
@@ -64,6 +66,8 @@ export function cleanIdentifier(value: string): string {
  * what `full` capture keeps of an identifier that cleaning or redaction changed.
  */
 export function escapeIdentifier(value: string, maxLength = MAX_IDENTIFIER_LENGTH): string {
+  // Printable ASCII holds nothing either replacement below escapes.
+  if (value.length <= MAX_IDENTIFIER_INPUT && PRINTABLE_ASCII.test(value)) return cutIdentifier(value, maxLength);
   const escaped = value
     .slice(0, MAX_IDENTIFIER_INPUT)
     .replace(INVISIBLE, (char) => `\\u{${char.codePointAt(0)!.toString(16)}}`)
@@ -115,11 +119,11 @@ export function identifierProtector(tenant: string, options: IdentifierOptions |
   return (value, call = {}) => {
     const keep = call.keepKinds ?? [];
     if (value.length > MAX_CACHED_INPUT) return protect(value, keep);
-    const key = `${scope}${keep.join(',')}\u0000${value}`;
-    const cached = identifierCache.get(key);
+    const within = keep.length === 0 ? scope : `${scope}${keep.join(',')}`;
+    const cached = identifierCache.get(within, value);
     if (cached !== undefined) return cached;
     const safe = protect(value, keep);
-    identifierCache.set(key, safe);
+    identifierCache.set(within, value, safe);
     return safe;
   };
 }
@@ -128,43 +132,53 @@ export function identifierProtector(tenant: string, options: IdentifierOptions |
 export const MAX_CACHED_INPUT = 256;
 
 /**
- * A map of at most `2 × generation` entries: new entries go into the young
- * generation; when it is full it becomes the old one and the old one is dropped.
- * An entry read from the old generation moves back into the young one, so
- * what is used keeps its place (an LRU without per-read bookkeeping).
+ * Values by scope and key, at most `2 × generation` entries in all: new entries
+ * go into the young generation; when it holds `generation` entries it becomes
+ * the old one and the old one is dropped. An entry read from the old generation
+ * moves back into the young one, so what is used keeps its place (an LRU
+ * without per-read bookkeeping). Two levels, so a lookup hashes the key as it
+ * came (no concatenated string per lookup).
  */
 export class BoundedCache<V> {
   readonly generation: number;
-  #young = new Map<string, V>();
-  #old = new Map<string, V>();
+  #young = new Map<string, Map<string, V>>();
+  #youngSize = 0;
+  #old = new Map<string, Map<string, V>>();
+  #oldSize = 0;
 
   constructor(generation: number) {
     this.generation = generation;
   }
 
   get size(): number {
-    return this.#young.size + this.#old.size;
+    return this.#youngSize + this.#oldSize;
   }
 
-  get(key: string): V | undefined {
-    const young = this.#young.get(key);
+  get(scope: string, key: string): V | undefined {
+    const young = this.#young.get(scope)?.get(key);
     if (young !== undefined) return young;
-    const old = this.#old.get(key);
-    if (old !== undefined) this.set(key, old);
+    const old = this.#old.get(scope)?.get(key);
+    if (old !== undefined) this.set(scope, key, old);
     return old;
   }
 
-  set(key: string, value: V): void {
-    if (this.#young.size >= this.generation) {
+  set(scope: string, key: string, value: V): void {
+    if (this.#youngSize >= this.generation) {
       this.#old = this.#young;
+      this.#oldSize = this.#youngSize;
       this.#young = new Map();
+      this.#youngSize = 0;
     }
-    this.#young.set(key, value);
+    let entries = this.#young.get(scope);
+    if (entries === undefined) this.#young.set(scope, (entries = new Map<string, V>()));
+    if (!entries.has(key)) this.#youngSize++;
+    entries.set(key, value);
   }
 
   clear(): void {
-    this.#young.clear();
-    this.#old.clear();
+    this.#young = new Map();
+    this.#old = new Map();
+    this.#youngSize = this.#oldSize = 0;
   }
 }
 

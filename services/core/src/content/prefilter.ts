@@ -3,7 +3,7 @@
  * match it is skipped without running its pattern.
  *
  * Most texts redaction sees are short identifiers and metadata (`gpt-4o`,
- * `agent-3`, `api.openai.com`) that no rule matches, and running ~36 patterns
+ * `agent-3`, `api.openai.com`) that no rule matches, and running 37 patterns
  * over each of them costs more than the rest of a span's mapping. Each rule
  * therefore states a necessary condition on these features (redaction-rules.ts,
  * `needs`): a literal its pattern cannot match without, a character it
@@ -26,6 +26,8 @@ export interface TextFeatures {
   readonly digits: number;
   /** The longest run of ASCII digits. */
   readonly digitRun: number;
+  /** The most ASCII digits in one stretch of digits and `[ .\u00a0-]` (grouped numbers: cards, SSNs, phones). */
+  readonly groupedDigits: number;
   /** The longest run of `[A-Za-z0-9]`. */
   readonly alnumRun: number;
   /** The longest run of `[A-Za-z0-9_-]`. */
@@ -50,6 +52,7 @@ class Features implements TextFeatures {
   chars = 0;
   digits = 0;
   digitRun = 0;
+  groupedDigits = 0;
   alnumRun = 0;
   wordRun = 0;
   base64Run = 0;
@@ -71,10 +74,12 @@ export function textFeatures(text: string): TextFeatures {
   let chars = 0;
   let digits = 0;
   let digitRun = 0;
+  let grouped = 0;
   let alnumRun = 0;
   let wordRun = 0;
   let base64Run = 0;
   let maxDigit = 0;
+  let maxGrouped = 0;
   let maxAlnum = 0;
   let maxWord = 0;
   let maxBase64 = 0;
@@ -86,7 +91,12 @@ export function textFeatures(text: string): TextFeatures {
       digits++;
       digitRun++;
       if (digitRun > maxDigit) maxDigit = digitRun;
-    } else digitRun = 0;
+      grouped++;
+      if (grouped > maxGrouped) maxGrouped = grouped;
+    } else {
+      digitRun = 0;
+      if (c !== 32 && c !== 46 && c !== 0xa0 && c !== 45) grouped = 0;
+    }
     if (alnum) {
       alnumRun++;
       if (alnumRun > maxAlnum) maxAlnum = alnumRun;
@@ -111,6 +121,7 @@ export function textFeatures(text: string): TextFeatures {
   f.chars = chars;
   f.digits = digits;
   f.digitRun = maxDigit;
+  f.groupedDigits = maxGrouped;
   f.alnumRun = maxAlnum;
   f.wordRun = maxWord;
   f.base64Run = maxBase64;

@@ -1,5 +1,14 @@
 import { looksLikeCardNumber, passesIbanCheck, passesLuhn } from './checksums.ts';
-import { CHAR_AT, CHAR_BLANK, CHAR_COLON, CHAR_DOT, CHAR_EQUALS, hasAny, type TextFeatures } from './prefilter.ts';
+import {
+  CHAR_AT,
+  CHAR_BLANK,
+  CHAR_COLON,
+  CHAR_DOT,
+  CHAR_EQUALS,
+  CHAR_PLUS,
+  hasAny,
+  type TextFeatures,
+} from './prefilter.ts';
 
 export const PII_KINDS = ['email', 'phone', 'credit_card', 'iban', 'us_ssn', 'ipv4'] as const;
 export const SECRET_KINDS = [
@@ -241,12 +250,13 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     pattern:
       /-----BEGIN[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z ]{0,64}PRIVATE KEY(?: BLOCK)?-----|$)/gi,
     mask: whole('private_key'),
-    needs: (t) => t.lower().includes('-----begin'),
+    // -----BEGIN, PRIVATE KEY (a space) and -----.
+    needs: (t) => t.length >= 26 && (t.chars & CHAR_BLANK) !== 0 && t.lower().includes('-----begin'),
   },
   {
     pattern: /(?<![\w-])eyJ[\w-]{5,8192}\.eyJ[\w-]{5,65536}\.[\w-]{0,8192}/g,
     mask: whole('jwt'),
-    needs: (t) => t.text.includes('eyJ'),
+    needs: (t) => t.length >= 18 && t.wordRun >= 8 && (t.chars & CHAR_DOT) !== 0 && t.text.includes('eyJ'),
   },
   {
     // scheme://user:password@host: the password is masked (postgres, mysql, mongodb+srv, redis, amqp, jdbc:...).
@@ -258,23 +268,27 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
   {
     pattern: /hooks\.slack\.com\/((?:services|workflows|triggers)\/[\w/-]{8,256})/dgi,
     mask: firstGroup(() => 'slack_webhook'),
-    needs: (t) => t.lower().includes('hooks.slack.com'),
+    needs: (t) => t.length >= 33 && (t.chars & CHAR_DOT) !== 0 && t.lower().includes('hooks.slack.com'),
   },
   {
     pattern: /discord(?:app)?\.com\/api\/webhooks\/(\d{5,30}\/[\w-]{20,256})/dgi,
     mask: firstGroup(() => 'discord_webhook'),
-    needs: (t) => t.digitRun >= 5 && t.lower().includes('discord'),
+    needs: (t) => t.length >= 51 && t.digitRun >= 5 && t.lower().includes('discord'),
   },
   {
     pattern: /(?<![\w-])sk-ant-[\w-]{32,512}/g,
     mask: whole('anthropic_api_key'),
-    needs: (t) => t.text.includes('sk-ant-'),
+    needs: (t) => t.wordRun >= 39 && t.text.includes('sk-ant-'),
   },
-  { pattern: /(?<![\w-])sk-[\w-]{32,512}/g, mask: whole('openai_api_key'), needs: (t) => t.text.includes('sk-') },
+  {
+    pattern: /(?<![\w-])sk-[\w-]{32,512}/g,
+    mask: whole('openai_api_key'),
+    needs: (t) => t.wordRun >= 35 && t.text.includes('sk-'),
+  },
   {
     pattern: /(?<![\w-])gsk_[A-Za-z0-9]{20,128}(?![\w-])/g,
     mask: whole('groq_api_key'),
-    needs: (t) => t.text.includes('gsk_'),
+    needs: (t) => t.wordRun >= 24 && t.text.includes('gsk_'),
   },
   {
     pattern:
@@ -291,7 +305,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
   {
     pattern: /(?<![\w-])r8_[A-Za-z0-9]{20,64}(?![\w-])/g,
     mask: whole('replicate_token'),
-    needs: (t) => t.text.includes('r8_'),
+    needs: (t) => t.wordRun >= 23 && t.text.includes('r8_'),
   },
   {
     pattern:
@@ -312,7 +326,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
   {
     pattern: /(?<![\w-])(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,250}/g,
     mask: whole('slack_token'),
-    needs: (t) => hasAny(t.text, ['xox', 'xapp-']),
+    needs: (t) => t.wordRun >= 15 && hasAny(t.text, ['xox', 'xapp-']),
   },
   {
     pattern: /(?<![\w.-])[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}(?![\w.-])/g,
@@ -327,7 +341,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
   {
     pattern: /(?<![\w-])AIza[\w-]{35}(?![\w-])/g,
     mask: whole('google_api_key'),
-    needs: (t) => t.text.includes('AIza'),
+    needs: (t) => t.wordRun >= 39 && t.text.includes('AIza'),
   },
   {
     pattern: PLATFORM_TOKEN,
@@ -346,7 +360,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
   {
     pattern: /(?<!\w)(?:[srp]k_(?:live|test)_[A-Za-z0-9]{16,247}|whsec_[A-Za-z0-9+/]{24,128})/g,
     mask: whole('stripe_key'),
-    needs: (t) => hasAny(t.text, ['k_live_', 'k_test_', 'whsec_']),
+    needs: (t) => t.length >= 24 && hasAny(t.text, ['k_live_', 'k_test_', 'whsec_']),
   },
   {
     // The value of an Authorization header, whatever its scheme.
@@ -416,12 +430,13 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     // After a + the digits are a phone number, however Luhn reads them.
     pattern: /(?<![\d+-])\d{1,19}(?:[ .\u00a0-]\d{1,19}){0,63}(?!\d)/g,
     mask: cardNumbers,
-    needs: (t) => t.digits >= 13,
+    // A match is digits and [ .\u00a0-] only, and cardNumbers wants 13 digits of it.
+    needs: (t) => t.groupedDigits >= 13,
   },
   {
     pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}([- .])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])/g,
     mask: whole('us_ssn'),
-    needs: (t) => t.digits >= 9,
+    needs: (t) => t.groupedDigits >= 9,
   },
   {
     pattern: /\b(?:ssn|social[ _-]?security(?:[ _-]?(?:no|num|number|#))?)\b[^\d\n]{0,16}(\d{9})(?!\d)/dgi,
@@ -438,7 +453,7 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     pattern:
       /(?<![\w+])(?:\+|(?<![\w.-])00)[1-9]\d{0,2}(?:[ .\-/]?\(\d{1,4}\))?[ .\-/]?\d{1,14}(?:[ .\-/]?\(\d{1,4}\))?(?:[ .\-/]\d{1,14}){0,7}(?!\d)/g,
     mask: (match) => (IBAN_START.test(before(match)) ? [] : digitCount('phone', 8, 17)(match)),
-    needs: (t) => t.digits >= 8,
+    needs: (t) => t.digits >= 8 && ((t.chars & CHAR_PLUS) !== 0 || t.text.includes('00')),
   },
   {
     // National numbers with a trunk 0 (020 7946 0958, 030/123456, 01 23 45 67 89): 9 to 12 digits in groups.
@@ -450,7 +465,8 @@ export const REDACTION_RULES: readonly RedactionRule[] = [
     // US shapes: (415) 555-0100 / 415-555-0100 / 415.555.0100.
     pattern: /(?<![\w(+-])(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])/g,
     mask: whole('phone'),
-    needs: (t) => t.digits >= 10,
+    // Its last seven digits are in one stretch of digits and [ .-].
+    needs: (t) => t.digits >= 10 && t.groupedDigits >= 7,
   },
 ];
 
