@@ -9,6 +9,9 @@ export interface PacedJob {
   url: string;
   key: string;
   bodies: Uint8Array[];
+  /** Per body, the offset of each span's 16-byte trace id: the sender writes the round and request number into its last 8 bytes, so no two spans of a run repeat. */
+  traceIdAt: number[][];
+  round: number;
   spansPerBody: number;
   /** Spans per second to offer; null floods (as fast as `concurrency` requests allow). */
   rate: number | null;
@@ -43,7 +46,7 @@ async function run(job: PacedJob): Promise<PacedResult> {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         let status = 0;
         try {
-          const response = await fetch(job.url, { method: 'POST', body: job.bodies[i % job.bodies.length]!, headers });
+          const response = await fetch(job.url, { method: 'POST', body: unique(job, i), headers });
           await response.arrayBuffer();
           status = response.status;
         } catch {
@@ -56,6 +59,16 @@ async function run(job: PacedJob): Promise<PacedResult> {
     }),
   );
   return { answers };
+}
+
+function unique(job: PacedJob, i: number): Buffer {
+  const n = i % job.bodies.length;
+  const body = Buffer.from(job.bodies[n]!);
+  for (const at of job.traceIdAt[n]!) {
+    body.writeUInt32BE(job.round, at + 8);
+    body.writeUInt32BE(i, at + 12);
+  }
+  return body;
 }
 
 parentPort?.postMessage(await run(workerData as PacedJob));

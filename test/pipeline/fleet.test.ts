@@ -131,7 +131,11 @@ describe('fleet-wide baselines, embedded', () => {
       events.map((event) => ({ key: eventKey(event), value: codec.encode(event) })),
     );
     // Every event has a user, an identity, and a model or a tool: three fleet entities each.
-    await until(() => entities.stats().stored === 3 * events.length, 'the entities stage to fold every event');
+    // The agents stage counts a batch once it is checkpointed, after its records reached the entities stage.
+    await until(
+      () => entities.stats().stored === 3 * events.length && agents.stats().stored >= events.length,
+      'both stages to take in every event',
+    );
     expect(agents.stats().stored).toBe(events.length);
     // 44 users, 2 identities, 1 model, 3 tools.
     expect(entities.stats().entities).toBe(50);

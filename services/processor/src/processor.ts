@@ -62,7 +62,7 @@ export interface ProcessorOptions {
    */
   lingerMs?: number;
   /**
-   * Most partitions handled at once (default 4; the memory bus runs one). While one
+   * Most partitions handled at once (default 4). While one
    * batch waits for the store and the brokers, the next partition's batch is scored.
    */
   concurrency?: number;

@@ -47,8 +47,7 @@ export interface SubscribeOptions {
   /**
    * Most partitions whose batches may be in the handler at once (default 1). Above 1
    * the handler must be safe to call concurrently for different partitions; one
-   * partition's batches still come one after another, in order. A bus may run fewer
-   * (the memory bus runs one).
+   * partition's batches still come one after another, in order.
    */
   concurrency?: number;
   /**

@@ -57,8 +57,15 @@ export class LocalSubscription implements Subscription, GroupMember {
   }
 
   async #run(): Promise<void> {
+    // Up to `concurrency` batches at once, each of another partition (the group never offers one in flight):
+    // while one batch's handler waits for its writes, the next is handled.
+    const running = new Set<Promise<void>>();
     try {
       while (!this.#stopping) {
+        if (running.size >= this.#options.concurrency) {
+          await this.#signal.wait();
+          continue;
+        }
         const next = this.#group.nextPartition(this, this.#last, this.#linger, Date.now());
         if (!('partition' in next)) {
           await this.#signal.wait(next.dueInMs);
@@ -66,7 +73,11 @@ export class LocalSubscription implements Subscription, GroupMember {
         }
         const { partition } = next;
         this.#last = partition;
-        await this.#deliver(partition);
+        const delivery: Promise<void> = this.#deliver(partition).finally(() => {
+          running.delete(delivery);
+          this.#signal.notify();
+        });
+        running.add(delivery);
         // Handlers that resolve at once would otherwise hold the event loop until the backlog is gone.
         await yieldToEventLoop();
       }
@@ -76,6 +87,8 @@ export class LocalSubscription implements Subscription, GroupMember {
         'error',
       );
     } finally {
+      // Stopping lets the batches in flight finish and commit.
+      await Promise.allSettled(running);
       this.#stopped = true;
       this.#group.leave(this);
       this.#context.onStopped();
