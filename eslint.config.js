@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importPlugin from 'eslint-plugin-import';
 
-const SERVICES = '(core|shim|gateway|processor|alerter|cli)';
+const SERVICES = '(core|bus|store|shim|gateway|processor|alerter|cli)';
 
 /** A service is used only through its package root; its src/ is private. */
 const SERVICE_BOUNDARIES = [
@@ -60,6 +60,43 @@ export default tseslint.config(
         'error',
         {
           patterns: [...SERVICE_BOUNDARIES, { regex: '^@aispm/', message: 'core depends on no other service.' }],
+        },
+      ],
+    },
+  },
+  {
+    // The shim runs inside customers' apps: nothing pipeline-only, and kafkajs only as shipped.
+    files: ['services/shim/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...SERVICE_BOUNDARIES,
+            {
+              regex: '^@aispm/(?!core$)',
+              message: 'the shim depends on @aispm/core only (bus and store are pipeline-only).',
+            },
+            {
+              regex: '^(chdb|@clickhouse/client|kafkajs/.+)',
+              message: 'the shim carries no store and patches no library.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // bus and store build on core only; core imports neither.
+    files: ['services/bus/**/*.ts', 'services/store/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...SERVICE_BOUNDARIES,
+            { regex: '^@aispm/(?!core$)', message: 'bus and store depend on @aispm/core only.' },
+          ],
         },
       ],
     },

@@ -1,4 +1,5 @@
-import { KafkaBus, loadConfig, silentLogger } from '@aispm/core';
+import { loadConfig, silentLogger } from '@aispm/core';
+import { KafkaBus } from '@aispm/bus';
 import { startGateway, type RunningGateway } from '@aispm/gateway';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';

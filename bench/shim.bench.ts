@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { register } from '@aispm/shim';
 import { machineBusy, median, percentile, repeat, type Benchmark } from './harness.ts';
+import { shimImportTimes, shimInstallFootprint } from './support/shim-footprint.ts';
 
 /**
  * One chat completion through the real openai SDK and a fake fetch (no network),
@@ -10,6 +11,8 @@ import { machineBusy, median, percentile, repeat, type Benchmark } from './harne
  * not export work, which happens off the call path.
  */
 const CALLS = 4000;
+/** Fresh processes timed importing the shim (shim_import_ms is their median). */
+const IMPORTS = 10;
 const body = JSON.stringify({
   id: 'chatcmpl-1',
   object: 'chat.completion',
@@ -28,8 +31,18 @@ const request = {
 };
 
 const bench: Benchmark = {
-  description: 'shim overhead per openai chat.completions.create call (fake fetch), instrumented vs not',
+  description:
+    'shim overhead per openai chat.completions.create call (fake fetch), instrumented vs not; install size and import time',
   async run(progress) {
+    // Footprint first, before this process loads the shim and its SDKs.
+    const footprint = await shimInstallFootprint();
+    progress(
+      `install: ${(footprint.bytes / 1e6).toFixed(1)} MB in ${footprint.packages} packages; largest ` +
+        footprint.largest.map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(1)} MB`).join(', '),
+    );
+    const imports = await shimImportTimes(IMPORTS);
+    const importMs = median(imports);
+    progress(`import: median ${importMs.toFixed(0)} ms over ${IMPORTS} fresh processes`);
     const shim = register({
       service: 'bench',
       exporter: { kind: 'custom', exporter: { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} } },
@@ -69,10 +82,20 @@ const bench: Benchmark = {
     return {
       metrics: {
         overhead_us_p50: { value: Math.round(p50.median * 10) / 10, unit: 'µs' },
+        shim_install_mb: { value: Math.round(footprint.bytes / 1e5) / 10, unit: 'MB' },
+        shim_import_ms: { value: Math.round(importMs), unit: 'ms' },
         // p99s[0] is the warm-up's.
         overhead_us_p99: { value: Math.round(median(p99s.slice(1)) * 10) / 10, unit: 'µs' },
       },
-      params: { calls_per_repeat: CALLS, repeats: 5, warmup_repeats: 1, capture: 'redacted' },
+      params: {
+        calls_per_repeat: CALLS,
+        repeats: 5,
+        warmup_repeats: 1,
+        capture: 'redacted',
+        import_processes: IMPORTS,
+        install_packages: footprint.packages,
+        install_largest_mb: Object.fromEntries(footprint.largest.map(([n, b]) => [n, Math.round(b / 1e5) / 10])),
+      },
       noisy: machineBusy() || p50.cv > 0.25,
     };
   },

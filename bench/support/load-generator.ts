@@ -1,5 +1,6 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { KafkaBus, createEventCodec, eventKey, type OutgoingRecord } from '@aispm/core';
+import { createEventCodec, eventKey, type OutgoingRecord } from '@aispm/core';
+import { KafkaBus } from '@aispm/bus';
 import { generateTraffic } from '@aispm/cli';
 
 /**

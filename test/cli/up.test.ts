@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { ChdbStore } from '@aispm/core';
+import { ChdbStore } from '@aispm/store';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../support/until.ts';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ChdbStore } from '@aispm/core';
+import { ChdbStore } from '@aispm/store';
 import { until } from '../support/until.ts';
 import { lastLogs, spawnUp, type Up } from '../processor/support.ts';
 

@@ -7,15 +7,8 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
-import {
-  KafkaBus,
-  createEventCodec,
-  loadConfig,
-  silentLogger,
-  type AiEvent,
-  type Config,
-  type Subscription,
-} from '@aispm/core';
+import { createEventCodec, loadConfig, silentLogger, type AiEvent, type Config } from '@aispm/core';
+import { KafkaBus, type Subscription } from '@aispm/bus';
 import { startGateway, type RunningGateway } from '@aispm/gateway';
 import { until } from '../support/until.ts';
 

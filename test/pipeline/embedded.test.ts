@@ -1,17 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ChdbStore,
-  MemoryBus,
-  createEventCodec,
-  eventKey,
-  loadConfig,
-  migrate,
-  sampleEvent,
-  type BusRecord,
-  type OutgoingRecord,
-} from '@aispm/core';
+import { createEventCodec, eventKey, loadConfig, sampleEvent, type OutgoingRecord } from '@aispm/core';
+import { MemoryBus, type BusRecord } from '@aispm/bus';
+import { ChdbStore, migrate } from '@aispm/store';
 import { generateTraffic } from '@aispm/cli';
 import { Processor } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

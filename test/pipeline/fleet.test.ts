@@ -1,16 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ChdbStore,
-  MemoryBus,
-  createEventCodec,
-  eventKey,
-  loadConfig,
-  migrate,
-  sampleEvent,
-  type AiEvent,
-} from '@aispm/core';
+import { createEventCodec, eventKey, loadConfig, sampleEvent, type AiEvent } from '@aispm/core';
+import { MemoryBus } from '@aispm/bus';
+import { ChdbStore, migrate } from '@aispm/store';
 import { Processor } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../support/until.ts';

@@ -2,17 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ChdbStore,
-  MemoryBus,
   createEventCodec,
   eventKey,
   loadConfig,
-  migrate,
   sampleEvent,
   silentLogger,
   type AiEvent,
   type Logger,
 } from '@aispm/core';
+import { MemoryBus } from '@aispm/bus';
+import { ChdbStore, migrate } from '@aispm/store';
 import { generateTraffic } from '@aispm/cli';
 import { Processor, StoreStateTable } from '@aispm/processor';
 import { afterAll, describe, expect, it } from 'vitest';

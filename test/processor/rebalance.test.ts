@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import kafkajs from 'kafkajs';
-import { KafkaBus, createEventCodec, eventKey } from '@aispm/core';
+import { createEventCodec, eventKey } from '@aispm/core';
+import { KafkaBus, kafkajs } from '@aispm/bus';
 import { generateTraffic } from '@aispm/cli';
 import type { AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

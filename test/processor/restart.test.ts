@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import kafkajs from 'kafkajs';
-import { ChdbStore, KafkaBus, createEventCodec, eventKey } from '@aispm/core';
+import { createEventCodec, eventKey } from '@aispm/core';
+import { KafkaBus, kafkajs } from '@aispm/bus';
+import { ChdbStore } from '@aispm/store';
 import { generateTraffic } from '@aispm/cli';
 import type { AnomalyScoreRecord } from '@aispm/processor';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

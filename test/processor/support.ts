@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type kafkajs from 'kafkajs';
-import type { AiEvent, Config, KafkaBus } from '@aispm/core';
+import type { AiEvent, Config } from '@aispm/core';
+import type { KafkaBus } from '@aispm/bus';
 import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
 
 /** `aispm up` as a child process, for the tests that kill, stop and restart processors. */
@@ -23,6 +24,8 @@ export function upTopics(prefix: string): UpTopics {
     deadLetter: topic('dlq'),
     entities: topic('entities'),
     entityState: topic('entity-state'),
+    genaiLogs: topic('genai-logs'),
+    genaiMetrics: topic('genai-metrics'),
   };
 }
 
@@ -61,6 +64,8 @@ export function upEnv(o: UpEnvOptions): NodeJS.ProcessEnv {
     AISPM_TOPIC_DEAD_LETTER: o.topics.deadLetter,
     AISPM_TOPIC_ENTITIES: o.topics.entities,
     AISPM_TOPIC_ENTITY_STATE: o.topics.entityState,
+    AISPM_TOPIC_GENAI_LOGS: o.topics.genaiLogs,
+    AISPM_TOPIC_GENAI_METRICS: o.topics.genaiMetrics,
     AISPM_PROCESSOR_GROUP: o.group,
     AISPM_PROCESSOR_BATCH: String(o.batch),
     AISPM_KAFKA_SESSION_TIMEOUT_MS: '6000',

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChdbStore, MemoryBus, createEventCodec, eventKey, loadConfig, migrate, type AiEvent } from '@aispm/core';
+import { createEventCodec, eventKey, loadConfig, type AiEvent } from '@aispm/core';
+import { MemoryBus } from '@aispm/bus';
+import { ChdbStore, migrate } from '@aispm/store';
 import { generateTraffic } from '@aispm/cli';
 import { Processor, StoreStateTable, type Checkpoint, type StateBackend } from '@aispm/processor';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { KafkaBus, createEventCodec } from '@aispm/core';
+import { createEventCodec } from '@aispm/core';
+import { KafkaBus } from '@aispm/bus';
 import { describe, expect, inject, it } from 'vitest';
 import { readTopic } from '../support/read-topic.ts';
 

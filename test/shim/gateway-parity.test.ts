@@ -1,4 +1,5 @@
-import { KafkaBus, createEventCodec, type AiEvent } from '@aispm/core';
+import { createEventCodec, type AiEvent } from '@aispm/core';
+import { KafkaBus } from '@aispm/bus';
 import { register, type Shim } from '@aispm/shim';
 import OpenAI from 'openai';
 import { describe, expect, inject, it } from 'vitest';

@@ -1,4 +1,5 @@
-import { KafkaBus, createEventCodec } from '@aispm/core';
+import { createEventCodec } from '@aispm/core';
+import { KafkaBus } from '@aispm/bus';
 import OpenAI from 'openai';
 import { describe, expect, inject, it } from 'vitest';
 import { register } from '@aispm/shim';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { KafkaBus, type BusRecord } from '@aispm/core';
+import { KafkaBus, type BusRecord } from '@aispm/bus';
 
 /**
  * Reads `topic` from its beginning, in a consumer group of its own, until at least

@@ -1,17 +1,9 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ChdbStore,
-  ClickHouseStore,
-  KafkaBus,
-  SqliteBus,
-  migrate,
-  type Bus,
-  type Config,
-  type Logger,
-  type Store,
-} from '@aispm/core';
-import { KafkaChangelog, Processor } from '@aispm/processor';
+import { type Config, type Logger } from '@aispm/core';
+import { KafkaBus, SqliteBus, type Bus } from '@aispm/bus';
+import { ChdbStore, ClickHouseStore, migrate, type Store } from '@aispm/store';
+import { GenAiSink, KafkaChangelog, Processor } from '@aispm/processor';
 
 /**
  * The pipeline in one process: a bus, a store with its migrations applied, and
@@ -25,6 +17,8 @@ export interface Runtime {
   processor: Processor;
   /** The entities stage, or null when AISPM_PROCESSOR_FLEET is false. */
   entities: Processor | null;
+  /** Stores the GenAI log events and metric points the gateway takes on /v1/logs and /v1/metrics. */
+  genai: GenAiSink;
   /**
    * Waits until the stages have processed and committed everything on the bus
    * (embedded: the on-disk log; nothing to wait for on Kafka, which keeps it),
@@ -78,17 +72,31 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     { topic: topics.state, partitions: config.partitions, compacted: true },
     { topic: topics.entities, partitions: config.partitions },
     { topic: topics.entityState, partitions: config.partitions, compacted: true },
+    { topic: topics.genaiLogs, partitions: config.partitions },
+    { topic: topics.genaiMetrics, partitions: config.partitions },
   ]);
   const { fleet } = config.processor;
   const processor = stageProcessor(config, log, bus, store, 'agents');
   const entities = fleet ? stageProcessor(config, log, bus, store, 'entities') : null;
   await entities?.start();
   await processor.start();
+  const genai = new GenAiSink({
+    bus,
+    store,
+    topics,
+    group: config.processor.group,
+    log,
+    maxBatchSize: config.processor.maxBatchSize,
+  });
+  await genai.start();
   const backlog = (): Backlog | null => {
     // Kafka keeps what the stages have not processed: nothing to drain there, and the lag is the whole group's.
     if (!bus.backlog || bus.kind === 'kafka') return null;
     const stages = [{ topic: topics.events, group: config.processor.group }];
     if (fleet) stages.push({ topic: topics.entities, group: `${config.processor.group}.entities` });
+    const genaiGroups = GenAiSink.groupsOf(config.processor.group);
+    stages.push({ topic: topics.genaiLogs, group: genaiGroups.logs });
+    stages.push({ topic: topics.genaiMetrics, group: genaiGroups.metrics });
     const left = { events: 0, bytes: 0 };
     for (const { topic, group } of stages) {
       const b = bus.backlog(topic, group);
@@ -102,6 +110,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     store,
     processor,
     entities,
+    genai,
     backlog,
     async drain(progress, signal) {
       let reported = 0;
@@ -120,6 +129,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       // Agents first: their last batches re-key events for the entities stage to take in before it stops.
       await processor.stop();
       await entities?.stop();
+      await genai.stop();
       await bus.close();
       await store.close();
     },

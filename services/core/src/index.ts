@@ -1,4 +1,5 @@
-// @aispm/core: the event model, codecs, configuration, and the Bus and Store contracts with their implementations.
+// @aispm/core: the event model, codecs, OTel mapping, capture policy, configuration: what the shim may carry.
+// The Bus and Store and their implementations are pipeline-only: @aispm/bus and @aispm/store.
 
 export { AispmError, ConfigError, InvalidRecordError, describeError } from './errors.ts';
 export { loadConfig, CONFIG_KEYS, type Config } from './config/config.ts';
@@ -23,40 +24,18 @@ export {
 export { AvroCodec, createCodec, loadSchemaVersions, SCHEMA_DIR } from './event/codec.ts';
 export { sampleEvent } from './event/sample.ts';
 export { createEventCodec } from './event/event-codec.ts';
+export {
+  createGenAiLogCodec,
+  createGenAiMetricCodec,
+  type GenAiLogEvent,
+  type GenAiMetricPoint,
+} from './event/genai-codecs.ts';
 export { invalidReason, EVENT_LIMITS } from './event/validate.ts';
 
-// bus
-export type {
-  Bus,
-  Batch,
-  BatchHandler,
-  BusRecord,
-  OutgoingRecord,
-  SubscribeOptions,
-  Subscription,
-  TopicSpec,
-} from './bus/bus.ts';
-export { MemoryBus, type MemoryBusOptions } from './bus/memory.ts';
-export { KafkaBus, type KafkaBusOptions, type KafkaConsumerTiming } from './bus/kafka.ts';
-export { SqliteBus, type SqliteBusOptions } from './bus/sqlite.ts';
-/** kafkajs with the fixes the bus relies on; run kafkajs (e.g. a changelog reader) through this, not 'kafkajs'. */
-export { kafkajs, kafkajsFixes } from './bus/kafkajs.ts';
-export type { BusLog } from './bus/log.ts';
-export type { RetryBackoff } from './bus/retry.ts';
-
-// store
-export { ChdbStore, type ChdbStoreOptions } from './store/chdb.ts';
-export { ClickHouseStore, type ClickHouseStoreOptions } from './store/clickhouse.ts';
-export {
-  migrate,
-  MIGRATIONS_DIR,
-  type MigrateOptions,
-  type MigrationFile,
-  type AppliedMigration,
-} from './store/migrate.ts';
-export { eventRow, clickhouseTime, EVENTS_FROM_AVRO, EVENTS_TABLE } from './store/event-row.ts';
-export { StoreError } from './store/store-error.ts';
-export type { Store, Row, QueryParams, AvroColumns, AvroRecords } from './store/store.ts';
+// publishing and partitioning (the Bus itself is @aispm/bus)
+export type { OutgoingRecord, Publisher } from './publisher.ts';
+export { partitionForKey, murmur2 } from './partitioner.ts';
+export { publishChunks, recordBytes, RECORD_OVERHEAD_BYTES } from './publish-chunks.ts';
 
 // otel mapping and content capture
 export {

@@ -1,4 +1,5 @@
-import { describeError, type Bus, type OutgoingRecord } from '@aispm/core';
+import { describeError, type OutgoingRecord } from '@aispm/core';
+import { type Bus } from '@aispm/bus';
 import { GATEWAY_ERRORS, GatewayError, gatewayError } from './errors.ts';
 import type { GatewayMetrics } from './metrics.ts';
 
@@ -13,8 +14,8 @@ export interface Slot {
   headroom: () => number;
   /** Holds exactly `bytes` from now on, within the bounds or not (a body exchanged for its smaller records). */
   hold: (bytes: number) => void;
-  /** Publishes and waits for Kafka's acknowledgement, at most the publish timeout. */
-  publish: (records: readonly OutgoingRecord[]) => Promise<void>;
+  /** Publishes (to the events topic, or `topic`) and waits for Kafka's acknowledgement, at most the publish timeout. */
+  publish: (records: readonly OutgoingRecord[], topic?: string) => Promise<void>;
   /** The request is answered; the slot frees now, or when its publish settles. */
   done: () => void;
 }
@@ -138,10 +139,10 @@ export class Admission {
       },
       headroom: () => Math.max(0, Math.min(o.tenantMaxBytes - usage.bytes, o.maxBytes - this.#total.bytes)),
       hold: (n) => bytes(n - held),
-      publish: (records) => {
+      publish: (records, topic = o.topic) => {
         holds++;
         // The bus keeps each request under the brokers' size limit (KafkaBus.publish).
-        const pending = this.#bus.publish(o.topic, records);
+        const pending = this.#bus.publish(topic, records);
         const settled = pending.then(
           () => {
             this.#kafkaDown = false;

@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createEventCodec, type CaptureOptions } from '@aispm/core';
+import { createEventCodec, createGenAiLogCodec, createGenAiMetricCodec, type CaptureOptions } from '@aispm/core';
 import { decodeAndMap, packRecords, type Decoded, type Encoding, type PackedRecords } from './decode.ts';
 import { UndecodableBody } from './otlp/proto.ts';
+import type { Signal } from './otlp/signals.ts';
 
 /**
  * A decode worker's thread (DecodePool): decodeAndMap on bodies the main thread hands over.
@@ -16,10 +17,18 @@ export interface DecodeTask {
   encoding: Encoding;
   tenant: string;
   nowMs: number;
+  signal?: Signal;
 }
 
 export type DecodeReply =
-  | { id: number; ok: true; packed: PackedRecords; ignored: number; rejected: Decoded['rejected'] }
+  | {
+      id: number;
+      ok: true;
+      packed: PackedRecords;
+      ignored: number;
+      rejected: Decoded['rejected'];
+      dropped?: Decoded['dropped'];
+    }
   | { id: number; ok: false; undecodable: boolean; message: string }
   /** Sent once, when the worker has loaded its modules and takes tasks. */
   | { ready: true };
@@ -28,17 +37,22 @@ const port = parentPort;
 if (port) {
   const { capture } = workerData as DecodeWorkerData;
   const codec = createEventCodec();
+  const logCodec = createGenAiLogCodec();
+  const metricCodec = createGenAiMetricCodec();
   port.on('message', (task: DecodeTask) => {
     let reply: DecodeReply;
     try {
-      const { records, ignored, rejected } = decodeAndMap(task.body, task.encoding, {
+      const { records, ignored, rejected, dropped } = decodeAndMap(task.body, task.encoding, {
         tenant: task.tenant,
         capture,
         codec,
         nowMs: task.nowMs,
+        signal: task.signal,
+        logCodec,
+        metricCodec,
       });
       const packed = packRecords(records);
-      reply = { id: task.id, ok: true, packed, ignored, rejected };
+      reply = { id: task.id, ok: true, packed, ignored, rejected, dropped };
       port.postMessage(reply, [packed.values, packed.ends.buffer as ArrayBuffer]);
     } catch (err) {
       reply = { id: task.id, ok: false, undecodable: err instanceof UndecodableBody, message: (err as Error).message };

@@ -1,7 +1,17 @@
 import { isUtf8 } from 'node:buffer';
-import type { AiEvent, AvroCodec, CaptureOptions, OutgoingRecord, RejectedSpan } from '@aispm/core';
-import { fromOtlpJson, mapSpans } from '@aispm/core';
+import type {
+  AiEvent,
+  AvroCodec,
+  CaptureOptions,
+  GenAiLogEvent,
+  GenAiMetricPoint,
+  OutgoingRecord,
+  RejectedSpan,
+} from '@aispm/core';
+import { createGenAiLogCodec, createGenAiMetricCodec, fromOtlpJson, mapSpans } from '@aispm/core';
+import { mapLogs, mapMetrics } from './otlp/genai.ts';
 import { decodeTraceRequest, UndecodableBody } from './otlp/proto.ts';
+import { decodeLogsRequest, decodeMetricsRequest, type Signal } from './otlp/signals.ts';
 
 export type Encoding = 'protobuf' | 'json';
 
@@ -18,6 +28,8 @@ export interface Decoded {
     /** AI spans no valid event could be made of. */
     invalid: RejectedSpan[];
   };
+  /** Logs and metrics: items accepted and dropped on purpose (not GenAI), by reason. */
+  dropped?: Record<string, number>;
 }
 
 export interface DecodeOptions {
@@ -26,6 +38,10 @@ export interface DecodeOptions {
   codec: AvroCodec<AiEvent>;
   /** The clock spans are judged against, read once per request where it arrives (so a worker maps the same). */
   nowMs: number;
+  /** What the body is (default traces): /v1/logs and /v1/metrics need their codec too. */
+  signal?: Signal;
+  logCodec?: AvroCodec<GenAiLogEvent>;
+  metricCodec?: AvroCodec<GenAiMetricPoint>;
 }
 
 /**
@@ -35,7 +51,15 @@ export interface DecodeOptions {
  * Core loads chdb's native addon only when a store opens, so a worker may import it.
  */
 export function decodeAndMap(body: Uint8Array, encoding: Encoding, options: DecodeOptions): Decoded {
-  const decoded = encoding === 'protobuf' ? decodeTraceRequest(body) : parseJson(body);
+  const signal = options.signal ?? 'traces';
+  if (signal !== 'traces') return decodeSignal(body, encoding, signal, options);
+  const decoded =
+    encoding === 'protobuf'
+      ? decodeTraceRequest(body)
+      : {
+          json: parseJson(body, 'ExportTraceServiceRequest') as { resourceSpans: Record<string, unknown>[] },
+          rejected: [],
+        };
   const read = fromOtlpJson(decoded.json);
   const mapped = mapSpans(read.spans, options);
   return {
@@ -45,7 +69,34 @@ export function decodeAndMap(body: Uint8Array, encoding: Encoding, options: Deco
   };
 }
 
-function parseJson(body: Uint8Array): ReturnType<typeof decodeTraceRequest> {
+/** /v1/logs or /v1/metrics: GenAI log events or histogram points; the rest dropped and counted. */
+function decodeSignal(
+  body: Uint8Array,
+  encoding: Encoding,
+  signal: 'logs' | 'metrics',
+  options: DecodeOptions,
+): Decoded {
+  const what = signal === 'logs' ? 'ExportLogsServiceRequest' : 'ExportMetricsServiceRequest';
+  const decoded =
+    encoding === 'json'
+      ? { json: parseJson(body, what), rejected: [] }
+      : signal === 'logs'
+        ? decodeLogsRequest(body)
+        : decodeMetricsRequest(body);
+  const signalOptions = { tenant: options.tenant, capture: options.capture, nowMs: options.nowMs };
+  const mapped =
+    signal === 'logs'
+      ? mapLogs(decoded.json, signalOptions, options.logCodec ?? createGenAiLogCodec())
+      : mapMetrics(decoded.json, signalOptions, options.metricCodec ?? createGenAiMetricCodec());
+  return {
+    records: mapped.records,
+    ignored: 0,
+    rejected: { utf8: decoded.rejected, unreadable: [], invalid: mapped.rejected },
+    dropped: mapped.dropped,
+  };
+}
+
+function parseJson(body: Uint8Array, what: string): Record<string, unknown> {
   const buffer = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   // JSON text must be UTF-8 (RFC 8259); one that is not cannot be parsed without guessing.
   if (!isUtf8(buffer)) throw new UndecodableBody('the JSON body is not valid UTF-8');
@@ -56,9 +107,9 @@ function parseJson(body: Uint8Array): ReturnType<typeof decodeTraceRequest> {
     throw new UndecodableBody(`the body is not JSON: ${(err as Error).message}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new UndecodableBody('the body is not a JSON object (expected an ExportTraceServiceRequest)');
+    throw new UndecodableBody(`the body is not a JSON object (expected an ${what})`);
   }
-  return { json: json as { resourceSpans: Record<string, unknown>[] }, rejected: [] };
+  return json as Record<string, unknown>;
 }
 
 /** Records as one transferable buffer: keys, and each value's end offset in `values`. */

@@ -4,13 +4,15 @@ import {
   CONFIG_KEYS,
   ConfigError,
   createEventCodec,
+  createGenAiLogCodec,
+  createGenAiMetricCodec,
   describeError,
-  type Bus,
   type Config,
   type Logger,
   type OutgoingRecord,
   type RejectedSpan,
 } from '@aispm/core';
+import { type Bus } from '@aispm/bus';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Admission } from './admission.ts';
 import type { ApiKeys } from './api-keys.ts';
@@ -20,6 +22,7 @@ import { GatewayError, gatewayError, type GatewayErrorCode } from './errors.ts';
 import { rejectionMessage } from './ingest.ts';
 import { createMetrics, type GatewayMetrics } from './metrics.ts';
 import { encodeStatus, encodeTraceResponse, UndecodableBody } from './otlp/proto.ts';
+import { encodeSignalResponse, type Signal } from './otlp/signals.ts';
 import { DecodePool } from './pool.ts';
 
 export interface GatewayOptions {
@@ -35,7 +38,7 @@ export interface Gateway {
   /** GET /metrics, for AISPM_METRICS_HOST:AISPM_METRICS_PORT (loopback by default): it names tenants. */
   metricsApp: FastifyInstance;
   /**
-   * Stops intake: from now on /v1/traces answers 503 with Retry-After. Resolves once the
+   * Stops intake: from now on /v1/traces, /v1/logs and /v1/metrics answer 503 with Retry-After. Resolves once the
    * requests admitted before have finished (their records published or refused); the
    * listeners stay up until closed.
    */
@@ -101,6 +104,13 @@ export function buildGateway(options: GatewayOptions): Gateway {
   const bounds = gatewayBounds(limits);
   const metrics = createMetrics();
   const codec = createEventCodec();
+  const logCodec = createGenAiLogCodec();
+  const metricCodec = createGenAiMetricCodec();
+  const topicOf: Record<Signal, string> = {
+    traces: config.topics.events,
+    logs: config.topics.genaiLogs,
+    metrics: config.topics.genaiMetrics,
+  };
   const admission = new Admission({
     bus,
     topic: config.topics.events,
@@ -148,7 +158,8 @@ export function buildGateway(options: GatewayOptions): Gateway {
     }),
   );
 
-  app.post('/v1/traces', async (request, reply) => {
+  // The same keys, limits, timeouts, in-flight bounds and status rules for the three signals.
+  const exportRoute = (signal: Signal) => async (request: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
     const answer = (status: number): void => {
       const seconds = (performance.now() - started) / 1000;
@@ -187,22 +198,40 @@ export function buildGateway(options: GatewayOptions): Gateway {
       let decoded: Decoded;
       if (pool?.usable && body.length >= limits.offloadBytes) {
         metrics.offloaded.inc();
-        decoded = await pool.run(body, encoding, { tenant, nowMs });
+        decoded = await pool.run(body, encoding, { tenant, nowMs, signal });
       } else {
-        decoded = decodeAndMap(body, encoding, { tenant, capture: config.capture, codec, nowMs });
+        decoded = decodeAndMap(body, encoding, {
+          tenant,
+          capture: config.capture,
+          codec,
+          nowMs,
+          signal,
+          logCodec,
+          metricCodec,
+        });
       }
-      const { records, ignored, rejected } = decoded;
+      const { records, ignored, rejected, dropped } = decoded;
       // The body is done with; its records are held until Kafka has them.
       slot.hold(recordBytes(records));
-      if (records.length > 0) await slot.publish(records);
+      if (records.length > 0) await slot.publish(records, topicOf[signal]);
 
-      metrics.accepted.inc({ tenant }, records.length);
-      if (ignored > 0) metrics.ignored.inc({ tenant }, ignored);
-      countRejected(metrics.rejected, rejected);
-      answer(200);
       const all = [...rejected.utf8, ...rejected.unreadable, ...rejected.invalid];
-      const partial = all.length > 0 ? { rejectedSpans: all.length, errorMessage: rejectionMessage(all) } : null;
-      return success(reply, partial, encoding);
+      if (signal === 'traces') {
+        metrics.accepted.inc({ tenant }, records.length);
+        if (ignored > 0) metrics.ignored.inc({ tenant }, ignored);
+        countRejected(metrics.rejected, rejected);
+      } else {
+        const items = metrics.signalItems;
+        if (records.length > 0) items.inc({ signal, result: 'stored', reason: 'genai' }, records.length);
+        for (const [reason, n] of Object.entries(dropped ?? {})) items.inc({ signal, result: 'dropped', reason }, n);
+        if (rejected.utf8.length > 0)
+          items.inc({ signal, result: 'rejected', reason: 'invalid_utf8' }, rejected.utf8.length);
+        if (rejected.invalid.length > 0)
+          items.inc({ signal, result: 'rejected', reason: 'invalid' }, rejected.invalid.length);
+      }
+      answer(200);
+      const partial = all.length > 0 ? { rejected: all.length, errorMessage: rejectionMessage(all, signal) } : null;
+      return success(reply, partial, encoding, signal);
     } catch (err) {
       const known =
         err instanceof GatewayError
@@ -212,7 +241,8 @@ export function buildGateway(options: GatewayOptions): Gateway {
             : null;
       if (known === null) throw err;
       const reason = REJECTED_REASON[known.code];
-      if (reason) metrics.rejected.inc({ reason });
+      if (reason && signal === 'traces') metrics.rejected.inc({ reason });
+      else if (reason) metrics.signalItems.inc({ signal, result: 'refused', reason });
       if (known.code.startsWith('kafka_') || known.code === 'decode_failed') {
         log.warn(`gateway: ${known.code}; answered ${known.status}`, { error: known.message, tenant });
       }
@@ -220,7 +250,10 @@ export function buildGateway(options: GatewayOptions): Gateway {
     } finally {
       slot.done();
     }
-  });
+  };
+  app.post('/v1/traces', exportRoute('traces'));
+  app.post('/v1/logs', exportRoute('logs'));
+  app.post('/v1/metrics', exportRoute('metrics'));
 
   const metricsApp = Fastify({ logger: false });
   metricsApp.get('/metrics', async (_request, reply) =>
@@ -251,15 +284,29 @@ function countRejected(counter: GatewayMetrics['rejected'], rejected: Decoded['r
   count('invalid_event', rejected.invalid);
 }
 
+/** The Export*ServiceResponse's count field, by signal. */
+const REJECTED_FIELD: Record<Signal, string> = {
+  traces: 'rejectedSpans',
+  logs: 'rejectedLogRecords',
+  metrics: 'rejectedDataPoints',
+};
+
 function success(
   reply: FastifyReply,
-  partial: { rejectedSpans: number; errorMessage: string } | null,
+  partial: { rejected: number; errorMessage: string } | null,
   encoding: Encoding,
+  signal: Signal,
 ): FastifyReply {
-  if (encoding === 'protobuf') return reply.code(200).type('application/x-protobuf').send(encodeTraceResponse(partial));
+  if (encoding === 'protobuf') {
+    const body =
+      signal === 'traces'
+        ? encodeTraceResponse(partial && { rejectedSpans: partial.rejected, errorMessage: partial.errorMessage })
+        : encodeSignalResponse(signal, partial);
+    return reply.code(200).type('application/x-protobuf').send(body);
+  }
   // OTLP/JSON: lowerCamelCase names, int64 as a decimal string (the protobuf JSON mapping).
   const body = partial
-    ? { partialSuccess: { rejectedSpans: String(partial.rejectedSpans), errorMessage: partial.errorMessage } }
+    ? { partialSuccess: { [REJECTED_FIELD[signal]]: String(partial.rejected), errorMessage: partial.errorMessage } }
     : {};
   return reply.code(200).type('application/json').send(body);
 }

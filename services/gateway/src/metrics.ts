@@ -14,6 +14,7 @@ export interface GatewayMetrics {
   readonly backlogEvents: Gauge;
   readonly backlogBytes: Gauge;
   readonly offloaded: Counter;
+  readonly signalItems: Counter<'signal' | 'result' | 'reason'>;
   readonly latency: Histogram<'status'>;
 }
 
@@ -82,9 +83,15 @@ export function createMetrics(): GatewayMetrics {
       help: 'Export requests decoded and mapped on a worker thread (bodies of at least AISPM_GATEWAY_OFFLOAD_BYTES)',
       registers: [registry],
     }),
+    signalItems: new Counter({
+      name: 'aispm_gateway_signal_items_total',
+      help: 'Log records and metric data points on /v1/logs and /v1/metrics, by signal, result (stored: GenAI, published; dropped: accepted but not kept; rejected: in partial_success; refused: whole requests) and reason',
+      labelNames: ['signal', 'result', 'reason'],
+      registers: [registry],
+    }),
     latency: new Histogram({
       name: 'aispm_gateway_request_duration_seconds',
-      help: 'Time from request to answer for POST /v1/traces',
+      help: 'Time from request to answer for POST /v1/traces, /v1/logs and /v1/metrics',
       labelNames: ['status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],

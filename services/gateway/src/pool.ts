@@ -4,6 +4,7 @@ import { unpackRecords, type Decoded, type Encoding } from './decode.ts';
 import type { DecodeReply, DecodeTask, DecodeWorkerData } from './decode-worker.ts';
 import { gatewayError } from './errors.ts';
 import { UndecodableBody } from './otlp/proto.ts';
+import type { Signal } from './otlp/signals.ts';
 
 interface Pending {
   task: DecodeTask;
@@ -61,7 +62,7 @@ export class DecodePool {
    * decodeAndMap on a worker. `body` is handed over: its memory moves to the worker and the
    * buffer is empty here afterwards. Throws UndecodableBody as decodeAndMap does.
    */
-  run(body: Buffer, encoding: Encoding, options: { tenant: string; nowMs: number }): Promise<Decoded> {
+  run(body: Buffer, encoding: Encoding, options: { tenant: string; nowMs: number; signal?: Signal }): Promise<Decoded> {
     if (this.#closed || !this.usable) {
       return Promise.reject(
         gatewayError('decode_failed', this.#closed ? 'the gateway is closing' : 'no decode worker'),
@@ -111,7 +112,12 @@ export class DecodePool {
       worker.unref();
       if (pending && pending.task.id === reply.id) {
         if (reply.ok) {
-          pending.resolve({ records: unpackRecords(reply.packed), ignored: reply.ignored, rejected: reply.rejected });
+          pending.resolve({
+            records: unpackRecords(reply.packed),
+            ignored: reply.ignored,
+            rejected: reply.rejected,
+            dropped: reply.dropped,
+          });
         } else {
           pending.reject(
             reply.undecodable ? new UndecodableBody(reply.message) : gatewayError('decode_failed', reply.message),

@@ -1,4 +1,5 @@
-import { CONFIG_KEYS, ConfigError, type Bus, type Config, type Logger } from '@aispm/core';
+import { CONFIG_KEYS, ConfigError, type Config, type Logger } from '@aispm/core';
+import { type Bus } from '@aispm/bus';
 import type { FastifyInstance } from 'fastify';
 import { parseApiKeys } from './api-keys.ts';
 import { buildGateway } from './gateway.ts';

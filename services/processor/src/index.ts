@@ -1,6 +1,13 @@
 // @aispm/processor: stream analytics over the events topic.
 
 export { Processor, type ProcessorOptions, type ProcessorStats } from './processor.ts';
+export {
+  GenAiSink,
+  GENAI_LOGS_TABLE,
+  GENAI_METRICS_TABLE,
+  type GenAiSinkOptions,
+  type GenAiSinkStats,
+} from './genai-sink.ts';
 export { SCORE_MODEL, Scorer, type ScorerOptions, type ScorerDriftReport } from './scorer.ts';
 export { createScoreCodec, type AnomalyScoreRecord } from './score/score-codec.ts';
 export { DEFAULT_BASELINE_OPTIONS, type BaselineOptions } from './baseline/agent.ts';

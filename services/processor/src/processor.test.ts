@@ -1,16 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ChdbStore,
-  MemoryBus,
-  createEventCodec,
-  eventKey,
-  loadConfig,
-  migrate,
-  type AiEvent,
-  type Batch,
-} from '@aispm/core';
+import { createEventCodec, eventKey, loadConfig, type AiEvent } from '@aispm/core';
+import { MemoryBus, type Batch } from '@aispm/bus';
+import { ChdbStore, migrate } from '@aispm/store';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Processor } from './processor.ts';
 import { Scorer } from './scorer.ts';

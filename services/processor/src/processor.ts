@@ -2,15 +2,12 @@ import {
   CONFIG_KEYS,
   InvalidRecordError,
   silentLogger,
-  type Batch,
-  type Bus,
-  type BusRecord,
   type Config,
   type Logger,
   type OutgoingRecord,
-  type Store,
-  type Subscription,
 } from '@aispm/core';
+import { type Batch, type Bus, type BusRecord, type Subscription } from '@aispm/bus';
+import { type Store } from '@aispm/store';
 import { Scorer, type ScorerOptions } from './scorer.ts';
 import type { StateBackend } from './state/backend.ts';
 import type { Checkpoint } from './state/checkpoint.ts';

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChdbStore, clickhouseTime, migrate, type AiEvent } from '@aispm/core';
+import { type AiEvent } from '@aispm/core';
+import { ChdbStore, clickhouseTime, migrate } from '@aispm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentView } from './baseline/view.ts';
 import { Scorer } from './scorer.ts';

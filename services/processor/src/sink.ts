@@ -1,4 +1,5 @@
-import type { AiEvent, AvroColumns } from '@aispm/core';
+import type { AiEvent } from '@aispm/core';
+import type { AvroColumns } from '@aispm/store';
 import type { EntityView } from './baseline/view.ts';
 import { SCORE_MODEL } from './scorer.ts';
 import { toPartsRecord, type AnomalyScoreRecord } from './score/score-codec.ts';

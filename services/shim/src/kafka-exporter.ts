@@ -1,5 +1,6 @@
-import { KafkaBus, createEventCodec, fromReadableSpan, mapSpans, type Bus, type CaptureOptions } from '@aispm/core';
+import { createEventCodec, fromReadableSpan, mapSpans, type CaptureOptions, type Publisher } from '@aispm/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { KafkaProducer } from './kafka-producer.ts';
 
 /** ExportResult of @opentelemetry/core, which the shim does not depend on directly. */
 type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
@@ -8,8 +9,8 @@ export interface KafkaExporterOptions {
   tenant: string;
   topic: string;
   capture: CaptureOptions;
-  /** A bus to publish on; by default a KafkaBus on `brokers`. */
-  bus?: Bus;
+  /** Where to publish (e.g. a test's bus); by default the shim's own Kafka producer on `brokers`. */
+  bus?: Publisher;
   brokers?: string[];
   clientId?: string;
   warn: (message: string) => void;
@@ -34,21 +35,23 @@ export interface KafkaExporterStats {
  */
 export class KafkaEventExporter implements SpanExporter {
   readonly #options: KafkaExporterOptions;
-  readonly #bus: Bus;
+  readonly #bus: Publisher;
+  readonly #producer: KafkaProducer | undefined;
   readonly #codec = createEventCodec();
   readonly stats: KafkaExporterStats = { published: 0, ignored: 0, rejected: 0 };
 
   constructor(options: KafkaExporterOptions) {
     this.#options = options;
-    this.#bus =
-      options.bus ??
-      new KafkaBus({
-        brokers: options.brokers ?? ['127.0.0.1:9092'],
-        clientId: options.clientId ?? 'aispm-shim',
-        // Fail a connection attempt within seconds; the queue in front absorbs the outage.
-        retries: 2,
-        log: (message, level) => options.warn(`aispm shim kafka ${level}: ${message}`),
-      });
+    this.#producer = options.bus
+      ? undefined
+      : new KafkaProducer({
+          brokers: options.brokers ?? ['127.0.0.1:9092'],
+          clientId: options.clientId ?? 'aispm-shim',
+          // Fail a connection attempt within seconds; the queue in front absorbs the outage.
+          retries: 2,
+          log: (message, level) => options.warn(`aispm shim kafka ${level}: ${message}`),
+        });
+    this.#bus = options.bus ?? this.#producer!;
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
@@ -75,7 +78,7 @@ export class KafkaEventExporter implements SpanExporter {
   }
 
   async shutdown(): Promise<void> {
-    if (!this.#options.bus) await this.#bus.close();
+    await this.#producer?.close();
   }
 
   async forceFlush(): Promise<void> {}

@@ -1,5 +1,5 @@
 import { context, propagation, trace } from '@opentelemetry/api';
-import { createLogger, describeError, loadConfig, type Bus, type ToolRisk } from '@aispm/core';
+import { createLogger, describeError, loadConfig, type Publisher, type ToolRisk } from '@aispm/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -15,7 +15,7 @@ import type { ShimTracing } from './tracing.ts';
 
 export type ExporterOptions =
   /** Avro events straight onto the events topic (brokers and topic default to KAFKA_BROKERS, AISPM_TOPIC_EVENTS). */
-  | { kind: 'kafka'; brokers?: string[]; topic?: string; clientId?: string; bus?: Bus }
+  | { kind: 'kafka'; brokers?: string[]; topic?: string; clientId?: string; bus?: Publisher }
   /** OTLP/HTTP protobuf to the gateway (or any OTLP endpoint), e.g. http://127.0.0.1:4318/v1/traces. */
   | { kind: 'otlp'; url: string; headers?: Record<string, string> }
   /** Any OTel SpanExporter, behind the same bounded queue. */

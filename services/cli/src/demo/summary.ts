@@ -1,4 +1,4 @@
-import type { Store } from '@aispm/core';
+import type { Store } from '@aispm/store';
 import { LABEL_ATTRIBUTE, SCENARIOS } from './traffic.ts';
 
 /** What the demo read back from the store: counts, entities, and the top anomalies with their ground truth. */

@@ -37,6 +37,9 @@ export interface Config {
     /** Events re-keyed by user, identity, model and tool, and the entities stage's changelog. */
     entities: string;
     entityState: string;
+    /** GenAI log events (prompts, completions) and GenAI metric points, from the gateway's /v1/logs and /v1/metrics. */
+    genaiLogs: string;
+    genaiMetrics: string;
   };
   /** Which store: chdb in-process or a ClickHouse server; 'auto' follows the mode. */
   store: 'auto' | 'chdb' | 'clickhouse';
@@ -242,6 +245,8 @@ export const CONFIG_KEYS = {
   topicDeadLetter: topic('AISPM_TOPIC_DEAD_LETTER', 'aispm.events.dlq.v1'),
   topicEntities: topic('AISPM_TOPIC_ENTITIES', 'aispm.entities.v1'),
   topicEntityState: topic('AISPM_TOPIC_ENTITY_STATE', 'aispm.entity-state.v1'),
+  topicGenaiLogs: topic('AISPM_TOPIC_GENAI_LOGS', 'aispm.genai-logs.v1'),
+  topicGenaiMetrics: topic('AISPM_TOPIC_GENAI_METRICS', 'aispm.genai-metrics.v1'),
   store: {
     env: 'AISPM_STORE',
     expected: '"auto" (chdb in embedded mode, a ClickHouse server in distributed mode), "chdb" or "clickhouse"',
@@ -544,6 +549,8 @@ export function loadConfig(
       deadLetter: read(k.topicDeadLetter, merged),
       entities: read(k.topicEntities, merged),
       entityState: read(k.topicEntityState, merged),
+      genaiLogs: read(k.topicGenaiLogs, merged),
+      genaiMetrics: read(k.topicGenaiMetrics, merged),
     },
     store: read(k.store, merged),
     processor: {

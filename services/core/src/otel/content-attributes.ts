@@ -81,6 +81,18 @@ export function extractContent(attributes: SpanAttributes, kind: EventKind): Raw
       tool_result: raw('gen_ai.tool.call.result', 'output.value', 'traceloop.entity.output'),
     };
   }
+  if (kind === 'embedding') {
+    // An embedding's response is vectors, not text: output.value and embedding vectors are never a completion.
+    return {
+      prompt:
+        listed(attributes, 'embedding.embeddings', 'embedding.text') ??
+        genAiPrompt(attributes) ??
+        raw('input.value', 'traceloop.entity.input', 'gen_ai.prompt'),
+      completion: null,
+      tool_arguments: null,
+      tool_result: null,
+    };
+  }
   return {
     prompt:
       genAiPrompt(attributes) ??
@@ -102,27 +114,48 @@ export function extractContent(attributes: SpanAttributes, kind: EventKind): Raw
 }
 
 /**
- * Why the model stopped: gen_ai.response.finish_reasons, else the
- * finish_reason of each GenAI output message, else OpenInference's
- * llm.finish_reason, else OpenLLMetry's gen_ai.completion.N.finish_reason.
+ * Why the model stopped: gen_ai.response.finish_reasons (an array, a JSON
+ * array in a string, or a comma-separated string), else the finish_reason of
+ * each GenAI output message, else OpenInference's llm.finish_reason, else the
+ * Anthropic SDK's anthropic.message.stop_reason, else OpenLLMetry's
+ * gen_ai.completion.N.finish_reason. Spelled as sent: spanToEvent normalises.
  * Raw (at most 16, each cut generously): spanToEvent cleans, redacts and only
  * then cuts them to 64 characters, so a cut never hides a secret from redaction.
  */
 export function finishReasons(attributes: SpanAttributes): string[] {
   const max = MAX_RAW_IDENTIFIER;
   const bound = (reasons: string[]): string[] => reasons.slice(0, 16).map((reason) => reason.slice(0, max));
-  const declared = stringList(attributes, 'gen_ai.response.finish_reasons', 16, max);
-  if (declared.length > 0) return declared;
+  const declared =
+    jsonList(attributes, 'gen_ai.response.finish_reasons') ??
+    stringList(attributes, 'gen_ai.response.finish_reasons', 16, max);
+  if (declared.length > 0) return bound(declared);
   const output = attributes.get('gen_ai.output.messages');
   const fromMessages = typeof output === 'string' ? (genAiMessages(output)?.finishReasons ?? []) : [];
   if (fromMessages.length > 0) return bound(fromMessages);
   const openInference = stringList(attributes, 'llm.finish_reason', 16, max);
   if (openInference.length > 0) return openInference;
+  const anthropic = stringList(attributes, 'anthropic.message.stop_reason', 16, max);
+  if (anthropic.length > 0) return anthropic;
   return bound(
     indexed(attributes, 'gen_ai.completion')
       .map((fields) => fields.get('finish_reason'))
       .filter((reason): reason is string => typeof reason === 'string' && reason !== ''),
   );
+}
+
+/** A list sent as a JSON array in a string (some instrumentations serialise arrays so); null when it is not one. */
+function jsonList(attributes: SpanAttributes, key: string): string[] | null {
+  const value = attributes.get(key);
+  if (typeof value !== 'string' || !value.trimStart().startsWith('[')) return null;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (!Array.isArray(parsed)) return null;
+    return parsed
+      .filter((item): item is string => typeof item === 'string' && item.trim() !== '')
+      .map((item) => item.trim());
+  } catch {
+    return null;
+  }
 }
 
 /** System instructions, then the input messages; a value that is not the JSON the convention defines is kept as is. */

@@ -22,6 +22,11 @@ const MAPPED_KEYS = new Set([
   'gen_ai.agent.name',
   'gen_ai.conversation.id',
   'gen_ai.user.id',
+  'gen_ai.user',
+  'gen_ai.request.user',
+  'gen_ai.response.id',
+  'llm.response.id',
+  'anthropic.message.stop_reason',
   'openinference.span.kind',
   'llm.model_name',
   'llm.request.model_name',
@@ -42,6 +47,8 @@ const MAPPED_KEYS = new Set([
   'traceloop.association.properties.session_id',
   'enduser.id',
   'server.address',
+  'url.full',
+  'gen_ai.openai.api_base',
   'error.type',
   'deployment.environment',
   'deployment.environment.name',
@@ -70,8 +77,10 @@ export function eventAttributes(
   span: SpanInput,
   unusable: string[],
   originals: readonly [string, string][] = [],
+  raws: readonly [string, string][] = [],
 ): Record<string, string> {
-  const candidates: [string, string][] = [];
+  // Values the event stores normalised, in the sender's spelling, and the response id under its stable key.
+  const candidates: [string, string][] = [...raws];
   if (span.scope.name !== '') candidates.push(['otel.scope.name', span.scope.name]);
   if (span.status.message !== '') candidates.push(['otel.status_description', span.status.message]);
   if (span.droppedAttributesCount > 0)

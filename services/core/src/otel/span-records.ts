@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from '../bus/bus.ts';
+import type { OutgoingRecord } from '../publisher.ts';
 import type { CaptureOptions } from '../content/capture.ts';
 import type { AvroCodec } from '../event/codec.ts';
 import { eventKey, type AiEvent } from '../event/types.ts';

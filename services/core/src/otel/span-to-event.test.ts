@@ -193,7 +193,8 @@ const CASES: [string, AiEvent][] = [
       tool_risk: 'read',
       latency_ms: 50,
       status: 'error',
-      error_type: 'OperationalError',
+      // Normalised: the snake_case of the exception class, the raw spelling kept as exception.type.
+      error_type: 'operational_error',
       content: {
         policy: 'redacted',
         prompt: null,
@@ -202,6 +203,7 @@ const CASES: [string, AiEvent][] = [
         tool_result: 'no rows',
       },
       attributes: {
+        'exception.type': 'OperationalError',
         'otel.scope.name': 'openinference.instrumentation.openai',
         'service.version': '1.4.2',
         'tool.description': 'Run a read-only SQL query',

@@ -12,6 +12,13 @@ import { identifier, MAX_RAW_IDENTIFIER, stringList, tokenCount } from './attrib
 import { classify } from './classify.ts';
 import { extractContent, finishReasons } from './content-attributes.ts';
 import { eventAttributes } from './event-attributes.ts';
+import {
+  destination,
+  invocationParameter,
+  normaliseErrorType,
+  normaliseFinishReason,
+  responseId,
+} from './normalise.ts';
 import type { SpanAttributes, SpanInput } from './span-input.ts';
 import type { RedactionKind } from '../content/redaction-rules.ts';
 
@@ -45,11 +52,40 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
   const unusable: string[] = [];
   const errorType = identifier(attributes, 'error.type');
   const failed = span.status.code === 'error' || errorType !== null;
+  // Raw spellings of values stored normalised, kept in the event's attributes under their own keys.
+  const raws: [string, string][] = [];
+  const rawErrorType = failed ? (errorType ?? span.exceptionType?.slice(0, MAX_RAW_IDENTIFIER) ?? null) : null;
+  const rawReasons = finishReasons(attributes);
+  const reasons = rawReasons.map(normaliseFinishReason);
+  if (reasons.some((reason, i) => reason !== rawReasons[i]))
+    raws.push([finishReasonsKey(attributes), rawReasons.join(',')]);
+  const models = requestedAndRespondedModels(attributes, failed);
+  const host = destination(attributes);
+  const responseIdValue = responseId(attributes);
+  if (responseIdValue !== null) raws.push(['gen_ai.response.id', responseIdValue]);
   const fields = new IdentifierFields(
     identifierProtector(options.tenant, options.capture.identifiers ?? defaultIdentifierOptions(options.capture)),
     effectivePolicy(options.capture) === 'full',
   );
   const id = fields.one.bind(fields);
+  /**
+   * Protected as sent, then normalised, so a secret is masked before any change
+   * of spelling could hide it from its pattern; the protected raw spelling is
+   * kept among the attributes under rawKey when it differs.
+   */
+  const normalisedId = (
+    field: string,
+    raw: string | null,
+    normalise: (safe: string) => string,
+    rawKey: string | null,
+    keepKinds?: readonly RedactionKind[],
+  ): string | null => {
+    const safe = id(field, raw, keepKinds);
+    if (safe === null) return null;
+    const normal = normalise(safe);
+    if (rawKey !== null && normal !== safe) raws.push([rawKey, safe]);
+    return normal;
+  };
   const event: AiEvent = {
     event_id: eventIdOf(span.traceId, span.spanId),
     trace_id: span.traceId,
@@ -64,7 +100,15 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
     agent: id('agent', agent(attributes)),
     user: id(
       'user',
-      identifier(attributes, 'enduser.id', 'user.id', 'gen_ai.user.id', 'traceloop.association.properties.user_id'),
+      identifier(
+        attributes,
+        'enduser.id',
+        'user.id',
+        'gen_ai.user.id',
+        'traceloop.association.properties.user_id',
+        'gen_ai.user',
+        'gen_ai.request.user',
+      ) ?? invocationParameter(attributes, 'user'),
     ),
     identity: id('identity', identifier(attributes, 'aispm.identity')),
     scopes: fields.list('scopes', stringList(attributes, 'aispm.scopes', 64, MAX_RAW_IDENTIFIER), 64),
@@ -76,27 +120,22 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
       'provider',
       identifier(attributes, 'gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'llm.system'),
     ),
-    request_model: id(
-      'request_model',
-      identifier(
-        attributes,
-        'gen_ai.request.model',
-        'llm.request.model_name',
-        'llm.model_name',
-        'embedding.model_name',
-      ),
-    ),
-    response_model: id(
-      'response_model',
-      identifier(attributes, 'gen_ai.response.model', 'llm.response.model_name', 'llm.model_name'),
-    ),
+    request_model: id('request_model', models.requested),
+    response_model: id('response_model', models.responded),
     tool_name: id(
       'tool_name',
       identifier(attributes, 'gen_ai.tool.name', 'tool.name') ?? traceloopEntity(attributes, 'tool'),
     ),
     tool_risk: toolRisk(attributes, kind),
     // A destination is a host: its address is what security analytics needs, so an IPv4 stays.
-    destination: id('destination', identifier(attributes, 'server.address'), ['ipv4']),
+    destination: normalisedId(
+      'destination',
+      host,
+      // Lowercased only when protection left it whole (a masked host keeps its placeholder as written).
+      (safe) => (safe === host ? safe.toLowerCase() : safe),
+      null,
+      ['ipv4'],
+    ),
     input_tokens: tokenCount(
       attributes,
       ['gen_ai.usage.input_tokens', 'gen_ai.usage.prompt_tokens', 'llm.token_count.prompt'],
@@ -111,15 +150,20 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
     status: failed ? 'error' : 'ok',
     // `_OTHER` is the GenAI conventions' error.type for an error of no known class.
     error_type: failed
-      ? (id('error_type', errorType ?? span.exceptionType?.slice(0, MAX_RAW_IDENTIFIER) ?? null) ?? '_OTHER')
+      ? (normalisedId(
+          'error_type',
+          rawErrorType,
+          normaliseErrorType,
+          errorType === null ? 'exception.type' : 'error.type',
+        ) ?? '_OTHER')
       : null,
-    finish_reasons: fields.list('finish_reasons', finishReasons(attributes), 16, 64),
+    finish_reasons: fields.list('finish_reasons', reasons, 16, 64),
     content: captureContent(
       extractContent(attributes, kind),
       options.capture,
       identifier(attributes, 'aispm.capture.policy') ?? undefined,
     ),
-    attributes: eventAttributes(span, unusable, fields.originals),
+    attributes: eventAttributes(span, unusable, fields.originals, raws),
   };
   const reason = invalidReason(event, options.nowMs ?? Date.now());
   return reason === null ? { event } : { rejected: reason };
@@ -183,6 +227,33 @@ class IdentifierFields {
     }
     return list;
   }
+}
+
+/**
+ * The model asked for and the model that answered. OpenInference's
+ * llm.model_name (and embedding.model_name) is the model of the response, a
+ * dated snapshot; the requested one is in llm.request.model_name or in the JSON
+ * of the invocation parameters. A failed call has no responded model unless
+ * one is declared (OpenInference fills llm.model_name from the request then).
+ * When only one model is known, it stands for the requested one too.
+ */
+function requestedAndRespondedModels(
+  attributes: SpanAttributes,
+  failed: boolean,
+): { requested: string | null; responded: string | null } {
+  const declared = identifier(attributes, 'gen_ai.response.model', 'llm.response.model_name');
+  const openInference = identifier(attributes, 'llm.model_name', 'embedding.model_name');
+  const requested =
+    identifier(attributes, 'gen_ai.request.model', 'llm.request.model_name') ??
+    invocationParameter(attributes, 'model');
+  const responded = declared ?? (failed && requested !== null ? null : openInference);
+  return { requested: requested ?? responded, responded };
+}
+
+/** The attribute the finish reasons were read from, for keeping their raw spelling. */
+function finishReasonsKey(attributes: SpanAttributes): string {
+  const keys = ['gen_ai.response.finish_reasons', 'llm.finish_reason', 'anthropic.message.stop_reason'];
+  return keys.find((key) => attributes.has(key)) ?? 'gen_ai.response.finish_reasons';
 }
 
 /** deployment.environment.name (current) or deployment.environment (older), on the resource or else the span. */

@@ -11,19 +11,21 @@ import protobuf from 'protobufjs';
  * the definitions are kept next to this file and compiled by protobufjs at start-up; its
  * reflection decoders are generated code, fast enough for the gateway's hot path.
  */
-const root = protobuf.parse(readFileSync(join(import.meta.dirname, 'trace.proto'), 'utf8')).root;
+export const root = protobuf.parse(readFileSync(join(import.meta.dirname, 'trace.proto'), 'utf8')).root;
+// /v1/logs and /v1/metrics (otlp/signals.ts): their messages use trace.proto's common ones.
+protobuf.parse(readFileSync(join(import.meta.dirname, 'logs-metrics.proto'), 'utf8'), root);
 const RequestType = root.lookupType('opentelemetry.proto.ExportTraceServiceRequest');
 const ResponseType = root.lookupType('opentelemetry.proto.ExportTraceServiceResponse');
 const StatusType = root.lookupType('opentelemetry.proto.RpcStatus');
 
 /** protobufjs yields int64/fixed64 as a Long (or a number without the long package); both print exactly. */
-type Int64 = number | { toString(): string };
+export type Int64 = number | { toString(): string };
 
-interface PbKeyValue {
+export interface PbKeyValue {
   key?: Uint8Array;
   value?: PbAnyValue | null;
 }
-interface PbAnyValue {
+export interface PbAnyValue {
   stringValue?: Uint8Array;
   boolValue?: boolean;
   intValue?: Int64;
@@ -65,7 +67,7 @@ export interface DecodedRequest {
 /** The body is not an ExportTraceServiceRequest at all (truncated, garbage); answered 400. */
 export class UndecodableBody extends Error {}
 
-class InvalidUtf8 extends Error {}
+export class InvalidUtf8 extends Error {}
 
 /** Decodes an ExportTraceServiceRequest; throws UndecodableBody when the bytes are not one. */
 export function decodeTraceRequest(body: Uint8Array): DecodedRequest {
@@ -132,7 +134,7 @@ function spanJson(span: PbSpan): OtlpJson {
   };
 }
 
-function keyValues(list: readonly PbKeyValue[]): OtlpJson[] {
+export function keyValues(list: readonly PbKeyValue[]): OtlpJson[] {
   return list.map((kv) => {
     const key = text(kv.key, 'attribute key');
     return { key, value: anyValue(kv.value, key) };
@@ -143,7 +145,7 @@ function keyValues(list: readonly PbKeyValue[]): OtlpJson[] {
  * An AnyValue in OTLP/JSON form: int64 as a decimal string, bytes as base64. The oneof's
  * member is the one own property: protobufjs puts every member's default on the prototype.
  */
-function anyValue(value: PbAnyValue | null | undefined, key: string): OtlpJson {
+export function anyValue(value: PbAnyValue | null | undefined, key: string): OtlpJson {
   if (!value) return {};
   const has = (field: keyof PbAnyValue): boolean => Object.hasOwn(value, field);
   if (has('stringValue')) return { stringValue: text(value.stringValue, `attribute ${key}`) };
@@ -158,7 +160,7 @@ function anyValue(value: PbAnyValue | null | undefined, key: string): OtlpJson {
 }
 
 /** Proto3 strings must be UTF-8; one that is not rejects its span, naming the field. */
-function text(bytes: Uint8Array | undefined, field = 'scope'): string {
+export function text(bytes: Uint8Array | undefined, field = 'scope'): string {
   if (bytes === undefined || bytes.length === 0) return '';
   const buffer = asBuffer(bytes);
   if (!isUtf8(buffer)) throw new InvalidUtf8(`${field} is not valid UTF-8`);
@@ -166,7 +168,7 @@ function text(bytes: Uint8Array | undefined, field = 'scope'): string {
 }
 
 /** Unset bytes decode as undefined or as protobufjs's shared empty default (a plain array). */
-function hex(bytes: Uint8Array | undefined): string {
+export function hex(bytes: Uint8Array | undefined): string {
   return bytes === undefined || bytes.length === 0 ? '' : asBuffer(bytes).toString('hex');
 }
 

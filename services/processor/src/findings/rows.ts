@@ -1,4 +1,4 @@
-import { clickhouseTime, type Row } from '@aispm/core';
+import { clickhouseTime, type Row } from '@aispm/store';
 import type { DriftReport } from './drift.ts';
 import type { Finding } from './finding.ts';
 

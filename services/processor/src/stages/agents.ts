@@ -1,19 +1,13 @@
 import {
   InvalidRecordError,
-  clickhouseTime,
   createEventCodec,
-  eventRow,
   invalidReason,
-  EVENTS_FROM_AVRO,
-  EVENTS_TABLE,
   type AiEvent,
-  type Bus,
-  type BusRecord,
   type Config,
   type Logger,
-  type Row,
-  type Store,
 } from '@aispm/core';
+import { type Bus, type BusRecord } from '@aispm/bus';
+import { clickhouseTime, eventRow, EVENTS_FROM_AVRO, EVENTS_TABLE, type Row, type Store } from '@aispm/store';
 import { agentView, type ObservedEvent } from '../baseline/view.ts';
 import { createScoreCodec } from '../score/score-codec.ts';
 import { SCORES_FROM_AVRO, SCORES_TABLE, scoreRecord } from '../sink.ts';

@@ -1,4 +1,5 @@
-import { InvalidRecordError, type BusRecord, type Config } from '@aispm/core';
+import { InvalidRecordError, type Config } from '@aispm/core';
+import { type BusRecord } from '@aispm/bus';
 import { fleetKey } from '../baseline/view.ts';
 import { tenantReason } from './agents.ts';
 import { createEntityEventsCodec } from './entity-events.ts';

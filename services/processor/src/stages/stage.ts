@@ -1,4 +1,4 @@
-import type { BusRecord } from '@aispm/core';
+import type { BusRecord } from '@aispm/bus';
 import type { EntityView, ObservedEvent } from '../baseline/view.ts';
 import type { EventSource } from '../scorer.ts';
 import type { Score } from '../score/score.ts';

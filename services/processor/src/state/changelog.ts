@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
-import { AispmError, kafkajs, type Bus } from '@aispm/core';
+import { AispmError } from '@aispm/core';
+import { kafkajs, type Bus } from '@aispm/bus';
 import type { StateBackend } from './backend.ts';
 import { createCheckpointCodec, type Checkpoint } from './checkpoint.ts';
 

@@ -1,4 +1,4 @@
-import { clickhouseTime, type Store } from '@aispm/core';
+import { clickhouseTime, type Store } from '@aispm/store';
 import type { StateBackend } from './backend.ts';
 import type { Checkpoint } from './checkpoint.ts';
 

@@ -1,0 +1,9 @@
+// @aispm/store: the Store contract and its implementations (embedded chdb, ClickHouse), and the migrations runner.
+// Pipeline-only: never loaded into a customer's app.
+
+export { ChdbStore, type ChdbStoreOptions } from './chdb.ts';
+export { ClickHouseStore, type ClickHouseStoreOptions } from './clickhouse.ts';
+export { migrate, MIGRATIONS_DIR, type MigrateOptions, type MigrationFile, type AppliedMigration } from './migrate.ts';
+export { eventRow, clickhouseTime, EVENTS_FROM_AVRO, EVENTS_TABLE } from './event-row.ts';
+export { StoreError } from './store-error.ts';
+export type { Store, Row, QueryParams, AvroColumns, AvroRecords } from './store.ts';
