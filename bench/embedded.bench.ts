@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,10 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { loadConfig, silentLogger, tuneGarbageCollection } from '@aispm/core';
 import { startRuntime } from '@aispm/cli';
 import { startGateway } from '@aispm/gateway';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { machineBusy, median, percentile, type Benchmark } from './harness.ts';
+import { genAiBatches } from './support/genai-batches.ts';
 import type { Answer, PacedJob, PacedResult } from './support/paced-sender.ts';
 
 /**
@@ -32,47 +29,6 @@ const BODIES = 160;
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 20_000);
 const TARGET_RATE = 20_000;
 const KEY = 'bench-key-0123456789abcdef';
-
-/** Protobuf requests, and where each holds its spans' trace ids (the sender makes every request's ids unique there). */
-function bodies(): { bodies: Uint8Array[]; traceIdAt: number[][] } {
-  const traceIdAt: number[][] = [];
-  const made = Array.from({ length: BODIES }, (_, b) => {
-    const memory = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': `bench-app-${b % 5}`, 'deployment.environment.name': 'prod' }),
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-    });
-    const tracer = provider.getTracer('bench', '1.0.0');
-    for (let i = 0; i < SPANS_PER_BODY; i++) {
-      const tool = i % 3 === 0;
-      tracer
-        .startSpan(tool ? 'execute_tool search' : 'chat gpt-4o', {
-          attributes: tool
-            ? {
-                'gen_ai.operation.name': 'execute_tool',
-                'gen_ai.tool.name': 'search',
-                'gen_ai.agent.name': `agent-${i % 9}`,
-              }
-            : {
-                'gen_ai.operation.name': 'chat',
-                'gen_ai.provider.name': 'openai',
-                'gen_ai.request.model': 'gpt-4o',
-                'gen_ai.agent.name': `agent-${i % 9}`,
-                'gen_ai.usage.input_tokens': 100 + i,
-                'gen_ai.usage.output_tokens': 20 + (i % 50),
-                'enduser.id': `user-${i % 800}`,
-                'bench.nonce': randomBytes(4).toString('hex'),
-              },
-        })
-        .end();
-    }
-    const spans = memory.getFinishedSpans();
-    const body = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
-    traceIdAt.push(spans.map((span) => body.indexOf(Buffer.from(span.spanContext().traceId, 'hex'))));
-    return body;
-  });
-  return { bodies: made, traceIdAt };
-}
 
 interface Round {
   /** Score rows made queryable per second over the round (first answer to last row). */
@@ -102,7 +58,7 @@ const bench: Benchmark = {
     const gateway = await startGateway({ bus: runtime.bus, config, log: silentLogger });
     try {
       const url = `${gateway.url}/v1/traces`;
-      const payloads = bodies();
+      const batches = genAiBatches(BODIES, SPANS_PER_BODY);
       let rounds = 0;
       const scoreRows = async (): Promise<number> =>
         Number((await runtime.store.query<{ n: string }>('SELECT count() AS n FROM anomaly_scores'))[0]!.n);
@@ -123,8 +79,8 @@ const bench: Benchmark = {
         const job: PacedJob = {
           url,
           key: KEY,
-          bodies: payloads.bodies,
-          traceIdAt: payloads.traceIdAt,
+          bodies: batches.map((b) => b.body),
+          traceIdAt: batches.map((b) => b.traceIdAt),
           round: ++rounds,
           spansPerBody: SPANS_PER_BODY,
           rate,

@@ -1,12 +1,10 @@
 import { loadConfig, silentLogger } from '@aispm/core';
 import { KafkaBus } from '@aispm/bus';
 import { startGateway, type RunningGateway } from '@aispm/gateway';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { Worker } from 'node:worker_threads';
 import { startKafkaBroker } from '../test/setup/kafka-broker.ts';
 import { machineBusy, percentile, repeat, type Benchmark } from './harness.ts';
+import { genAiBatches } from './support/genai-batches.ts';
 import type { SendJob, SendResult } from './support/otlp-sender.ts';
 
 /**
@@ -20,43 +18,6 @@ const BATCH = 512;
 const SENDERS = 8;
 const BATCHES_PER_REPEAT = 60;
 const KEY = 'bench-key-0123456789abcdef';
-
-function genAiBatches(count: number): Uint8Array[] {
-  return Array.from({ length: count }, (_, b) => {
-    const memory = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': `bench-app-${b % 5}`, 'deployment.environment.name': 'prod' }),
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-    });
-    const tracer = provider.getTracer('bench', '1.0.0');
-    for (let i = 0; i < BATCH; i++) {
-      const tool = i % 3 === 0;
-      tracer
-        .startSpan(tool ? 'execute_tool search' : 'chat gpt-4o', {
-          attributes: tool
-            ? {
-                'gen_ai.operation.name': 'execute_tool',
-                'gen_ai.tool.name': 'search',
-                'gen_ai.agent.name': `agent-${i % 9}`,
-                'aispm.tool.risk': 'read',
-              }
-            : {
-                'gen_ai.operation.name': 'chat',
-                'gen_ai.provider.name': 'openai',
-                'gen_ai.request.model': 'gpt-4o',
-                'gen_ai.response.model': 'gpt-4o-2024-08-06',
-                'gen_ai.agent.name': `agent-${i % 9}`,
-                'gen_ai.usage.input_tokens': 100 + i,
-                'gen_ai.usage.output_tokens': 20 + (i % 50),
-                'server.address': 'api.openai.com',
-                'enduser.id': `user-${i % 800}`,
-              },
-        })
-        .end();
-    }
-    return ProtobufTraceSerializer.serializeRequest(memory.getFinishedSpans())!;
-  });
-}
 
 const bench: Benchmark = {
   description: `OTLP protobuf batches of ${BATCH} spans → gateway → real Kafka broker`,
@@ -77,7 +38,7 @@ const bench: Benchmark = {
     try {
       gateway = await startGateway({ bus, config, log: silentLogger });
       const url = `${gateway.url}/v1/traces`;
-      const bodies = genAiBatches(16);
+      const bodies = genAiBatches(16, BATCH).map((b) => b.body);
       const latencies: number[] = [];
       let failures = 0;
       let measuring = false;

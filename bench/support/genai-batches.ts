@@ -1,0 +1,53 @@
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+
+/** One OTLP protobuf request, and where it holds each span's 16-byte trace id. */
+export interface GenAiBatch {
+  body: Buffer;
+  traceIdAt: number[];
+}
+
+/**
+ * `count` ExportTraceServiceRequests of `spans` GenAI spans each, made by the real OTel
+ * SDK: chat calls by nine agents with tokens, and every third span a tool call.
+ */
+export function genAiBatches(count: number, spans: number): GenAiBatch[] {
+  return Array.from({ length: count }, (_, b) => {
+    const memory = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': `bench-app-${b % 5}`, 'deployment.environment.name': 'prod' }),
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+    });
+    const tracer = provider.getTracer('bench', '1.0.0');
+    for (let i = 0; i < spans; i++) {
+      const tool = i % 3 === 0;
+      tracer
+        .startSpan(tool ? 'execute_tool search' : 'chat gpt-4o', {
+          attributes: tool
+            ? {
+                'gen_ai.operation.name': 'execute_tool',
+                'gen_ai.tool.name': 'search',
+                'gen_ai.agent.name': `agent-${i % 9}`,
+                'aispm.tool.risk': 'read',
+              }
+            : {
+                'gen_ai.operation.name': 'chat',
+                'gen_ai.provider.name': 'openai',
+                'gen_ai.request.model': 'gpt-4o',
+                'gen_ai.response.model': 'gpt-4o-2024-08-06',
+                'gen_ai.agent.name': `agent-${i % 9}`,
+                'gen_ai.usage.input_tokens': 100 + i,
+                'gen_ai.usage.output_tokens': 20 + (i % 50),
+                'server.address': 'api.openai.com',
+                'enduser.id': `user-${i % 800}`,
+              },
+        })
+        .end();
+    }
+    const finished = memory.getFinishedSpans();
+    const body = Buffer.from(ProtobufTraceSerializer.serializeRequest(finished)!);
+    const traceIdAt = finished.map((span) => body.indexOf(Buffer.from(span.spanContext().traceId, 'hex')));
+    return { body, traceIdAt };
+  });
+}
