@@ -200,6 +200,27 @@ describe('gateway bounds', () => {
     expect(metrics).toMatch(/aispm_gateway_backlog_events 10/);
   });
 
+  it('bounds open connections: stalled ones past AISPM_GATEWAY_MAX_CONNECTIONS are closed at once', async () => {
+    const gw = await start({ AISPM_GATEWAY_MAX_CONNECTIONS: '4' });
+    const sockets = Array.from({ length: 8 }, () => connect(Number(gw.traces.port), '127.0.0.1'));
+    const closed = sockets.map(
+      (socket) => new Promise<boolean>((resolve) => socket.once('close', () => resolve(true))),
+    );
+    // Past the bound Node closes each new connection; the first four stay open, sending nothing.
+    const first = await Promise.race([
+      Promise.all(closed.slice(4)).then(() => 'excess closed'),
+      new Promise((resolve) => setTimeout(() => resolve('timeout'), 5000)),
+    ]);
+    expect(first).toBe('excess closed');
+    const open = await new Promise<number>((resolve, reject) =>
+      gw.gateway.app.server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
+    );
+    expect(open).toBe(4);
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(closed.slice(0, 4));
+    expect((await post(gw, KEY_GLOBEX)).status).toBe(200);
+  });
+
   it('stops intake on shutdown: 503 with Retry-After to new requests once admitted ones have published', async () => {
     const gw = await start({ AISPM_GATEWAY_BODY_IDLE_TIMEOUT_MS: '1000' });
     const slow = stalled(gw, KEY_ACME, 10);

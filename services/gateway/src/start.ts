@@ -37,6 +37,8 @@ export async function startGateway(options: { bus: Bus; config: Config; log: Log
   await bus.ensureTopics([{ topic: config.topics.events, partitions: config.partitions }]);
   const built = buildGateway({ bus, config, keys, log });
   const { app, metricsApp } = built;
+  // Connections that stall before a request is admitted hold no slot: bound them too (Node closes the excess).
+  app.server.maxConnections = config.gateway.maxConnections;
   const stopIntake = (): Promise<void> => built.stopIntake();
   const close = async (): Promise<void> => {
     await Promise.all([app.close(), metricsApp.close()]);

@@ -71,6 +71,8 @@ export interface Config {
     port: number;
     maxBodyBytes: number;
     maxInFlight: number;
+    /** Open connections the public listener keeps; more are closed as they arrive. */
+    maxConnections: number;
     publishTimeoutMs: number;
     /** `tenant:key` entries (or `tenant:sha256:<hex>`), one per line or comma-separated; parsed by the gateway. */
     keys: string | null;
@@ -373,6 +375,12 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().int().min(1).max(10_000),
     default: 64,
   } satisfies Key<number>,
+  gatewayMaxConnections: {
+    env: 'AISPM_GATEWAY_MAX_CONNECTIONS',
+    expected: 'an integer from 1 to 1000000 (open connections the gateway keeps; more are closed at once)',
+    schema: z.coerce.number().int().min(1).max(1_000_000),
+    default: 1024,
+  } satisfies Key<number>,
   gatewayPublishTimeoutMs: {
     env: 'AISPM_GATEWAY_PUBLISH_TIMEOUT_MS',
     expected: 'an integer from 100 to 120000 (ms to wait for Kafka to acknowledge before answering 503)',
@@ -576,6 +584,7 @@ export function loadConfig(
       port: read(k.gatewayPort, merged),
       maxBodyBytes: read(k.gatewayMaxBodyBytes, merged),
       maxInFlight: read(k.gatewayMaxInFlight, merged),
+      maxConnections: read(k.gatewayMaxConnections, merged),
       publishTimeoutMs: read(k.gatewayPublishTimeoutMs, merged),
       keys: read(k.gatewayKeys, merged),
       tenantMaxInFlight: read(k.gatewayTenantMaxInFlight, merged),
