@@ -182,7 +182,12 @@ describe('gateway bounds', () => {
 
   it('answers 503 with Retry-After while the processor is behind, and 200 once it has caught up', async () => {
     const backlog = { records: 0, bytes: 0 };
-    const bus = Object.assign(new MemoryBus({ log: () => undefined }), { backlog: () => backlog });
+    const genaiLogs = { records: 0, bytes: 0 };
+    const none = { records: 0, bytes: 0 };
+    const bus = Object.assign(new MemoryBus({ log: () => undefined }), {
+      backlog: (topic: string) =>
+        topic === gw.config.topics.events ? backlog : topic === gw.config.topics.genaiLogs ? genaiLogs : none,
+    });
     const gw = await start({ AISPM_BACKLOG_MAX_EVENTS: '1000', AISPM_BACKLOG_MAX_BYTES: '1000000' }, bus);
     expect((await post(gw, KEY_ACME)).status).toBe(200);
     backlog.records = 1000;
@@ -198,6 +203,11 @@ describe('gateway bounds', () => {
     const metrics = await metricsText(gw);
     expect(metrics).toMatch(/aispm_gateway_requests_refused_total\{code="pipeline_backlog"\} 2/);
     expect(metrics).toMatch(/aispm_gateway_backlog_events 10/);
+    // The GenAI sink's backlog counts too: a lagging log sink holds back every signal.
+    genaiLogs.records = 995;
+    expect((await post(gw, KEY_ACME)).status).toBe(503);
+    genaiLogs.records = 0;
+    expect((await post(gw, KEY_ACME)).status).toBe(200);
   });
 
   it('bounds open connections: stalled ones past AISPM_GATEWAY_MAX_CONNECTIONS are closed at once', async () => {

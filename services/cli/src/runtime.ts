@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Config, type Logger } from '@aispm/core';
+import { consumerGroups, type Config, type Logger } from '@aispm/core';
 import { KafkaBus, SqliteBus, type Bus } from '@aispm/bus';
 import { ChdbStore, ClickHouseStore, migrate, type Store } from '@aispm/store';
 import { GenAiSink, KafkaChangelog, Processor } from '@aispm/processor';
@@ -93,10 +93,10 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     // Kafka keeps what the stages have not processed: nothing to drain there, and the lag is the whole group's.
     if (!bus.backlog || bus.kind === 'kafka') return null;
     const stages = [{ topic: topics.events, group: config.processor.group }];
-    if (fleet) stages.push({ topic: topics.entities, group: `${config.processor.group}.entities` });
-    const genaiGroups = GenAiSink.groupsOf(config.processor.group);
-    stages.push({ topic: topics.genaiLogs, group: genaiGroups.logs });
-    stages.push({ topic: topics.genaiMetrics, group: genaiGroups.metrics });
+    const groups = consumerGroups(config.processor.group);
+    if (fleet) stages.push({ topic: topics.entities, group: groups.entities });
+    stages.push({ topic: topics.genaiLogs, group: groups.genaiLogs });
+    stages.push({ topic: topics.genaiMetrics, group: groups.genaiMetrics });
     const left = { events: 0, bytes: 0 };
     for (const { topic, group } of stages) {
       const b = bus.backlog(topic, group);

@@ -2,7 +2,7 @@
 // The Bus and Store and their implementations are pipeline-only: @aispm/bus and @aispm/store.
 
 export { AispmError, ConfigError, InvalidRecordError, describeError } from './errors.ts';
-export { loadConfig, CONFIG_KEYS, type Config } from './config/config.ts';
+export { loadConfig, consumerGroups, CONFIG_KEYS, type Config } from './config/config.ts';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.ts';
 export { tuneGarbageCollection } from './gc.ts';
 export { sizeThreadPool } from './thread-pool.ts';

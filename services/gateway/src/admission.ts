@@ -25,6 +25,8 @@ export interface AdmissionOptions {
   topic: string;
   /** The consumer group whose backlog is bounded (the processor's). */
   group: string;
+  /** Other topics and groups whose backlogs count too (the GenAI sink's). */
+  alsoBacklogOf?: readonly { topic: string; group: string }[];
   maxInFlight: number;
   tenantMaxInFlight: number;
   maxBytes: number;
@@ -80,12 +82,19 @@ export class Admission {
   /** The processor's backlog now, or null when the bus cannot tell (Kafka). Cheap: the bus keeps running counters. */
   backlog(): Backlog | null {
     if (!this.#bus.backlog) return null;
-    let value: Backlog;
-    try {
-      value = this.#bus.backlog(this.#options.topic, this.#options.group);
-    } catch {
-      // A bus that cannot tell right now (the topic is not there yet) bounds nothing.
-      return null;
+    const value: Backlog = { records: 0, bytes: 0 };
+    const streams = [
+      { topic: this.#options.topic, group: this.#options.group },
+      ...(this.#options.alsoBacklogOf ?? []),
+    ];
+    for (const { topic, group } of streams) {
+      try {
+        const one = this.#bus.backlog(topic, group);
+        value.records += one.records;
+        value.bytes += one.bytes;
+      } catch {
+        // A bus that cannot tell right now (the topic is not there yet) bounds nothing for it.
+      }
     }
     this.#options.metrics?.backlogEvents.set(value.records);
     this.#options.metrics?.backlogBytes.set(value.bytes);

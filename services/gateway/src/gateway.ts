@@ -11,6 +11,7 @@ import {
   type Logger,
   type OutgoingRecord,
   type RejectedSpan,
+  consumerGroups,
 } from '@aispm/core';
 import { type Bus } from '@aispm/bus';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -115,6 +116,10 @@ export function buildGateway(options: GatewayOptions): Gateway {
     bus,
     topic: config.topics.events,
     group: config.processor.group,
+    alsoBacklogOf: [
+      { topic: config.topics.genaiLogs, group: consumerGroups(config.processor.group).genaiLogs },
+      { topic: config.topics.genaiMetrics, group: consumerGroups(config.processor.group).genaiMetrics },
+    ],
     maxInFlight: limits.maxInFlight,
     tenantMaxInFlight: bounds.tenantMaxInFlight,
     maxBytes: limits.maxBytesInFlight,

@@ -6,6 +6,7 @@ import {
   type GenAiLogEvent,
   type GenAiMetricPoint,
   type Logger,
+  consumerGroups,
 } from '@aispm/core';
 import type { Batch, Bus, Subscription } from '@aispm/bus';
 import { clickhouseTime, type Row, type Store } from '@aispm/store';
@@ -50,7 +51,8 @@ export class GenAiSink {
   }
 
   static groupsOf(group: string): { logs: string; metrics: string } {
-    return { logs: `${group}.genai-logs`, metrics: `${group}.genai-metrics` };
+    const { genaiLogs, genaiMetrics } = consumerGroups(group);
+    return { logs: genaiLogs, metrics: genaiMetrics };
   }
 
   async start(): Promise<void> {

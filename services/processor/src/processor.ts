@@ -5,6 +5,7 @@ import {
   type Config,
   type Logger,
   type OutgoingRecord,
+  consumerGroups,
 } from '@aispm/core';
 import { type Batch, type Bus, type BusRecord, type Subscription } from '@aispm/bus';
 import { type Store } from '@aispm/store';
@@ -236,7 +237,7 @@ export class Processor {
     const group = this.options.group ?? 'aispm-processor';
     this.subscription = await this.options.bus.subscribe({
       topic: this.stage.topic,
-      group: this.options.stage === 'entities' ? `${group}.entities` : group,
+      group: this.options.stage === 'entities' ? consumerGroups(group).entities : group,
       handler: (batch) => this.handle(batch),
       maxBatchSize: this.options.maxBatchSize ?? CONFIG_KEYS.processorBatch.default,
       lingerMs: this.options.lingerMs ?? 0,

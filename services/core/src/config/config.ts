@@ -515,6 +515,24 @@ function identifierOptions(env: Env): IdentifierOptions {
   };
 }
 
+/**
+ * The consumer groups of the pipeline's stages, all named from AISPM_PROCESSOR_GROUP, so
+ * that the processor, the GenAI sink, the drain and the gateway's backlog bound agree.
+ */
+export function consumerGroups(group: string): {
+  agents: string;
+  entities: string;
+  genaiLogs: string;
+  genaiMetrics: string;
+} {
+  return {
+    agents: group,
+    entities: `${group}.entities`,
+    genaiLogs: `${group}.genai-logs`,
+    genaiMetrics: `${group}.genai-metrics`,
+  };
+}
+
 /** Parses the configuration from the environment; `overrides` (from CLI flags) win over it. */
 export function loadConfig(
   env: Env = process.env,
