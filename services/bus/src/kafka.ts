@@ -293,6 +293,8 @@ export class KafkaBus implements Bus {
 
   async #lag(topic: string, group: string): Promise<number> {
     await this.#connect();
+    // Asking the brokers for a missing topic's offsets ties up the admin client in retries (readiness included).
+    await this.#requireTopic(topic);
     const [ends, committed] = await Promise.all([
       this.#admin.fetchTopicOffsets(topic),
       this.#admin.fetchOffsets({ groupId: group, topics: [topic] }),

@@ -34,7 +34,13 @@ export async function startGateway(options: { bus: Bus; config: Config; log: Log
     );
   }
   const keys = parseApiKeys(config.gateway.keys);
-  await bus.ensureTopics([{ topic: config.topics.events, partitions: config.partitions }]);
+  // Every topic the gateway publishes to: traces, GenAI log events and GenAI metric points.
+  await bus.ensureTopics(
+    [config.topics.events, config.topics.genaiLogs, config.topics.genaiMetrics].map((topic) => ({
+      topic,
+      partitions: config.partitions,
+    })),
+  );
   const built = buildGateway({ bus, config, keys, log });
   const { app, metricsApp } = built;
   // Connections that stall before a request is admitted hold no slot: bound them too (Node closes the excess).
