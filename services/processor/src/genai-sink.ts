@@ -50,18 +50,13 @@ export class GenAiSink {
     this.#options = options;
   }
 
-  static groupsOf(group: string): { logs: string; metrics: string } {
-    const { genaiLogs, genaiMetrics } = consumerGroups(group);
-    return { logs: genaiLogs, metrics: genaiMetrics };
-  }
-
   async start(): Promise<void> {
     const { bus, topics, group, maxBatchSize } = this.#options;
-    const groups = GenAiSink.groupsOf(group);
+    const groups = consumerGroups(group);
     this.#subscriptions.push(
       await bus.subscribe({
         topic: topics.genaiLogs,
-        group: groups.logs,
+        group: groups.genaiLogs,
         maxBatchSize,
         handler: (batch) => this.#store(batch, this.#logCodec, GENAI_LOGS_TABLE, logRow, 'logs'),
       }),
@@ -69,7 +64,7 @@ export class GenAiSink {
     this.#subscriptions.push(
       await bus.subscribe({
         topic: topics.genaiMetrics,
-        group: groups.metrics,
+        group: groups.genaiMetrics,
         maxBatchSize,
         handler: (batch) => this.#store(batch, this.#metricCodec, GENAI_METRICS_TABLE, metricRow, 'metrics'),
       }),
