@@ -1,5 +1,5 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { createEventCodec, eventKey, type OutgoingRecord } from '@aispm/core';
+import { createEventCodec, traceKey, type OutgoingRecord } from '@aispm/core';
 import { KafkaBus } from '@aispm/bus';
 import { generateTraffic } from '@aispm/cli';
 
@@ -73,7 +73,7 @@ function encodedChunks(events: number, chunk: number): OutgoingRecord[][] {
     spanMs: 24 * 3_600_000,
     endMs: Date.now() - 60_000,
   })) {
-    records.push({ key: eventKey(event), value: codec.encode(event) });
+    records.push({ key: traceKey(event), value: codec.encode(event) });
   }
   const chunks: OutgoingRecord[][] = [];
   for (let i = 0; i < records.length; i += chunk) chunks.push(records.slice(i, i + chunk));

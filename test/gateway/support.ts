@@ -7,9 +7,18 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
-import { createEventCodec, loadConfig, silentLogger, type AiEvent, type Config } from '@aispm/core';
+import {
+  createEventCodec,
+  loadConfig,
+  RECORD_HEADER,
+  silentLogger,
+  SPAN_LINK_RECORD,
+  type AiEvent,
+  type Config,
+} from '@aispm/core';
 import { KafkaBus, type Subscription } from '@aispm/bus';
 import { startGateway, type RunningGateway } from '@aispm/gateway';
+import { KafkaChangelog, TraceStage } from '@aispm/processor';
 import { until } from '../support/until.ts';
 
 export const KEY_ACME = 'acme-key-0123456789abcdef';
@@ -19,19 +28,33 @@ export interface TestGateway {
   gateway: RunningGateway;
   bus: KafkaBus;
   config: Config;
-  /** Events read back off the events topic so far. */
+  /** Events read back off the events topic so far; with `assemble`, off the attributed topic (after trace assembly). */
   events: AiEvent[];
   waitForEvents(predicate: (events: AiEvent[]) => boolean, what: string, timeoutMs?: number): Promise<AiEvent[]>;
+  /** The traces stage, with `assemble`. */
+  traces: TraceStage | null;
   close(): Promise<void>;
 }
 
+export interface TestGatewayOptions {
+  /** Run the processor's traces stage behind the gateway and read its output (attributed, merged events) instead. */
+  assemble?: boolean;
+}
+
 /** A gateway on loopback (port 0) in front of a real broker, with a consumer reading its topic back. */
-export async function startTestGateway(brokers: string[], env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  brokers: string[],
+  env: Record<string, string> = {},
+  options: TestGatewayOptions = {},
+): Promise<TestGateway> {
   const run = randomUUID().slice(0, 8);
   const config = loadConfig({
     AISPM_MODE: 'distributed',
     KAFKA_BROKERS: brokers.join(','),
     AISPM_TOPIC_EVENTS: `gw.events.${run}`,
+    AISPM_TOPIC_ATTRIBUTED: `gw.attributed.${run}`,
+    AISPM_TOPIC_TRACE_STATE: `gw.trace-state.${run}`,
+    AISPM_TOPIC_DEAD_LETTER: `gw.dlq.${run}`,
     AISPM_PARTITIONS: '3',
     AISPM_GATEWAY_PORT: '0',
     AISPM_METRICS_PORT: '0',
@@ -40,14 +63,17 @@ export async function startTestGateway(brokers: string[], env: Record<string, st
   });
   const bus = new KafkaBus({ brokers, log: () => undefined });
   const gateway = await startGateway({ bus, config, log: silentLogger });
+  const traces = options.assemble ? await startTraceStage(bus, config) : null;
   const codec = createEventCodec();
   const events: AiEvent[] = [];
   const reader = new KafkaBus({ brokers, log: () => undefined, consumer: { maxWaitTimeMs: 100 } });
   const subscription: Subscription = await reader.subscribe({
-    topic: config.topics.events,
+    topic: options.assemble ? config.topics.attributed : config.topics.events,
     group: `gw-reader-${run}`,
     handler: (batch) => {
-      for (const record of batch.records) events.push(codec.decode(record.value));
+      // Span links (spans that are no AI action, for trace assembly) are not events.
+      for (const record of batch.records)
+        if (record.headers[RECORD_HEADER] !== SPAN_LINK_RECORD) events.push(codec.decode(record.value));
       return Promise.resolve();
     },
   });
@@ -56,6 +82,7 @@ export async function startTestGateway(brokers: string[], env: Record<string, st
     bus,
     config,
     events,
+    traces,
     async waitForEvents(predicate, what, timeoutMs = 30_000) {
       await until(() => predicate(events), what, { timeoutMs, context: () => `have ${events.length} events` });
       return events;
@@ -64,9 +91,38 @@ export async function startTestGateway(brokers: string[], env: Record<string, st
       await subscription.stop();
       await reader.close();
       await gateway.close();
+      await traces?.stop();
       await bus.close();
     },
   };
+}
+
+/** The processor's traces stage on the test broker, as `aispm up` runs it in distributed mode. */
+async function startTraceStage(bus: KafkaBus, config: Config): Promise<TraceStage> {
+  const { topics } = config;
+  await bus.ensureTopics([
+    { topic: topics.attributed, partitions: config.partitions },
+    { topic: topics.traceState, partitions: config.partitions, compacted: true },
+    { topic: topics.deadLetter, partitions: 1 },
+  ]);
+  const state = new KafkaChangelog({
+    bus,
+    brokers: config.kafka.brokers,
+    topic: topics.traceState,
+    eventsTopic: topics.events,
+  });
+  const traces = new TraceStage({
+    bus,
+    topics,
+    state,
+    group: `gw-traces-${topics.events}`,
+    ...config.processor.attribution,
+    maxBatchSize: config.processor.maxBatchSize,
+    concurrency: config.processor.concurrency,
+    tickMs: 250,
+  });
+  await traces.start();
+  return traces;
 }
 
 function sha256Hex(text: string): string {

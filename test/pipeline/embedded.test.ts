@@ -51,7 +51,7 @@ beforeAll(async () => {
       return Promise.resolve();
     },
   });
-  processor = new Processor({ bus, store, topics: config.topics });
+  processor = new Processor({ bus, store, topics: config.topics, topic: config.topics.events });
   await processor.start();
 });
 

@@ -82,7 +82,7 @@ beforeAll(async () => {
       partitions: 4,
     })),
   );
-  agents = new Processor({ bus, store, topics, now, maxBatchSize: 500, fleet: true });
+  agents = new Processor({ bus, store, topics, topic: topics.events, now, maxBatchSize: 500, fleet: true });
   entities = new Processor({ bus, store, topics, now, stage: 'entities' });
   await entities.start();
   await agents.start();

@@ -57,7 +57,7 @@ beforeAll(async () => {
       return Promise.resolve();
     },
   });
-  processor = new Processor({ bus, store, topics, group: `it-processor-${run}`, fleet: true });
+  processor = new Processor({ bus, store, topics, topic: topics.events, group: `it-processor-${run}`, fleet: true });
   entities = new Processor({ bus, store, topics, group: `it-processor-${run}`, stage: 'entities' });
   await Promise.all([processor.start(), entities.start()]);
 });

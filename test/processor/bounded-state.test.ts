@@ -93,7 +93,15 @@ describe('bounded processor state', () => {
       const agentsLog = warnings();
       const entitiesLog = warnings();
       const analytics = { maxEntitiesPerTenant: CAP };
-      const agents = new Processor({ bus, store, topics, fleet: true, analytics, log: agentsLog.log });
+      const agents = new Processor({
+        bus,
+        store,
+        topics,
+        topic: topics.events,
+        fleet: true,
+        analytics,
+        log: agentsLog.log,
+      });
       const entities = new Processor({ bus, store, topics, stage: 'entities', analytics, log: entitiesLog.log });
       await entities.start();
       await agents.start();
@@ -163,7 +171,14 @@ describe('bounded processor state', () => {
     const recent = [...generateTraffic({ seed: 5, total: 600, tenant: 'acme', spanMs: 2 * HOUR_MS, endMs: nowMs })];
     const events = [...old, ...recent];
     await withPipeline(old, async (store, bus) => {
-      const processor = new Processor({ bus, store, topics, analytics: { entityIdleDays: 14 }, maxBatchSize: 100 });
+      const processor = new Processor({
+        bus,
+        store,
+        topics,
+        topic: topics.events,
+        analytics: { entityIdleDays: 14 },
+        maxBatchSize: 100,
+      });
       await processor.start();
       // The old agent's events first, then the recent ones: event time moves on past its idle period.
       await until(() => processor.stats().received === old.length, 'the old events taken', { timeoutMs: 60_000 });

@@ -3,9 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type kafkajs from 'kafkajs';
-import type { AiEvent, Config } from '@aispm/core';
+import { consumerGroups, createEventCodec, loadConfig, type AiEvent, type Config } from '@aispm/core';
 import type { KafkaBus } from '@aispm/bus';
-import { createScoreCodec, type AnomalyScoreRecord } from '@aispm/processor';
+import {
+  agentView,
+  createScoreCodec,
+  Scorer,
+  SOURCE_PARTITION,
+  SOURCE_SEQ,
+  type AnomalyScoreRecord,
+} from '@aispm/processor';
+import { readTopic } from '../support/read-topic.ts';
 
 /** `aispm up` as a child process, for the tests that kill, stop and restart processors. */
 const repo = resolve(import.meta.dirname, '../..');
@@ -18,6 +26,8 @@ export function upTopics(prefix: string): UpTopics {
   const topic = (what: string): string => `${prefix}.${what}`;
   return {
     events: topic('events'),
+    attributed: topic('attributed'),
+    traceState: topic('trace-state'),
     scores: topic('scores'),
     findings: topic('findings'),
     state: topic('state'),
@@ -58,6 +68,8 @@ export function upEnv(o: UpEnvOptions): NodeJS.ProcessEnv {
     ...(o.clientId === undefined ? {} : { AISPM_KAFKA_CLIENT_ID: o.clientId }),
     AISPM_PARTITIONS: String(o.partitions),
     AISPM_TOPIC_EVENTS: o.topics.events,
+    AISPM_TOPIC_ATTRIBUTED: o.topics.attributed,
+    AISPM_TOPIC_TRACE_STATE: o.topics.traceState,
     AISPM_TOPIC_SCORES: o.topics.scores,
     AISPM_TOPIC_FINDINGS: o.topics.findings,
     AISPM_TOPIC_STATE: o.topics.state,
@@ -164,6 +176,15 @@ export async function tearDown(bus: KafkaBus, admin: kafkajs.Admin): Promise<voi
  * (Scores on the topic are not enough: a killed process may have published some
  * whose batch it never committed, which the next process must still process.)
  */
+/** Whether the traces and agents stages of `group` have committed all of their topics. */
+export async function pipelineCommitted(admin: kafkajs.Admin, topics: UpTopics, group: string): Promise<boolean> {
+  const groups = consumerGroups(group);
+  return (
+    (await committedAll(admin, topics.events, groups.traces)) &&
+    (await committedAll(admin, topics.attributed, groups.agents))
+  );
+}
+
 export async function committedAll(admin: kafkajs.Admin, topic: string, group: string): Promise<boolean> {
   const [ends, committed] = await Promise.all([
     admin.fetchTopicOffsets(topic),
@@ -196,3 +217,37 @@ export function withTwinTenant(events: AiEvent[], tenant: string, lag: number): 
 
 /** An event's identity across tenants (event ids are the spans' own, and tenants may share them). */
 export const tenantEventId = (e: { tenant: string; event_id: string }): string => `${e.tenant}\u0000${e.event_id}`;
+
+/**
+ * The scores an uninterrupted agents stage gives the events of a run's attributed
+ * topic, in the order they are there. The traces stage interleaves a trace
+ * partition's events with other partitions' as it goes, so two runs order one
+ * agent's events differently; a run's own stream is what its scores must match.
+ * Records sent twice (a replay of the traces stage) are folded once, by their
+ * source position, as the agents stage does.
+ */
+export async function scoresOfStream(
+  brokers: string[],
+  admin: kafkajs.Admin,
+  topic: string,
+): Promise<Map<string, { score: number; learning: boolean }>> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const total = ends.reduce((n, end) => n + Number(end.high), 0);
+  const records = await readTopic(brokers, topic, total, { timeoutMs: 60_000 });
+  records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+  const codec = createEventCodec();
+  const scorer = new Scorer({ ...loadConfig({}).analytics });
+  const scores = new Map<string, { score: number; learning: boolean }>();
+  for (const record of records) {
+    const event = codec.decode(record.value);
+    const view = agentView(event);
+    const source = {
+      partition: Number(record.headers[SOURCE_PARTITION]),
+      offset: Number(record.headers[SOURCE_SEQ]),
+    };
+    if (scorer.folded(view.key, source)) continue;
+    const { score, learning } = scorer.score(event, view, source);
+    scores.set(tenantEventId(event), { score, learning });
+  }
+  return scores;
+}

@@ -70,7 +70,7 @@ const BATCH = 200;
 
 /** Runs a processor over the whole topic; `state` may fail a save (a crash between rows and checkpoint). */
 async function runToEnd(p: Pipeline, total: number, state?: StateBackend): Promise<Processor> {
-  const processor = new Processor({ ...p, topics, maxBatchSize: BATCH, state });
+  const processor = new Processor({ ...p, topics, topic: topics.events, maxBatchSize: BATCH, state });
   await processor.start();
   await until(() => processor.stats().received >= total, 'every record taken', { timeoutMs: 60_000 });
   await processor.stop();
@@ -136,7 +136,7 @@ describe('two tenants sharing event ids (memory bus, chdb)', () => {
         load: (partitions) => table.load(partitions),
         close: () => table.close(),
       };
-      const first = new Processor({ ...p, topics, maxBatchSize: BATCH, state: crashing });
+      const first = new Processor({ ...p, topics, topic: topics.events, maxBatchSize: BATCH, state: crashing });
       await first.start();
       await until(() => failed, 'the sixth checkpoint to fail', { timeoutMs: 60_000 });
       await first.stop();

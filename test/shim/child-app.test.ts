@@ -25,7 +25,7 @@ describe(`a Node app with the real openai SDK and the shim (${inject('kafkaLabel
 
     const [record] = await readTopic(brokers, topic, 1);
     const event = { key: record!.key, event: createEventCodec().decode(record!.value) };
-    expect(event.key).toBe('acme/invoice-app/-');
+    expect(event.key).toBe(`acme/${event.event.trace_id}`);
     expect(event.event).toMatchObject({
       tenant: 'acme',
       kind: 'llm_call',

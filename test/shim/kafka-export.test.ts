@@ -36,7 +36,7 @@ describe(`shim → Kafka (${inject('kafkaLabel')})`, () => {
     const codec = createEventCodec();
     const received = (await readTopic(brokers, topic, 2)).map((r) => ({ key: r.key, event: codec.decode(r.value) }));
     const llm = received.find((r) => r.event.kind === 'llm_call');
-    expect(llm?.key).toBe('acme/billing-bot/collector');
+    expect(llm?.key).toBe(`acme/${llm?.event.trace_id}`);
     expect(llm?.event).toMatchObject({
       tenant: 'acme',
       app: 'billing-bot',

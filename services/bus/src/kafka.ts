@@ -225,7 +225,12 @@ export class KafkaBus implements Bus {
         await this.#producer.send({
           topic,
           acks: -1,
-          messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
+          messages: chunk.map((r) => ({
+            key: r.key,
+            value: r.value,
+            headers: r.headers ?? {},
+            partition: r.partition,
+          })),
         });
     } catch (err) {
       throw new AispmError(

@@ -4,7 +4,7 @@ import { busClosed, invalidOption, topicMissing } from './bus-errors.ts';
 import { LocalSubscription, settle } from './local-member.ts';
 import { stderrBusLog, type BusLog } from './log.ts';
 import { MemoryPartition } from './memory-partition.ts';
-import { partitionForKey } from '@aispm/core';
+import { partitionOfRecord } from '@aispm/core';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff } from './retry.ts';
 import { checkTopicSpecs, subscribeDefaults } from './validate.ts';
 
@@ -88,7 +88,7 @@ export class MemoryBus implements Bus {
       const added = new Map<number, { records: number; bytes: number }>();
       const timestamp = Date.now();
       for (const record of records) {
-        const p = partitionForKey(record.key, t.partitions.length);
+        const p = partitionOfRecord(record, t.partitions.length);
         // Copies, as a broker would: the caller may reuse its buffer once publish returns.
         t.partitions[p]!.append({
           key: record.key,

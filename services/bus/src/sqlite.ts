@@ -16,7 +16,7 @@
  * compacted topic each key's newest record stays.
  */
 import { resolve } from 'node:path';
-import { AispmError, describeError, partitionForKey, recordBytes } from '@aispm/core';
+import { AispmError, describeError, partitionOfRecord, recordBytes } from '@aispm/core';
 import { BacklogGroup, type CountFrom } from './backlog-group.ts';
 import type { Backlog, Bus, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, invalidOption, topicMissing } from './bus-errors.ts';
@@ -247,7 +247,7 @@ export class SqliteBus implements Bus {
         this.#db.transaction(() => {
           for (let i = 0; i < records.length; i++) {
             const r = records[i]!;
-            const p = (partitions[i] = partitionForKey(r.key, n));
+            const p = (partitions[i] = partitionOfRecord(r, n));
             const headers = r.headers && hasAny(r.headers) ? JSON.stringify(r.headers) : null;
             this.#db.insert(t.id, p, next[p]!++, r.key, r.value, headers, timestamp);
           }

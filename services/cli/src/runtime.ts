@@ -3,17 +3,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { consumerGroups, type Config, type Logger } from '@aispm/core';
 import { KafkaBus, SqliteBus, type Bus } from '@aispm/bus';
 import { ChdbStore, ClickHouseStore, migrate, type Store } from '@aispm/store';
-import { GenAiSink, KafkaChangelog, Processor } from '@aispm/processor';
+import { GenAiSink, KafkaChangelog, Processor, StoreStateTable, TraceStage } from '@aispm/processor';
 
 /**
  * The pipeline in one process: a bus, a store with its migrations applied, and
- * the processor's stages: agents (the events topic) and, unless turned off,
+ * the processor's stages: traces (trace assembly: the events topic → the
+ * attributed topic), agents (per-agent baselines) and, unless turned off,
  * entities (fleet-wide baselines, fed by the agents stage). Which bus and store
  * depends only on the configured mode; everything downstream is the same code.
  */
 export interface Runtime {
   bus: Bus;
   store: Store;
+  /** Trace assembly: attributes events to their agents and merges calls reported twice. */
+  traces: TraceStage;
   processor: Processor;
   /** The entities stage, or null when AISPM_PROCESSOR_FLEET is false. */
   entities: Processor | null;
@@ -66,6 +69,8 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const { topics } = config;
   await bus.ensureTopics([
     { topic: topics.events, partitions: config.partitions },
+    { topic: topics.attributed, partitions: config.partitions },
+    { topic: topics.traceState, partitions: config.partitions, compacted: true },
     { topic: topics.scores, partitions: config.partitions },
     { topic: topics.findings, partitions: config.partitions },
     { topic: topics.deadLetter, partitions: 1 },
@@ -78,8 +83,10 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const { fleet } = config.processor;
   const processor = stageProcessor(config, log, bus, store, 'agents');
   const entities = fleet ? stageProcessor(config, log, bus, store, 'entities') : null;
+  const traces = traceStage(config, log, bus, store);
   await entities?.start();
   await processor.start();
+  await traces.start();
   const genai = new GenAiSink({
     bus,
     store,
@@ -92,8 +99,11 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   const backlog = (): Backlog | null => {
     // Kafka keeps what the stages have not processed: nothing to drain there, and the lag is the whole group's.
     if (!bus.backlog || bus.kind === 'kafka') return null;
-    const stages = [{ topic: topics.events, group: config.processor.group }];
     const groups = consumerGroups(config.processor.group);
+    const stages = [
+      { topic: topics.events, group: groups.traces },
+      { topic: topics.attributed, group: groups.agents },
+    ];
     if (fleet) stages.push({ topic: topics.entities, group: groups.entities });
     stages.push({ topic: topics.genaiLogs, group: groups.genaiLogs });
     stages.push({ topic: topics.genaiMetrics, group: groups.genaiMetrics });
@@ -108,6 +118,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   return {
     bus,
     store,
+    traces,
     processor,
     entities,
     genai,
@@ -126,7 +137,8 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       }
     },
     async close() {
-      // Agents first: their last batches re-key events for the entities stage to take in before it stops.
+      // In stream order: each stage's last batches feed the next before it stops.
+      await traces.stop();
       await processor.stop();
       await entities?.stop();
       await genai.stop();
@@ -136,20 +148,34 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
   };
 }
 
+/** Distributed mode: a stage's state on a compacted changelog next to the topic it consumes. */
+function changelog(config: Config, bus: Bus, topic: string, consumed: string): KafkaChangelog | undefined {
+  if (bus.kind !== 'kafka') return undefined;
+  const { brokers, clientId } = config.kafka;
+  return new KafkaChangelog({ bus, brokers, clientId, topic, eventsTopic: consumed });
+}
+
+function traceStage(config: Config, log: Logger, bus: Bus, store: Store): TraceStage {
+  const { topics } = config;
+  // Embedded: waiting traces in the store.
+  const state = changelog(config, bus, topics.traceState, topics.events) ?? new StoreStateTable(store, topics.events);
+  return new TraceStage({
+    bus,
+    topics,
+    state,
+    log,
+    group: consumerGroups(config.processor.group).traces,
+    ...config.processor.attribution,
+    maxBatchSize: config.processor.maxBatchSize,
+    concurrency: config.processor.concurrency,
+  });
+}
+
 function stageProcessor(config: Config, log: Logger, bus: Bus, store: Store, stage: 'agents' | 'entities'): Processor {
   const { topics } = config;
-  const consumed = stage === 'agents' ? topics.events : topics.entities;
-  // Distributed: state on a compacted changelog next to the consumed topic; embedded: in the store.
-  const state =
-    bus.kind === 'kafka'
-      ? new KafkaChangelog({
-          bus,
-          brokers: config.kafka.brokers,
-          clientId: config.kafka.clientId,
-          topic: stage === 'agents' ? topics.state : topics.entityState,
-          eventsTopic: consumed,
-        })
-      : undefined;
+  const consumed = stage === 'agents' ? topics.attributed : topics.entities;
+  // Embedded: undefined, the processor keeps its state in the store.
+  const state = changelog(config, bus, stage === 'agents' ? topics.state : topics.entityState, consumed);
   return new Processor({
     bus,
     store,

@@ -13,7 +13,10 @@ export {
   TOOL_RISKS,
   CAPTURE_POLICIES,
   eventKey,
+  traceKey,
   eventIdOf,
+  ATTRIBUTIONS,
+  type Attribution,
   type AiEvent,
   type EventKind,
   type ToolRisk,
@@ -27,6 +30,10 @@ export { createEventCodec } from './event/event-codec.ts';
 export {
   createGenAiLogCodec,
   createGenAiMetricCodec,
+  createSpanLinkCodec,
+  RECORD_HEADER,
+  SPAN_LINK_RECORD,
+  type SpanLink,
   type GenAiLogEvent,
   type GenAiMetricPoint,
 } from './event/genai-codecs.ts';
@@ -34,7 +41,7 @@ export { invalidReason, EVENT_LIMITS } from './event/validate.ts';
 
 // publishing and partitioning (the Bus itself is @aispm/bus)
 export type { OutgoingRecord, Publisher } from './publisher.ts';
-export { partitionForKey, murmur2 } from './partitioner.ts';
+export { partitionForKey, partitionOfRecord, murmur2 } from './partitioner.ts';
 export { publishChunks, recordBytes, RECORD_OVERHEAD_BYTES } from './publish-chunks.ts';
 
 // otel mapping and content capture

@@ -33,3 +33,12 @@ export function murmur2(data: Uint8Array): number {
   h ^= h >>> 15;
   return h | 0;
 }
+
+/** The partition a record goes to: its own when it names one (which must exist), else its key's. */
+export function partitionOfRecord(record: { key: string; partition?: number }, partitions: number): number {
+  const { partition } = record;
+  if (partition === undefined) return partitionForKey(record.key, partitions);
+  if (!Number.isInteger(partition) || partition < 0 || partition >= partitions)
+    throw new RangeError(`partition ${partition} does not exist: the topic has ${partitions}`);
+  return partition;
+}

@@ -3,6 +3,8 @@ export interface OutgoingRecord {
   key: string;
   value: Buffer;
   headers?: Record<string, string>;
+  /** The partition to append to; by default the key's (partitionForKey), as Kafka's default partitioner does. */
+  partition?: number;
 }
 
 /**

@@ -26,6 +26,7 @@ export type DecodeReply =
       ok: true;
       packed: PackedRecords;
       ignored: number;
+      links: number;
       rejected: Decoded['rejected'];
       dropped?: Decoded['dropped'];
     }
@@ -42,7 +43,7 @@ if (port) {
   port.on('message', (task: DecodeTask) => {
     let reply: DecodeReply;
     try {
-      const { records, ignored, rejected, dropped } = decodeAndMap(task.body, task.encoding, {
+      const { records, ignored, links, rejected, dropped } = decodeAndMap(task.body, task.encoding, {
         tenant: task.tenant,
         capture,
         codec,
@@ -52,7 +53,7 @@ if (port) {
         metricCodec,
       });
       const packed = packRecords(records);
-      reply = { id: task.id, ok: true, packed, ignored, rejected, dropped };
+      reply = { id: task.id, ok: true, packed, ignored, links, rejected, dropped };
       port.postMessage(reply, [packed.values, packed.ends.buffer as ArrayBuffer]);
     } catch (err) {
       reply = { id: task.id, ok: false, undecodable: err instanceof UndecodableBody, message: (err as Error).message };

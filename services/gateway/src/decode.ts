@@ -18,8 +18,10 @@ export type Encoding = 'protobuf' | 'json';
 /** What a request body came to: the records to publish, and what was left out, by why. */
 export interface Decoded {
   records: OutgoingRecord[];
-  /** Spans that are not AI actions. */
+  /** Spans that are not AI actions (each published as a span link). */
   ignored: number;
+  /** Of `records`, the span links. */
+  links: number;
   rejected: {
     /** Spans with a string field that is not UTF-8 (protobuf). */
     utf8: RejectedSpan[];
@@ -65,6 +67,7 @@ export function decodeAndMap(body: Uint8Array, encoding: Encoding, options: Deco
   return {
     records: mapped.records,
     ignored: mapped.ignored,
+    links: mapped.links,
     rejected: { utf8: decoded.rejected, unreadable: read.rejected, invalid: mapped.rejected },
   };
 }
@@ -91,6 +94,7 @@ function decodeSignal(
   return {
     records: mapped.records,
     ignored: 0,
+    links: 0,
     rejected: { utf8: decoded.rejected, unreadable: [], invalid: mapped.rejected },
     dropped: mapped.dropped,
   };
@@ -112,11 +116,12 @@ function parseJson(body: Uint8Array, what: string): Record<string, unknown> {
   return json as Record<string, unknown>;
 }
 
-/** Records as one transferable buffer: keys, and each value's end offset in `values`. */
+/** Records as one transferable buffer: keys, each value's end offset in `values`, and headers where a record has them. */
 export interface PackedRecords {
   keys: string[];
   values: ArrayBuffer;
   ends: Uint32Array;
+  headers: (Record<string, string> | undefined)[];
 }
 
 /** Packs records to cross a thread boundary without a copy per record. */
@@ -127,14 +132,16 @@ export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
   const into = new Uint8Array(values);
   const ends = new Uint32Array(records.length);
   const keys = new Array<string>(records.length);
+  const headers = new Array<Record<string, string> | undefined>(records.length);
   let at = 0;
   records.forEach((r, i) => {
     into.set(r.value, at);
     at += r.value.length;
     ends[i] = at;
     keys[i] = r.key;
+    headers[i] = r.headers;
   });
-  return { keys, values, ends };
+  return { keys, values, ends, headers };
 }
 
 /** The records again, each value a view of the one buffer. */
@@ -143,7 +150,9 @@ export function unpackRecords(packed: PackedRecords): OutgoingRecord[] {
   let start = 0;
   for (let i = 0; i < packed.keys.length; i++) {
     const end = packed.ends[i]!;
-    records[i] = { key: packed.keys[i]!, value: Buffer.from(packed.values, start, end - start) };
+    const headers = packed.headers[i];
+    const value = Buffer.from(packed.values, start, end - start);
+    records[i] = headers ? { key: packed.keys[i]!, value, headers } : { key: packed.keys[i]!, value };
     start = end;
   }
   return records;

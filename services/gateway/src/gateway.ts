@@ -115,8 +115,10 @@ export function buildGateway(options: GatewayOptions): Gateway {
   const admission = new Admission({
     bus,
     topic: config.topics.events,
-    group: config.processor.group,
+    group: consumerGroups(config.processor.group).traces,
     alsoBacklogOf: [
+      // The agents stage's input: a traces stage ahead of a slow agents stage only moves the backlog there.
+      { topic: config.topics.attributed, group: consumerGroups(config.processor.group).agents },
       { topic: config.topics.genaiLogs, group: consumerGroups(config.processor.group).genaiLogs },
       { topic: config.topics.genaiMetrics, group: consumerGroups(config.processor.group).genaiMetrics },
     ],
@@ -215,14 +217,14 @@ export function buildGateway(options: GatewayOptions): Gateway {
           metricCodec,
         });
       }
-      const { records, ignored, rejected, dropped } = decoded;
+      const { records, ignored, links, rejected, dropped } = decoded;
       // The body is done with; its records are held until Kafka has them.
       slot.hold(recordBytes(records));
       if (records.length > 0) await slot.publish(records, topicOf[signal]);
 
       const all = [...rejected.utf8, ...rejected.unreadable, ...rejected.invalid];
       if (signal === 'traces') {
-        metrics.accepted.inc({ tenant }, records.length);
+        metrics.accepted.inc({ tenant }, records.length - links);
         if (ignored > 0) metrics.ignored.inc({ tenant }, ignored);
         countRejected(metrics.rejected, rejected);
       } else {

@@ -115,6 +115,7 @@ export class DecodePool {
           pending.resolve({
             records: unpackRecords(reply.packed),
             ignored: reply.ignored,
+            links: reply.links,
             rejected: reply.rejected,
             dropped: reply.dropped,
           });

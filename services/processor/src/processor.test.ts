@@ -72,7 +72,7 @@ describe('Processor', () => {
         turnsAtScore.push(turns);
         return score.apply(this, args);
       });
-      const processor = new Processor({ bus, store, topics });
+      const processor = new Processor({ bus, store, topics, topic: topics.events });
       await processor.start();
       await vi.waitUntil(() => processor.stats().stored === events.length, { timeout: 30_000, interval: 50 });
       await processor.stop();
@@ -112,7 +112,14 @@ describe('Processor', () => {
           return Promise.resolve();
         },
       });
-      const processor = new Processor({ bus, store, topics, fleet: true, maxBatchSize: events.length });
+      const processor = new Processor({
+        bus,
+        store,
+        topics,
+        topic: topics.events,
+        fleet: true,
+        maxBatchSize: events.length,
+      });
       await processor.start();
       await vi.waitUntil(() => offsets.length === events.length, { timeout: 30_000, interval: 50 });
       await processor.stop();

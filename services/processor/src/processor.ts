@@ -23,6 +23,7 @@ import { AgentsStage } from './stages/agents.ts';
 import { EntitiesStage } from './stages/entities.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stages/stage.ts';
 import { inSlices } from './time-slices.ts';
+import { deadLetter } from './dead-letter.ts';
 
 export interface ProcessorOptions {
   bus: Bus;
@@ -39,8 +40,10 @@ export interface ProcessorOptions {
    * must exist (default false here; the runtime follows AISPM_PROCESSOR_FLEET, true by default).
    */
   fleet?: boolean;
-  /** Consumer group; instances with the same group share the partitions. The entities stage adds `.entities`. */
+  /** Consumer group base name (consumerGroups): the agents stage's group adds `.agents`, the entities stage's `.entities`. */
   group?: string;
+  /** Agents stage: the topic consumed, the attributed topic by default; the events topic when no traces stage runs. */
+  topic?: string;
   log?: Logger;
   /** Baseline, scoring and drift settings (config.analytics); defaults otherwise. */
   analytics?: Partial<ScorerOptions>;
@@ -228,7 +231,7 @@ export class Processor {
     this.stage =
       options.stage === 'entities'
         ? new EntitiesStage(topics)
-        : new AgentsStage({ bus, store, topics, log: this.log, fleet: options.fleet ?? false });
+        : new AgentsStage({ bus, store, topics, topic: options.topic, log: this.log, fleet: options.fleet ?? false });
     this.state = options.state ?? new StoreStateTable(store, this.stage.topic);
     this.logId = logIdOf(bus, this.stage.topic);
   }
@@ -237,7 +240,7 @@ export class Processor {
     const group = this.options.group ?? 'aispm-processor';
     this.subscription = await this.options.bus.subscribe({
       topic: this.stage.topic,
-      group: this.options.stage === 'entities' ? consumerGroups(group).entities : group,
+      group: this.options.stage === 'entities' ? consumerGroups(group).entities : consumerGroups(group).agents,
       handler: (batch) => this.handle(batch),
       maxBatchSize: this.options.maxBatchSize ?? CONFIG_KEYS.processorBatch.default,
       lingerMs: this.options.lingerMs ?? 0,
@@ -490,16 +493,7 @@ export class Processor {
       return this.stage.decode(record, nowMs);
     } catch (err) {
       if (!(err instanceof InvalidRecordError)) throw err;
-      dead.push({
-        key: record.key,
-        value: record.value,
-        headers: {
-          ...record.headers,
-          'aispm.dlq.code': err.code,
-          'aispm.dlq.reason': err.message,
-          'aispm.dlq.source': `${record.topic}/${record.partition}/${record.offset}`,
-        },
-      });
+      dead.push(deadLetter(record, err));
       return [];
     }
   }

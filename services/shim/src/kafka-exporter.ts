@@ -55,7 +55,7 @@ export class KafkaEventExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    const { records, ignored, rejected } = mapSpans(spans.map(fromReadableSpan), {
+    const { records, ignored, links, rejected } = mapSpans(spans.map(fromReadableSpan), {
       tenant: this.#options.tenant,
       capture: this.#options.capture,
       codec: this.#codec,
@@ -70,7 +70,7 @@ export class KafkaEventExporter implements SpanExporter {
     }
     this.#bus.publish(this.#options.topic, records).then(
       () => {
-        this.stats.published += records.length;
+        this.stats.published += records.length - links;
         done({ code: 0 });
       },
       (err: unknown) => done({ code: 1, error: err instanceof Error ? err : new Error(String(err)) }),

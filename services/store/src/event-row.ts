@@ -44,6 +44,7 @@ export function eventRow(event: AiEvent): Row {
     content_tool_arguments: event.content.tool_arguments,
     content_tool_result: event.content.tool_result,
     attributes: event.attributes,
+    attribution: event.attribution ?? '',
   };
 }
 
@@ -80,12 +81,13 @@ const OR_EMPTY = [
   'tool_risk',
   'destination',
   'error_type',
+  'attribution',
 ] as const;
 const CONTENT = ['policy', 'prompt', 'completion', 'tool_arguments', 'tool_result'] as const;
 
 /**
  * The `events` rows of event records as they are on the events topic (the event
- * codec's schema, schemas/avro/ai-event.v1.avsc), for Store.insertAvro: the same
+ * codec's schema, schemas/avro/ai-event.v2.avsc), for Store.insertAvro: the same
  * rows eventRow() makes. Enums read as their symbols, the timestamp-micros time as
  * DateTime64(6), the content record as a tuple.
  */

@@ -13,6 +13,27 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 
 PROVIDER_URL = os.environ["FAKE_PROVIDER_URL"]
+AGENT = os.environ.get("AGENT_NAME", "weather-agent")
+
+# Each convention's agent span (name and attributes) and tool span attributes. Only the agent
+# span names the agent: the libraries never repeat it on the spans below it.
+CONVENTIONS = {
+    "gen_ai": (
+        f"invoke_agent {AGENT}",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": AGENT},
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"},
+    ),
+    "openinference": (
+        AGENT,
+        {"openinference.span.kind": "AGENT", "agent.name": AGENT},
+        {"openinference.span.kind": "TOOL", "tool.name": "get_weather"},
+    ),
+    "traceloop": (
+        f"{AGENT}.agent",
+        {"traceloop.span.kind": "agent", "traceloop.entity.name": AGENT},
+        {"traceloop.span.kind": "tool", "traceloop.entity.name": "get_weather"},
+    ),
+}
 
 
 def setup_tracing(app: str) -> TracerProvider:
@@ -87,6 +108,18 @@ def anthropic_calls() -> None:
         pass
     else:
         sys.exit("expected a 500 from the fake provider")
+
+
+def agent_run(convention: str, calls) -> None:
+    """The calls inside an agent run: agent span → a plain step span (no AI attributes) → the
+    library's call spans, and a tool span; the agent span ends, and is exported, last."""
+    name, agent_attributes, tool_attributes = CONVENTIONS[convention]
+    tracer = trace.get_tracer("aispm-instrumentation-test")
+    with tracer.start_as_current_span(name, attributes=agent_attributes):
+        with tracer.start_as_current_span("plan step"):
+            calls()
+            with tracer.start_as_current_span("get_weather", attributes=tool_attributes):
+                pass
 
 
 def finish(provider: TracerProvider) -> None:

@@ -5,11 +5,11 @@ import os
 
 os.environ["ANTHROPIC_OPEN_TELEMETRY"] = "false"
 
-from common import anthropic_calls, finish, setup_tracing  # noqa: E402
+from common import agent_run, anthropic_calls, finish, setup_tracing  # noqa: E402
 
 provider = setup_tracing("py-openinference-anthropic")
 from openinference.instrumentation.anthropic import AnthropicInstrumentor  # noqa: E402
 
 AnthropicInstrumentor().instrument(tracer_provider=provider)
-anthropic_calls()
+agent_run("openinference", anthropic_calls)
 finish(provider)

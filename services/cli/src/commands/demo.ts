@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createEventCodec, eventKey, loadConfig, type Config, type Logger } from '@aispm/core';
+import { createEventCodec, loadConfig, traceKey, type Config, type Logger } from '@aispm/core';
 import { progressBar } from '../progress.ts';
 import { startRuntime } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
@@ -73,7 +73,7 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
       } else {
         const records = [];
         for (const event of take(traffic, Math.min(BATCH, due - published))) {
-          records.push({ key: eventKey(event), value: codec.encode(event) });
+          records.push({ key: traceKey(event), value: codec.encode(event) });
         }
         await runtime.bus.publish(config.topics.events, records);
         published += records.length;

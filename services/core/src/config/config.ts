@@ -29,7 +29,12 @@ export interface Config {
     identifiers: IdentifierOptions;
   };
   topics: {
+    /** Spans as mapped (events and span links), keyed by tenant and trace: the traces stage's input. */
     events: string;
+    /** Events after trace assembly, keyed by tenant, app and agent: the agents stage's input. */
+    attributed: string;
+    /** The traces stage's changelog (distributed mode). */
+    traceState: string;
     scores: string;
     findings: string;
     state: string;
@@ -52,6 +57,8 @@ export interface Config {
     fleet: boolean;
     /** How long the entities stage lets re-keyed records gather into fuller batches (SubscribeOptions.lingerMs). */
     entitiesLingerMs: number;
+    /** Trace assembly: how long an event waits for its agent ancestor, and its bounds. */
+    attribution: { waitMs: number; maxSpansPerTrace: number; maxTraces: number };
   };
   /** Baselines and drift of the processor's analytics (services/processor: baseline/, drift/). */
   analytics: {
@@ -246,6 +253,8 @@ export const CONFIG_KEYS = {
   topicState: topic('AISPM_TOPIC_STATE', 'aispm.state.v1'),
   topicDeadLetter: topic('AISPM_TOPIC_DEAD_LETTER', 'aispm.events.dlq.v1'),
   topicEntities: topic('AISPM_TOPIC_ENTITIES', 'aispm.entities.v1'),
+  topicAttributed: topic('AISPM_TOPIC_ATTRIBUTED', 'aispm.attributed.v1'),
+  topicTraceState: topic('AISPM_TOPIC_TRACE_STATE', 'aispm.trace-state.v1'),
   topicEntityState: topic('AISPM_TOPIC_ENTITY_STATE', 'aispm.entity-state.v1'),
   topicGenaiLogs: topic('AISPM_TOPIC_GENAI_LOGS', 'aispm.genai-logs.v1'),
   topicGenaiMetrics: topic('AISPM_TOPIC_GENAI_METRICS', 'aispm.genai-metrics.v1'),
@@ -293,6 +302,27 @@ export const CONFIG_KEYS = {
       'an integer from 0 to 10000 (ms the entities stage waits for fuller batches: each batch checkpoints every entity it touched)',
     schema: z.coerce.number().int().min(0).max(10_000),
     default: 1000,
+  } satisfies Key<number>,
+  attributionWait: {
+    env: 'AISPM_ATTRIBUTION_WAIT_MS',
+    expected:
+      "an integer from 0 to 3600000 (ms an event without its own agent waits for its agent span: runs of up to a minute, plus the exporters' 5 s batching)",
+    schema: z.coerce.number().int().min(0).max(3_600_000),
+    default: 90_000,
+  } satisfies Key<number>,
+  traceMaxSpans: {
+    env: 'AISPM_TRACE_MAX_SPANS',
+    expected:
+      'an integer from 10 to 2000 (spans of one trace kept for attribution; later ones are attributed with what is known)',
+    schema: z.coerce.number().int().min(10).max(2000),
+    default: 1000,
+  } satisfies Key<number>,
+  tracesMax: {
+    env: 'AISPM_TRACES_MAX',
+    expected:
+      'an integer from 100 to 10000000 (traces held per events partition for attribution; a tenant may hold a quarter)',
+    schema: z.coerce.number().int().min(100).max(10_000_000),
+    default: 20_000,
   } satisfies Key<number>,
   findingThreshold: {
     env: 'AISPM_FINDING_THRESHOLD',
@@ -520,13 +550,15 @@ function identifierOptions(env: Env): IdentifierOptions {
  * that the processor, the GenAI sink, the drain and the gateway's backlog bound agree.
  */
 export function consumerGroups(group: string): {
+  traces: string;
   agents: string;
   entities: string;
   genaiLogs: string;
   genaiMetrics: string;
 } {
   return {
-    agents: group,
+    traces: group,
+    agents: `${group}.agents`,
     entities: `${group}.entities`,
     genaiLogs: `${group}.genai-logs`,
     genaiMetrics: `${group}.genai-metrics`,
@@ -574,6 +606,8 @@ export function loadConfig(
       state: read(k.topicState, merged),
       deadLetter: read(k.topicDeadLetter, merged),
       entities: read(k.topicEntities, merged),
+      attributed: read(k.topicAttributed, merged),
+      traceState: read(k.topicTraceState, merged),
       entityState: read(k.topicEntityState, merged),
       genaiLogs: read(k.topicGenaiLogs, merged),
       genaiMetrics: read(k.topicGenaiMetrics, merged),
@@ -586,6 +620,11 @@ export function loadConfig(
       findingThreshold: read(k.findingThreshold, merged),
       fleet: read(k.processorFleet, merged),
       entitiesLingerMs: read(k.processorEntitiesLinger, merged),
+      attribution: {
+        waitMs: read(k.attributionWait, merged),
+        maxSpansPerTrace: read(k.traceMaxSpans, merged),
+        maxTraces: read(k.tracesMax, merged),
+      },
     },
     analytics: {
       minEvents: read(k.baselineMinEvents, merged),

@@ -20,9 +20,13 @@ function thrown(fn: () => unknown): InvalidRecordError {
   throw new Error('expected the call to throw');
 }
 
-const V2_FILE = join(import.meta.dirname, '../../../../test/fixtures/avro/ai-event.v2.avsc');
-const v1 = loadSchemaVersions('ai-event')[0] as avro.Schema;
-const v2 = JSON.parse(readFileSync(V2_FILE, 'utf8')) as avro.Schema;
+const NEXT_FILE = join(import.meta.dirname, '../../../../test/fixtures/avro/ai-event.next.avsc');
+const versions = loadSchemaVersions('ai-event');
+const v1 = versions[0]!;
+/** The newest version in schemas/avro, which the codec writes. */
+const current = versions.at(-1)!;
+/** A version after the newest, for evolution tests. */
+const next = JSON.parse(readFileSync(NEXT_FILE, 'utf8')) as avro.Schema;
 
 describe('CRC-64-AVRO fingerprint', () => {
   // Expected values computed with fastavro's independent implementation (fastavro.schema.fingerprint).
@@ -35,7 +39,7 @@ describe('CRC-64-AVRO fingerprint', () => {
   });
 
   it('fingerprints the v1 event schema in its parsing canonical form like fastavro does', () => {
-    expect(createEventCodec().fingerprint.toString('hex')).toBe('ee408caba846e02b');
+    expect(new AvroCodec(v1).fingerprint.toString('hex')).toBe('ee408caba846e02b');
   });
 });
 
@@ -44,7 +48,7 @@ describe('event codec', () => {
 
   it('loads every schema version from schemas/avro, oldest first', () => {
     expect(loadSchemaVersions('ai-event', SCHEMA_DIR).length).toBeGreaterThanOrEqual(1);
-    expect((v1 as { name: string }).name).toBe('AiEvent');
+    expect((current as { name: string }).name).toBe('AiEvent');
   });
 
   it('round-trips a full event', () => {
@@ -88,28 +92,35 @@ describe('event codec', () => {
   });
 
   it('lists the same fields in the Avro schema and in the TypeScript type', () => {
-    const fields = (v1 as { fields: { name: string }[] }).fields.map((f) => f.name);
+    const fields = (current as { fields: { name: string }[] }).fields.map((f) => f.name);
     expect(fields.sort()).toEqual(Object.keys(sampleEvent()).sort());
   });
 
-  it('reads a record written with a newer schema (v1 reader, v2 writer)', () => {
-    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(v2);
-    const v1Reader = new AvroCodec<AiEvent>(v1, [v2]);
+  it('reads a record written with a newer schema (current reader, next writer)', () => {
+    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(next);
+    const v1Reader = new AvroCodec<AiEvent>(current, [next]);
     const decoded = v1Reader.decode(v2Writer.encode({ ...sampleEvent(), session_risk: 0.75 }));
     expect(decoded).toEqual(sampleEvent());
     expect(decoded).not.toHaveProperty('session_risk');
   });
 
-  it('reads a record written with an older schema (v2 reader, v1 writer), filling defaults', () => {
-    const v2Reader = new AvroCodec<AiEvent & { session_risk: number }>(v2, [v1]);
-    const decoded = v2Reader.decode(new AvroCodec<AiEvent>(v1).encode(sampleEvent()));
+  it('reads a record written with an older schema (next reader, current writer), filling defaults', () => {
+    const v2Reader = new AvroCodec<AiEvent & { session_risk: number }>(next, [current]);
+    const decoded = v2Reader.decode(new AvroCodec<AiEvent>(current).encode(sampleEvent()));
     expect(decoded).toEqual({ ...sampleEvent(), session_risk: 0 });
   });
 
+  it('reads v1 records (before trace assembly) with no attribution, and v1 readers read current records', () => {
+    const { attribution, ...before } = sampleEvent();
+    expect(attribution).toBe('own');
+    expect(codec.decode(new AvroCodec<AiEvent>(v1).encode(before))).toEqual({ ...before, attribution: null });
+    expect(new AvroCodec<AiEvent>(v1, [current]).decode(codec.encode(sampleEvent()))).toEqual(before);
+  });
+
   it('rejects a record whose writer schema it does not know, naming the fingerprint', () => {
-    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(v2);
+    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(next);
     const bytes = v2Writer.encode({ ...sampleEvent(), session_risk: 1 });
-    const err = thrown(() => new AvroCodec<AiEvent>(v1).decode(bytes));
+    const err = thrown(() => new AvroCodec<AiEvent>(current).decode(bytes));
     expect(err.code).toBe('unknown_schema');
     expect(err.message).toContain(v2Writer.fingerprint.toString('hex'));
   });
@@ -117,10 +128,12 @@ describe('event codec', () => {
   it("gives the Avro body of its own schema's records, and none of another schema's or of other bytes", () => {
     const bytes = codec.encode(sampleEvent());
     expect(codec.ownBody(bytes)?.equals(bytes.subarray(10))).toBe(true);
-    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(v2);
-    expect(new AvroCodec<AiEvent>(v1, [v2]).ownBody(v2Writer.encode({ ...sampleEvent(), session_risk: 1 }))).toBeNull();
+    const v2Writer = new AvroCodec<AiEvent & { session_risk: number }>(next);
+    expect(
+      new AvroCodec<AiEvent>(current, [next]).ownBody(v2Writer.encode({ ...sampleEvent(), session_risk: 1 })),
+    ).toBeNull();
     expect(codec.ownBody(Buffer.from('{"json":true}'))).toBeNull();
-    expect(JSON.parse(codec.schema)).toEqual(v1);
+    expect(JSON.parse(codec.schema)).toEqual(current);
   });
 
   it('rejects bytes that are not a single-object record', () => {

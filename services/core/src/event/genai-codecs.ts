@@ -47,3 +47,20 @@ export const createGenAiLogCodec = (schemaDir?: string): AvroCodec<GenAiLogEvent
 
 export const createGenAiMetricCodec = (schemaDir?: string): AvroCodec<GenAiMetricPoint> =>
   createCodec<GenAiMetricPoint>('genai-metric-point', schemaDir);
+
+/**
+ * A span that is no AI action, kept as a link of its trace (schemas/avro/span-link.v*.avsc):
+ * AI spans below it reach their agent ancestor through it.
+ */
+export interface SpanLink {
+  tenant: string;
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string | null;
+}
+
+/** The header that tells a span link from an event on the events topic. */
+export const RECORD_HEADER = 'aispm.record';
+export const SPAN_LINK_RECORD = 'span-link';
+
+export const createSpanLinkCodec = (): AvroCodec<SpanLink> => createCodec<SpanLink>('span-link');

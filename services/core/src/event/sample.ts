@@ -38,6 +38,7 @@ export function sampleEvent(overrides: Partial<AiEvent> = {}): AiEvent {
       tool_result: null,
     },
     attributes: { 'gen_ai.tool.call.id': 'call_1' },
+    attribution: 'own',
     ...overrides,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The normalized AI event, one per AI span. Field names are those of
- * schemas/avro/ai-event.v1.avsc and of the ClickHouse `events` table, so a record
+ * schemas/avro/ai-event.v2.avsc and of the ClickHouse `events` table, so a record
  * crosses Avro, TypeScript and SQL without renaming. `event.test.ts` checks that
  * this type and the Avro schema list the same fields.
  */
@@ -14,6 +14,10 @@ export const CAPTURE_POLICIES = ['none', 'hash', 'redacted', 'full'] as const;
 export type CapturePolicy = (typeof CAPTURE_POLICIES)[number];
 
 export type EventStatus = 'ok' | 'error';
+
+/** How an event's agent (and user, conversation, identity) was attributed, by trace assembly. */
+export const ATTRIBUTIONS = ['own', 'inherited', 'none'] as const;
+export type Attribution = (typeof ATTRIBUTIONS)[number];
 
 export interface EventContent {
   policy: CapturePolicy;
@@ -54,9 +58,19 @@ export interface AiEvent {
   finish_reasons: string[];
   content: EventContent;
   attributes: Record<string, string>;
+  /** Set by trace assembly; absent (null on the wire) before it. */
+  attribution?: Attribution | null;
 }
 
-/** The partition key: all events of one agent (or app, when there is no agent) land on one partition, in order. */
+/**
+ * The events topic's key: every span of a trace lands on one partition, where
+ * trace assembly (processor, traces stage) attributes and merges them.
+ */
+export function traceKey(event: Pick<AiEvent, 'tenant' | 'trace_id'>): string {
+  return `${event.tenant}/${event.trace_id}`;
+}
+
+/** The attributed topic's key: all events of one agent (or app, when there is no agent) land on one partition, in order. */
 export function eventKey(event: Pick<AiEvent, 'tenant' | 'app' | 'agent'>): string {
   return `${event.tenant}/${event.app}/${event.agent ?? '-'}`;
 }

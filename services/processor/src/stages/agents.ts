@@ -15,12 +15,15 @@ import type { PartitionEntry } from '../state/ledger.ts';
 import { mapInSlices } from '../time-slices.ts';
 import { createEntityEventsCodec, encodeWithin, entityRecords } from './entity-events.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
+import { sourceOf } from '../traces/source.ts';
 
 export interface AgentsStageOptions {
   bus: Bus;
   store: Store;
   topics: Config['topics'];
   log: Logger;
+  /** The topic consumed: the attributed topic (default), or the events topic when no traces stage runs before. */
+  topic?: string;
   /** Re-key each event by its user, identity, model and tool onto the entities topic, for the entities stage. */
   fleet: boolean;
 }
@@ -37,14 +40,15 @@ export class AgentsStage implements Stage<AiEvent> {
 
   constructor(options: AgentsStageOptions) {
     this.options = options;
-    this.topic = options.topics.events;
+    this.topic = options.topic ?? options.topics.attributed;
   }
 
   decode(record: BusRecord, nowMs: number): StageItem<AiEvent>[] {
     const event = this.codec.decode(record.value);
     const reason = invalidReason(event, nowMs) ?? tenantReason(event.tenant);
     if (reason) throw new InvalidRecordError('invalid_event', reason);
-    return [{ event, view: agentView(event), bytes: record.value }];
+    // From the traces stage: where it came from, so a replay of that stage is folded once.
+    return [{ event, view: agentView(event), bytes: record.value, source: sourceOf(record.headers) }];
   }
 
   /**
