@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importPlugin from 'eslint-plugin-import';
 
-const SERVICES = '(core|bus|store|shim|gateway|processor|alerter|cli)';
+const SERVICES = '(core|bus|store|shim|gateway|processor|alerter|cli|sqlhttp)';
 
 /** A service is used only through its package root; its src/ is private. */
 const SERVICE_BOUNDARIES = [

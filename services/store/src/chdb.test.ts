@@ -191,3 +191,34 @@ function scratchSize(path: string): number {
   expect(files).toHaveLength(1);
   return statSync(join(path, files[0]!)).size;
 }
+
+describe('ChdbStore.reader', () => {
+  it('returns raw bytes in the format asked for, applies settings, refuses writes, and is closed by the store', async () => {
+    const store = await ChdbStore.open({ path: folder, database: 'reader' });
+    await store.command('CREATE TABLE IF NOT EXISTS r (tenant String, n UInt64) ENGINE = MergeTree ORDER BY tenant');
+    await store.insert('r', [
+      { tenant: 'a', n: '1' },
+      { tenant: 'b', n: '2' },
+    ]);
+    const reader = store.reader();
+    const json = await reader.query('SELECT n FROM r WHERE tenant = {t:String}', {
+      format: 'JSONEachRow',
+      params: { t: 'b' },
+    });
+    // The engine's defaults, not the store's pinned settings: 64-bit integers unquoted.
+    expect(Buffer.from(json.bytes).toString()).toBe('{"n":2}\n');
+    const filtered = await reader.query('SELECT tenant FROM r FORMAT TSV', {
+      format: 'JSON',
+      settings: { additional_table_filters: "{'reader.r': 'tenant = \\'a\\''}" },
+    });
+    expect(Buffer.from(filtered.bytes).toString()).toBe('a\n');
+    expect(filtered.rowsRead).toBe(1);
+    await expect(reader.query("INSERT INTO r VALUES ('c', 3)", { format: 'TSV' })).rejects.toMatchObject({
+      engineCode: 164,
+    });
+    const pending = reader.query('SELECT count() FROM numbers(1000000)', { format: 'TSV' });
+    await store.close();
+    expect(Buffer.from((await pending).bytes).toString()).toBe('1000000\n');
+    await expect(reader.query('SELECT 1', { format: 'TSV' })).rejects.toMatchObject({ code: 'store_closed' });
+  });
+});

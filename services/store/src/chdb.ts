@@ -17,7 +17,16 @@ import {
   singleStatement,
   stringLiteral,
 } from './sql-text.ts';
-import type { AvroColumns, AvroRecords, QueryParams, Row, Store } from './store.ts';
+import type {
+  AvroColumns,
+  AvroRecords,
+  QueryParams,
+  RawQueryOptions,
+  RawResult,
+  Row,
+  Store,
+  StoreReader,
+} from './store.ts';
 import { StoreError, excerpt } from './store-error.ts';
 
 type Chdb = typeof ChdbModule;
@@ -100,6 +109,10 @@ export class ChdbStore implements Store {
   private readonly waitingInserts = new Map<string, { parts: (readonly unknown[])[]; done: Promise<void> }>();
   /** Prefix of the files insertAvro writes for the engine to read (scratchFile). */
   private readonly scratch: string;
+  /** The engine configuration file every connection opens with. */
+  private readonly configFile: string;
+  /** Open readers (reader()): close() waits for their statements and releases their connections. */
+  private readonly readers = new Set<ChdbReader>();
 
   constructor(options: ChdbStoreOptions) {
     const { path } = options;
@@ -107,9 +120,10 @@ export class ChdbStore implements Store {
     this.path = path;
     this.database = database;
     this.scratch = join(resolve(path), `avro-insert-${randomUUID()}`);
+    this.configFile = engineConfig(path);
     this.connectionArgs = [
       ...Object.entries(PINNED_SETTINGS).map(([name, value]) => `--${name}=${value}`),
-      `--config-file=${engineConfig(path)}`,
+      `--config-file=${this.configFile}`,
     ];
     const session = this.connect();
     this.ready = (async () => {
@@ -244,9 +258,42 @@ export class ChdbStore implements Store {
     }
   }
 
+  /**
+   * A connection of its own in readonly=2, using the store's database, with the
+   * engine's default settings (not PINNED_SETTINGS: what it serves should look like
+   * a ClickHouse server's answers). Its statements queue on it alone: a slow read
+   * holds up neither the pipeline's inserts nor its queries.
+   */
+  reader(): StoreReader {
+    if (this.closing !== null) throw closedError(this.path);
+    let session: Session;
+    try {
+      session = new (engine().Session)(this.path, {
+        connectionArgs: [`--config-file=${this.configFile}`, '--readonly=2'],
+      });
+    } catch (err) {
+      throw openError(this.path, err);
+    }
+    const ready = this.ready.then(async () => {
+      try {
+        await session.queryAsync(`USE ${this.database}`);
+      } catch (err) {
+        throw new StoreError(
+          'store_open_failed',
+          `cannot use database ${this.database} on a new chdb reader at ${this.path}: ${describeError(err)}`,
+          { cause: err, engineCode: engineCodeOf(err) },
+        );
+      }
+    });
+    const reader = new ChdbReader(session, ready, this.path, () => this.readers.delete(reader));
+    this.readers.add(reader);
+    return reader;
+  }
+
   /** Waits for queued operations, releases the connections, and waits until chdb has let go of the folder. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await Promise.all([...this.readers].map((reader) => reader.close()));
       const lanes = [this.statements, ...this.inserters.values()];
       await Promise.all(lanes.map((lane) => lane.tail));
       for (const lane of lanes) lane.session.close();
@@ -317,6 +364,70 @@ export class ChdbStore implements Store {
     this.inserters.set(table, lane);
     return lane;
   }
+}
+
+/** A StoreReader over one chdb connection; its statements run one after another. */
+class ChdbReader implements StoreReader {
+  private readonly session: Session;
+  private readonly ready: Promise<void>;
+  private readonly path: string;
+  private readonly forget: () => void;
+  private tail: Promise<unknown>;
+  private closing: Promise<void> | null = null;
+
+  constructor(session: Session, ready: Promise<void>, path: string, forget: () => void) {
+    this.session = session;
+    this.ready = ready;
+    this.path = path;
+    this.forget = forget;
+    this.tail = ready.catch(() => {});
+  }
+
+  query(sql: string, options: RawQueryOptions): Promise<RawResult> {
+    if (this.closing !== null) return Promise.reject(closedError(this.path));
+    const set = setStatement(options.settings ?? {});
+    const params = options.params ?? {};
+    const result = this.tail.then(async () => {
+      await this.ready;
+      try {
+        if (set !== null) await this.session.queryAsync(set);
+        const out =
+          Object.keys(params).length === 0
+            ? await this.session.queryAsync(sql, { format: options.format })
+            : await this.session.queryBindAsync(sql, params, { format: options.format });
+        return { bytes: out.bytes(), rowsRead: out.rowsRead, bytesRead: out.bytesRead, elapsed: out.elapsed };
+      } catch (err) {
+        throw queryError(sql, err);
+      }
+    });
+    this.tail = result.catch(() => {});
+    return result;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.tail;
+      this.session.close();
+      this.forget();
+    })();
+    return this.closing;
+  }
+}
+
+/** `SET a = …, b = …` for the settings, or null for none; names must be plain identifiers, values become literals. */
+function setStatement(settings: Readonly<Record<string, string | number>>): string | null {
+  const entries = Object.entries(settings);
+  if (entries.length === 0) return null;
+  const parts = entries.map(([name, value]) => {
+    if (!isPlainIdentifier(name)) {
+      throw new StoreError('store_bad_identifier', `setting name ${JSON.stringify(name)} is not a plain identifier`);
+    }
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new StoreError('store_bad_param', `setting ${name} is ${value}, not a finite number`);
+    }
+    return `${name} = ${typeof value === 'number' ? String(value) : stringLiteral(value)}`;
+  });
+  return `SET ${parts.join(', ')}`;
 }
 
 /** AVRO_INSERT_SETTINGS as the SETTINGS clause of chdb's INSERT … SELECT. */

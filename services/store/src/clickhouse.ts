@@ -4,7 +4,16 @@ import { type Config, describeError } from '@aispm/core';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
 import { avroFile } from './avro-file.ts';
 import { AVRO_INSERT_SETTINGS, assertIdentifier, avroInsertStatement, singleStatement } from './sql-text.ts';
-import type { AvroColumns, AvroRecords, QueryParams, Row, Store } from './store.ts';
+import type {
+  AvroColumns,
+  AvroRecords,
+  QueryParams,
+  RawQueryOptions,
+  RawResult,
+  Row,
+  Store,
+  StoreReader,
+} from './store.ts';
 import { StoreError, excerpt } from './store-error.ts';
 
 export type ClickHouseStoreOptions = Config['clickhouse'] & {
@@ -103,6 +112,42 @@ export class ClickHouseStore implements Store {
       // The answer to an INSERT is empty; reading it to the end frees the socket for the next request.
       for await (const _ of result.stream) void _;
     });
+  }
+
+  /**
+   * Reads over the same client, each request with readonly=2 and the format as
+   * default_format; settings go with each request (nothing persists between them).
+   * The client's PINNED_SETTINGS apply unless the options override them.
+   */
+  reader(): StoreReader {
+    let closed = false;
+    return {
+      query: async (sql: string, options: RawQueryOptions): Promise<RawResult> => {
+        if (closed) throw new StoreError('store_closed', `this reader of ${this.url} is closed`);
+        const settings = { ...options.settings, readonly: '2', default_format: options.format };
+        return this.operate({ sql }, async () => {
+          const started = performance.now();
+          const result = await this.client.exec({
+            query: sql,
+            query_params: options.params ?? {},
+            clickhouse_settings: settings as Record<string, string>,
+          });
+          const chunks: Buffer[] = [];
+          for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+          const summary = result.summary;
+          return {
+            bytes: Buffer.concat(chunks),
+            rowsRead: Number(summary?.read_rows ?? 0),
+            bytesRead: Number(summary?.read_bytes ?? 0),
+            elapsed: (performance.now() - started) / 1000,
+          };
+        });
+      },
+      close: () => {
+        closed = true;
+        return Promise.resolve();
+      },
+    };
   }
 
   /** Closes the client's sockets. Idempotent. */

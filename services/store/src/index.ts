@@ -6,4 +6,13 @@ export { ClickHouseStore, type ClickHouseStoreOptions } from './clickhouse.ts';
 export { migrate, MIGRATIONS_DIR, type MigrateOptions, type MigrationFile, type AppliedMigration } from './migrate.ts';
 export { eventRow, clickhouseTime, EVENTS_FROM_AVRO, EVENTS_TABLE } from './event-row.ts';
 export { StoreError } from './store-error.ts';
-export type { Store, Row, QueryParams, AvroColumns, AvroRecords } from './store.ts';
+export type {
+  Store,
+  StoreReader,
+  RawQueryOptions,
+  RawResult,
+  Row,
+  QueryParams,
+  AvroColumns,
+  AvroRecords,
+} from './store.ts';

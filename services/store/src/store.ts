@@ -27,8 +27,44 @@ export interface AvroRecords {
   bodies: readonly Uint8Array[];
 }
 
+/** What StoreReader.query runs a statement with. */
+export interface RawQueryOptions {
+  /** The output format when the statement names none (`FORMAT …` in the statement wins), e.g. 'TabSeparated', 'Native'. */
+  format: string;
+  /** Values for `{name:Type}` placeholders, in ClickHouse's text form (as the HTTP interface's `param_name`). */
+  params?: Readonly<Record<string, string>>;
+  /**
+   * Settings for this statement. On chdb they are SET on the reader's connection
+   * just before it, so a later statement on the same reader sees them too unless
+   * it gives its own value: pass every setting the caller manages, every time.
+   */
+  settings?: Readonly<Record<string, string | number>>;
+}
+
+/** A statement's result: the engine's bytes in the output format, and what it read. */
+export interface RawResult {
+  bytes: Uint8Array;
+  rowsRead: number;
+  bytesRead: number;
+  /** Seconds the engine took. */
+  elapsed: number;
+}
+
+/**
+ * A read-only connection to the store's engine (readonly=2: no writes, no DDL;
+ * settings may change), for serving queries written by others. Statements run
+ * one at a time, in order; the store's close() waits for them.
+ */
+export interface StoreReader {
+  query(sql: string, options: RawQueryOptions): Promise<RawResult>;
+  /** Waits for the statements queued on this reader, then releases its connection. Idempotent. */
+  close(): Promise<void>;
+}
+
 export interface Store {
   readonly kind: 'chdb' | 'clickhouse';
+  /** The database the store works in (the current database of its connections and readers). */
+  readonly database: string;
   /** Runs a statement that returns no rows (DDL, INSERT … SELECT, OPTIMIZE). */
   command(sql: string, params?: QueryParams): Promise<void>;
   /** Runs a query and returns its rows as objects (64-bit integers as strings, as ClickHouse's JSON does). */
@@ -42,5 +78,12 @@ export interface Store {
    * its JSON per record, and the engine parses binary instead of text.
    */
   insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void>;
+  /**
+   * Opens a read-only connection that returns raw bytes in any output format
+   * (Native, RowBinaryWithNamesAndTypes, JSON…), with the engine's defaults rather
+   * than the pinned settings of query(). It shares the store's engine: on chdb, a
+   * connection of its own on the same data folder, closed by the store's close().
+   */
+  reader(): StoreReader;
   close(): Promise<void>;
 }

@@ -1,0 +1,443 @@
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import type { Store, StoreReader } from '@aispm/store';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { CODES, ClickHouseHttpError, engineException, exception, learnErrorNames } from './errors.ts';
+import { checkQuery, type GuardScope } from './guard.ts';
+import type { SqlEndpointConfig } from './options.ts';
+import { isChangeable, sortParams } from './settings.ts';
+
+/** What the engine told us once, at start: it does not change while the process runs. */
+interface EngineFacts {
+  version: string;
+  timezone: string;
+  outputFormats: Map<string, string>;
+  tableFunctions: Set<string>;
+  /** Default values of the settings a tenant may change: each query sets them all, so none carries over. */
+  defaults: Record<string, string>;
+  /** Every setting's name. */
+  settings: Set<string>;
+}
+
+/** A fixed set of read-only connections, lent one query at a time; a bounded queue waits for them. */
+class ReaderPool {
+  private readonly free: StoreReader[];
+  private readonly waiting: ((reader: StoreReader) => void)[] = [];
+  private readonly all: StoreReader[];
+  private readonly maxQueued: number;
+
+  constructor(store: Store, size: number, maxQueued: number) {
+    this.all = Array.from({ length: size }, () => store.reader());
+    this.free = [...this.all];
+    this.maxQueued = maxQueued;
+  }
+
+  /** A reader, now or once one is free; null when the queue is full. */
+  acquire(): Promise<StoreReader> | null {
+    const reader = this.free.pop();
+    if (reader !== undefined) return Promise.resolve(reader);
+    if (this.waiting.length >= this.maxQueued) return null;
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(reader: StoreReader): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next(reader);
+    else this.free.push(reader);
+  }
+
+  get inUse(): number {
+    return this.all.length - this.free.length;
+  }
+
+  close(): Promise<void> {
+    return Promise.all(this.all.map((reader) => reader.close())).then(() => {});
+  }
+}
+
+/** Runs an internal statement on a reader and returns its text, with settings that keep it from being cut short by the last query's. */
+async function internal(reader: StoreReader, sql: string, params: Record<string, string> = {}): Promise<string> {
+  const result = await reader.query(sql, { format: 'TSVRaw', params });
+  return Buffer.from(result.bytes).toString('utf8');
+}
+
+const INTERNAL_SETTINGS = 'SETTINGS max_result_rows = 0, max_result_bytes = 0, limit = 0, offset = 0';
+
+async function learnEngine(reader: StoreReader): Promise<EngineFacts> {
+  const [head] = (await internal(reader, `SELECT version(), timezone() ${INTERNAL_SETTINGS}`)).split('\n');
+  const [version = '', timezone = 'UTC'] = head!.split('\t');
+  const rows = (sql: string): string[][] =>
+    sql
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split('\t'));
+  const formats = rows(await internal(reader, `SELECT name FROM system.formats WHERE is_output ${INTERNAL_SETTINGS}`));
+  const functions = rows(await internal(reader, `SELECT name FROM system.table_functions ${INTERNAL_SETTINGS}`));
+  const settings = rows(await internal(reader, `SELECT name, default FROM system.settings ${INTERNAL_SETTINGS}`));
+  const errors = rows(
+    await internal(
+      reader,
+      `SELECT number, errorCodeToName(number) FROM numbers(2000) WHERE errorCodeToName(number) != '' ${INTERNAL_SETTINGS}`,
+    ),
+  );
+  learnErrorNames(errors.map(([code, name]) => [Number(code), name ?? ''] as const));
+  return {
+    version,
+    timezone,
+    outputFormats: new Map(formats.map(([name]) => [name!.toLowerCase(), name!])),
+    tableFunctions: new Set(functions.map(([name]) => name!.toLowerCase())),
+    settings: new Set(settings.map(([name]) => name!)),
+    defaults: Object.fromEntries(
+      settings.filter(([name]) => isChangeable(name!)).map(([name, value]) => [name!, value ?? '']),
+    ),
+  };
+}
+
+/** Content-Type as a ClickHouse server sends it, by output format. */
+function contentTypeOf(format: string): string {
+  const f = format.toLowerCase();
+  if (f.startsWith('json') || f === 'ndjson') return 'application/json; charset=UTF-8';
+  if (f.startsWith('tabseparated') || f.startsWith('tsv')) return 'text/tab-separated-values; charset=UTF-8';
+  if (f.startsWith('csv')) return `text/csv; charset=UTF-8; header=${f.includes('names') ? 'present' : 'absent'}`;
+  if (f === 'xml') return 'application/xml; charset=UTF-8';
+  if (f.startsWith('pretty') || f === 'vertical' || f === 'markdown' || f === 'values' || f === 'lineasstring')
+    return 'text/plain; charset=UTF-8';
+  return 'application/octet-stream';
+}
+
+const compressors: Record<string, (body: Uint8Array) => Promise<Buffer>> = {
+  gzip: promisify(zlib.gzip),
+  deflate: promisify(zlib.deflate),
+  br: promisify(zlib.brotliCompress),
+  ...('zstdCompress' in zlib ? { zstd: promisify(zlib.zstdCompress) } : {}),
+};
+
+/** The first encoding of Accept-Encoding this endpoint can produce, or null. */
+function encodingFor(accept: string | undefined): string | null {
+  if (accept === undefined) return null;
+  for (const part of accept.split(',')) {
+    const [name = '', ...rest] = part.trim().toLowerCase().split(';');
+    if (rest.some((p) => p.trim() === 'q=0')) continue;
+    if (name in compressors) return name;
+  }
+  return null;
+}
+
+function decompress(body: Buffer, encoding: string | undefined, limit: number): Buffer {
+  if (encoding === undefined || encoding === '' || encoding === 'identity') return body;
+  const options = { maxOutputLength: limit + 1 };
+  switch (encoding.toLowerCase()) {
+    case 'gzip':
+      return zlib.gunzipSync(body, options);
+    case 'deflate':
+      return zlib.inflateSync(body, options);
+    case 'br':
+      return zlib.brotliDecompressSync(body, options);
+    case 'zstd':
+      if ('zstdDecompressSync' in zlib) return zlib.zstdDecompressSync(body, options);
+      break;
+  }
+  throw exception(CODES.CANNOT_DECOMPRESS, `Unknown HTTP Content-Encoding ${encoding}; send gzip, deflate, br or zstd`);
+}
+
+/** The user and key of a request, the ways ClickHouse accepts them. */
+function credentials(request: FastifyRequest, search: URLSearchParams): { user: string; key: string } {
+  const header = (name: string): string | undefined => {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const authorization = header('authorization');
+  if (authorization?.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon >= 0) return { user: decoded.slice(0, colon), key: decoded.slice(colon + 1) };
+  }
+  const user = header('x-clickhouse-user') ?? search.get('user') ?? 'default';
+  const key = header('x-clickhouse-key') ?? search.get('password') ?? '';
+  return { user, key };
+}
+
+export interface SqlEndpoint {
+  app: FastifyInstance;
+  /** Resolves once the engine's facts are read and the readers are open. */
+  ready: Promise<void>;
+}
+
+/**
+ * The ClickHouse HTTP interface over the store's engine, read-only and per tenant.
+ *
+ * A query goes: key → tenant; `formatQuery` (the engine's parser, on the text as a
+ * bound parameter: nothing of it runs, and more than one statement is a syntax
+ * error); `EXPLAIN AST` of that one statement, checked by guard.ts (a plain
+ * SELECT naming only the store's tables, allowed system tables and generator
+ * table functions, no SETTINGS, no INTO OUTFILE); then the statement runs on a
+ * readonly=2 connection after a SET of every tenant-changeable setting and of
+ * additional_table_filters, which adds `tenant = '<tenant>'` to every read of
+ * each of the store's tables that has a tenant column (and `0` to those without).
+ */
+export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
+  const { store, keys } = config;
+  const pool = new ReaderPool(store, config.maxConcurrent, config.maxQueued);
+  let facts: EngineFacts | null = null;
+  const ready = (async () => {
+    const reader = await pool.acquire();
+    try {
+      facts = await learnEngine(reader!);
+    } finally {
+      pool.release(reader!);
+    }
+  })();
+  // A failed start is reported by the caller (startSqlEndpoint awaits ready); requests answer 500 meanwhile.
+  ready.catch(() => {});
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.maxQueryBytes,
+    requestTimeout: (config.maxExecutionSeconds + 30) * 1000,
+  });
+  app.addHook('onClose', async () => pool.close());
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  const ok = (_request: FastifyRequest, reply: FastifyReply): FastifyReply =>
+    reply.type('text/plain; charset=UTF-8').send('Ok.\n');
+  app.get('/ping', ok);
+  app.get('/replicas_status', ok);
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const started = process.hrtime.bigint();
+    const search = new URL(request.url, 'http://localhost').searchParams;
+    const queryId = search.get('query_id') || randomUUID();
+    void reply.header('x-clickhouse-query-id', queryId);
+    void reply.header('x-clickhouse-server-display-name', 'aispm');
+    const fail = (err: ClickHouseHttpError): FastifyReply => {
+      const version = facts?.version;
+      return reply
+        .code(err.status)
+        .header('x-clickhouse-exception-code', String(err.code))
+        .type('text/plain; charset=UTF-8')
+        .send(`${err.text}${version && !err.text.includes('(version ') ? ` (version ${version})` : ''}\n`);
+    };
+    try {
+      const body: Buffer = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const queryParam = search.get('query');
+      if (request.method === 'GET' && queryParam === null) return ok(request, reply);
+      const { user, key } = credentials(request, search);
+      const tenant = keys.tenantOf(user, key);
+      if (tenant === null) {
+        return fail(
+          exception(
+            CODES.AUTHENTICATION_FAILED,
+            `${user}: Authentication failed: password is incorrect, or there is no user with such name`,
+          ),
+        );
+      }
+      const text = decompress(body, header(request, 'content-encoding'), config.maxQueryBytes);
+      const sql =
+        queryParam === null
+          ? text.toString('utf8')
+          : text.length > 0
+            ? `${queryParam}\n${text.toString('utf8')}`
+            : queryParam;
+      if (Buffer.byteLength(sql) > config.maxQueryBytes) {
+        return fail(
+          exception(
+            CODES.QUERY_IS_TOO_LARGE,
+            `Query is too large (${Buffer.byteLength(sql)} bytes); max_query_size = ${config.maxQueryBytes} (AISPM_SQL_MAX_QUERY_BYTES)`,
+          ),
+        );
+      }
+      if (sql.trim() === '') return fail(exception(CODES.SYNTAX_ERROR, 'Empty query'));
+      await ready;
+      const engine = facts!;
+      const sorted = sortParams(search, engine.settings);
+      if (sorted instanceof ClickHouseHttpError) return fail(sorted);
+      if (Number(sorted.interface.get('client_protocol_version') ?? 0) > 0 && wantsNative(sorted.interface, request)) {
+        return fail(
+          exception(
+            48,
+            'Native output for client_protocol_version > 0 (block info, serialization kinds) is not supported by the embedded engine; read RowBinaryWithNamesAndTypes, JSON or Native without client_protocol_version',
+          ),
+        );
+      }
+      for (const name of ['compress', 'decompress']) {
+        if (sorted.interface.get(name) === '1') {
+          return fail(
+            exception(
+              48,
+              `${name}=1 (ClickHouse's native block compression) is not supported here; use enable_http_compression=1 with Accept-Encoding`,
+            ),
+          );
+        }
+      }
+      const database = sorted.interface.get('database') ?? header(request, 'x-clickhouse-database');
+      if (database !== undefined && database !== '' && database !== store.database && database !== 'default') {
+        return fail(exception(CODES.UNKNOWN_DATABASE, `Database ${database} does not exist`));
+      }
+      const pending = pool.acquire();
+      if (pending === null) {
+        return fail(
+          exception(
+            CODES.TOO_MANY_SIMULTANEOUS_QUERIES,
+            `Too many simultaneous queries: ${config.maxConcurrent} running and ${config.maxQueued} waiting (AISPM_SQL_MAX_CONCURRENT, AISPM_SQL_MAX_QUEUED)`,
+          ),
+        );
+      }
+      const reader = await pending;
+      let result;
+      let format: string;
+      try {
+        const prepared = await prepare(reader, sql, sorted.params, tenant, engine);
+        if (prepared instanceof ClickHouseHttpError) return fail(prepared);
+        const requested =
+          prepared.format ??
+          sorted.interface.get('default_format') ??
+          header(request, 'x-clickhouse-format') ??
+          'TabSeparated';
+        const known = engine.outputFormats.get(requested.toLowerCase());
+        if (known === undefined) return fail(exception(CODES.UNKNOWN_FORMAT, `Unknown output format ${requested}`));
+        format = known;
+        const limits = {
+          max_execution_time: Math.min(
+            positive(sorted.settings.max_execution_time) ?? config.maxExecutionSeconds,
+            config.maxExecutionSeconds,
+          ),
+          max_result_bytes: Math.min(
+            positive(sorted.settings.max_result_bytes) ?? config.maxResultBytes,
+            config.maxResultBytes,
+          ),
+          max_memory_usage: config.maxMemoryBytes,
+        };
+        result = await reader.query(prepared.sql, {
+          format,
+          params: sorted.params,
+          settings: { ...engine.defaults, ...sorted.settings, ...limits, additional_table_filters: prepared.filters },
+        });
+      } finally {
+        pool.release(reader);
+      }
+      const elapsedNs = process.hrtime.bigint() - started;
+      void reply
+        .header('x-clickhouse-format', format)
+        .header('x-clickhouse-timezone', engine.timezone)
+        .header(
+          'x-clickhouse-summary',
+          JSON.stringify({
+            read_rows: String(result.rowsRead),
+            read_bytes: String(result.bytesRead),
+            written_rows: '0',
+            written_bytes: '0',
+            total_rows_to_read: String(result.rowsRead),
+            result_bytes: String(result.bytes.length),
+            elapsed_ns: String(elapsedNs),
+          }),
+        )
+        .type(contentTypeOf(format));
+      const wanted =
+        sorted.interface.get('enable_http_compression') === '1'
+          ? encodingFor(header(request, 'accept-encoding'))
+          : null;
+      if (wanted !== null) {
+        return reply.header('content-encoding', wanted).send(await compressors[wanted]!(result.bytes));
+      }
+      return reply.send(Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength));
+    } catch (err) {
+      if (err instanceof ClickHouseHttpError) return fail(err);
+      const engineCode = (err as { engineCode?: unknown }).engineCode;
+      if (typeof engineCode === 'number') {
+        const cause = (err as { cause?: unknown }).cause;
+        return fail(engineException(engineCode, cause instanceof Error ? cause.message : String(err)));
+      }
+      if ((err as { code?: unknown }).code === 'store_bad_param') {
+        return fail(exception(CODES.BAD_ARGUMENTS, (err as Error).message));
+      }
+      if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+        return fail(
+          exception(
+            CODES.QUERY_IS_TOO_LARGE,
+            `The request body inflates past ${config.maxQueryBytes} bytes (AISPM_SQL_MAX_QUERY_BYTES)`,
+          ),
+        );
+      }
+      if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('Z_')) {
+        return fail(
+          exception(CODES.CANNOT_DECOMPRESS, `Cannot decompress the request body: ${(err as Error).message}`),
+        );
+      }
+      config.log?.error('sql endpoint query failed', { error: String(err), queryId });
+      return fail(exception(1001, `internal error: ${(err as Error).message}`));
+    }
+  };
+  app.get('/', handle);
+  app.post('/', handle);
+  app.setNotFoundHandler((_request, reply) =>
+    reply
+      .code(404)
+      .header('x-clickhouse-exception-code', '0')
+      .type('text/plain; charset=UTF-8')
+      .send(`There is no handle ${_request.url.split('?')[0]}\n\nUse / or /ping for health checks.\n`),
+  );
+  return { app, ready };
+}
+
+/** Whether the request asks for Native by default_format (a FORMAT clause is seen only later; Native there is answered in revision 0). */
+function wantsNative(params: Map<string, string>, request: FastifyRequest): boolean {
+  return (params.get('default_format') ?? header(request, 'x-clickhouse-format') ?? '').toLowerCase() === 'native';
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function positive(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+const stringLiteral = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/**
+ * The statement to run, checked: one SELECT as the engine's formatter prints it,
+ * and the table filters for the tenant over the store's tables as they are now.
+ */
+async function prepare(
+  reader: StoreReader,
+  sql: string,
+  params: Record<string, string>,
+  tenant: string,
+  engine: EngineFacts,
+): Promise<{ sql: string; format: string | null; filters: string } | ClickHouseHttpError> {
+  const meta = await reader.query(
+    `SELECT formatQuery({q:String}) AS formatted,
+       (SELECT groupArray(name) FROM system.databases) AS databases,
+       (SELECT groupArray((table, has)) FROM (
+          SELECT table, max(name = 'tenant') AS has FROM system.columns WHERE database = currentDatabase() GROUP BY table
+        )) AS tables,
+       currentDatabase() AS database
+     ${INTERNAL_SETTINGS}`,
+    { format: 'JSONEachRow', params: { q: sql } },
+  );
+  const row = JSON.parse(Buffer.from(meta.bytes).toString('utf8')) as {
+    formatted: string;
+    databases: string[];
+    tables: [string, number | string][];
+    database: string;
+  };
+  const scope: GuardScope = {
+    database: row.database,
+    databases: new Set(row.databases),
+    tableFunctions: engine.tableFunctions,
+  };
+  const dump = await reader.query(`EXPLAIN AST ${row.formatted}`, { format: 'TSVRaw', params });
+  const checked = checkQuery(Buffer.from(dump.bytes).toString('utf8'), scope);
+  if (checked instanceof ClickHouseHttpError) return checked;
+  const tenantFilter = `tenant = ${stringLiteral(tenant)}`;
+  const entries = row.tables.map(
+    ([table, has]) =>
+      `${stringLiteral(`${row.database}.${table}`)}: ${stringLiteral(Number(has) === 1 ? tenantFilter : '0')}`,
+  );
+  return { sql: row.formatted, format: checked.format, filters: `{${entries.join(', ')}}` };
+}
