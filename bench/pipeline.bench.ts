@@ -5,15 +5,16 @@ import { join } from 'node:path';
 import { describeError, loadConfig, tuneGarbageCollection } from '@aispm/core';
 import { KafkaBus, kafkajs } from '@aispm/bus';
 import { ChdbStore, migrate } from '@aispm/store';
-import { KafkaChangelog, Processor } from '@aispm/processor';
+import { KafkaChangelog, Processor, TraceStage } from '@aispm/processor';
 import { startKafkaBroker } from '../test/setup/kafka-broker.ts';
 import { machineBusy, median, percentile, type Benchmark } from './harness.ts';
 import { nowMs, startLoadGenerator, type LoadGenerator } from './support/load-generator.ts';
 
 /**
  * End to end on this machine: a real Kafka broker (the tests' startKafkaBroker:
- * KAFKA_BROKERS, else testcontainers, else deploy/local/kafka) → the processor
- * (consumer group member, changelog checkpoints) → chdb. The producer, in a worker
+ * KAFKA_BROKERS, else testcontainers, else deploy/local/kafka) → the processor's
+ * stages as `aispm up` runs them (traces → agents → entities; consumer group
+ * members, changelog checkpoints) → chdb. The producer, in a worker
  * thread of its own (support/load-generator.ts), publishes pre-encoded events in
  * chunks; a poller counts score rows every 25 ms. A chunk's latency is from its
  * publish call to the moment the row count covers it (produce → queryable);
@@ -103,6 +104,8 @@ const bench: Benchmark = {
           AISPM_TOPIC_DEAD_LETTER: `bench.dlq.${run}.${round}`,
           AISPM_TOPIC_ENTITIES: `bench.entities.${run}.${round}`,
           AISPM_TOPIC_ENTITY_STATE: `bench.entity-state.${run}.${round}`,
+          AISPM_TOPIC_ATTRIBUTED: `bench.attributed.${run}.${round}`,
+          AISPM_TOPIC_TRACE_STATE: `bench.trace-state.${run}.${round}`,
         });
         const fleet = FLEET;
         const { topics } = config;
@@ -115,10 +118,21 @@ const bench: Benchmark = {
           { topic: topics.state, partitions: PARTITIONS, compacted: true },
           { topic: topics.entities, partitions: PARTITIONS },
           { topic: topics.entityState, partitions: PARTITIONS, compacted: true },
+          { topic: topics.attributed, partitions: PARTITIONS },
+          { topic: topics.traceState, partitions: PARTITIONS, compacted: true },
         ]);
         await store.command('TRUNCATE TABLE anomaly_scores');
-        const state = new KafkaChangelog({ bus, brokers, topic: topics.state, eventsTopic: topics.events });
+        const state = new KafkaChangelog({ bus, brokers, topic: topics.state, eventsTopic: topics.attributed });
         const group = `bench-${run}-${round}`;
+        const traces = new TraceStage({
+          bus,
+          topics,
+          state: new KafkaChangelog({ bus, brokers, topic: topics.traceState, eventsTopic: topics.events }),
+          group,
+          ...config.processor.attribution,
+          maxBatchSize: MAX_BATCH,
+          concurrency: config.processor.concurrency,
+        });
         const processor = new Processor({ bus, store, topics, state, group, maxBatchSize: MAX_BATCH, fleet });
         const entityState = new KafkaChangelog({
           bus,
@@ -138,7 +152,7 @@ const bench: Benchmark = {
               lingerMs: config.processor.entitiesLingerMs,
             })
           : null;
-        await Promise.all([processor.start(), entities?.start()]);
+        await Promise.all([traces.start(), processor.start(), entities?.start()]);
         /** When the row count first covered each chunk, in ms since the epoch. */
         const seen: number[] = [];
         const covers = (i: number): number => Math.min((i + 1) * CHUNK, total);
@@ -160,6 +174,7 @@ const bench: Benchmark = {
         while (entities && entities.stats().received < processor.stats().forwarded)
           await new Promise((r) => setTimeout(r, 25));
         const fleetLagMs = nowMs() - seen.at(-1)!;
+        await traces.stop();
         await processor.stop();
         await entities?.stop();
         const byChunk = seen.map((t, i) => t - sent[i]!);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { addTruth, demoTraffic, noTruth, thirdPartyEvents, truthOf } from '@aispm/cli';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
@@ -38,11 +39,15 @@ function aispm(args: string[], interruptAfterMs?: number): Promise<Run> {
   });
 }
 
+/** The full run, shared by the tests that read its summary. */
+let fullRun: Promise<Run> | undefined;
+const full = (): Promise<Run> => (fullRun ??= aispm(['demo', '--duration', '6', '--rate', '3000', '--seed', '3']));
+
 const number = (text: string, pattern: RegExp): number => Number(pattern.exec(text)?.[1]?.replaceAll(',', ''));
 
 describe('aispm demo', () => {
   it('runs the fleet through the pipeline and ranks the injected misbehaviour at the top', async () => {
-    const run = await aispm(['demo', '--duration', '6', '--rate', '3000', '--seed', '3']);
+    const run = await full();
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('aispm demo — summary');
     expect(number(run.stdout, /events stored\s+([\d,]+)/)).toBe(18_000 + 122);
@@ -54,6 +59,32 @@ describe('aispm demo', () => {
     }
     const benign = /benign events flagged: ([\d,]+) of ([\d,]+)/.exec(run.stdout);
     expect(Number(benign?.[1]?.replaceAll(',', '')) / Number(benign?.[2]?.replaceAll(',', ''))).toBeLessThan(0.01);
+  });
+
+  it('attributes the third-party fleet through its traces and merges each call reported twice', async () => {
+    const run = await full();
+    expect(run.code, run.stderr).toBe(0);
+    // What the generator made, regenerated here: times differ from the run's, counts do not.
+    const traffic = demoTraffic({ seed: 3, total: 18_000, tenant: 'demo', spanMs: 24 * 3_600_000, endMs: Date.now() });
+    const made = [...traffic].map(truthOf).reduce(addTruth, noTruth());
+    const [own, inherited, none] = /attribution\s+([\d,]+) own · ([\d,]+) inherited · ([\d,]+) none/
+      .exec(run.stdout)!
+      .slice(1)
+      .map((x) => Number(x.replaceAll(',', '')));
+    expect(inherited).toBeGreaterThan(0);
+    expect({ own, inherited, none }).toEqual({ own: made.own, inherited: made.inherited, none: made.none });
+    expect(made.twins).toBeGreaterThan(0);
+    expect(number(run.stdout, /calls merged\s+([\d,]+) of/)).toBe(made.twins);
+    expect(number(run.stdout, /of ([\d,]+) calls reported twice/)).toBe(made.twins);
+    expect(number(run.stdout, /\(([\d,]+) stored events joined from two reports/)).toBe(made.twins);
+    // Read back from the store: the third-party calls scored under their agents, none under `<app>/-` but the agent-less app's.
+    expect(number(run.stdout, /: ([\d,]+) events, the agent named on the agent span only/)).toBe(
+      thirdPartyEvents(18_000),
+    );
+    expect(number(run.stdout, /scored under their agent: ([\d,]+)/)).toBe(made.inherited);
+    expect(number(run.stdout, /under <app>\/-: ([\d,]+)/)).toBe(0);
+    expect(number(run.stdout, /\(no agent\): ([\d,]+)/)).toBe(made.none);
+    expect(number(run.stdout, /response ids stored twice: ([\d,]+)/)).toBe(0);
   });
 
   it('stops cleanly on Ctrl-C: everything produced is stored, and the summary still prints', async () => {

@@ -26,7 +26,7 @@ export {
 } from './event/types.ts';
 export { AvroCodec, createCodec, loadSchemaVersions, SCHEMA_DIR } from './event/codec.ts';
 export { sampleEvent } from './event/sample.ts';
-export { createEventCodec } from './event/event-codec.ts';
+export { createEventCodec, withAttribution } from './event/event-codec.ts';
 export {
   createGenAiLogCodec,
   createGenAiMetricCodec,

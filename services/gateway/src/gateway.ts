@@ -15,6 +15,7 @@ import {
 } from '@aispm/core';
 import { type Bus } from '@aispm/bus';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Registry } from 'prom-client';
 import { Admission } from './admission.ts';
 import type { ApiKeys } from './api-keys.ts';
 import { readBody } from './body.ts';
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   config: Pick<Config, 'capture' | 'topics' | 'gateway' | 'partitions' | 'processor'>;
   keys: ApiKeys;
   log: Logger;
+  /** Other services' metrics in this process, served with the gateway's on GET /metrics. */
+  registries?: Registry[];
 }
 
 /** The public OTLP/HTTP app and the Prometheus one, each to listen on its own address. */
@@ -263,9 +266,8 @@ export function buildGateway(options: GatewayOptions): Gateway {
   app.post('/v1/metrics', exportRoute('metrics'));
 
   const metricsApp = Fastify({ logger: false });
-  metricsApp.get('/metrics', async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
+  const served = Registry.merge([metrics.registry, ...(options.registries ?? [])]);
+  metricsApp.get('/metrics', async (_request, reply) => reply.type(served.contentType).send(await served.metrics()));
   return {
     app,
     metricsApp,

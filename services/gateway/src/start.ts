@@ -1,6 +1,7 @@
 import { CONFIG_KEYS, ConfigError, type Config, type Logger } from '@aispm/core';
 import { type Bus } from '@aispm/bus';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { parseApiKeys } from './api-keys.ts';
 import { buildGateway } from './gateway.ts';
 
@@ -25,7 +26,13 @@ export interface RunningGateway {
  * Prometheus /metrics on its own listener, AISPM_METRICS_HOST:AISPM_METRICS_PORT
  * (127.0.0.1:9464 by default: the metrics name tenants, and need no key to read).
  */
-export async function startGateway(options: { bus: Bus; config: Config; log: Logger }): Promise<RunningGateway> {
+export async function startGateway(options: {
+  bus: Bus;
+  config: Config;
+  log: Logger;
+  /** Other services' metrics in this process, served on the gateway's metrics listener too. */
+  registries?: Registry[];
+}): Promise<RunningGateway> {
   const { bus, config, log } = options;
   if (config.gateway.keys === null) {
     throw new ConfigError(
@@ -41,7 +48,7 @@ export async function startGateway(options: { bus: Bus; config: Config; log: Log
       partitions: config.partitions,
     })),
   );
-  const built = buildGateway({ bus, config, keys, log });
+  const built = buildGateway({ bus, config, keys, log, registries: options.registries ?? [] });
   const { app, metricsApp } = built;
   // Connections that stall before a request is admitted hold no slot: bound them too (Node closes the excess).
   app.server.maxConnections = config.gateway.maxConnections;

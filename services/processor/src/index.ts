@@ -1,6 +1,7 @@
 // @aispm/processor: stream analytics over the events topic.
 
 export { Processor, type ProcessorOptions, type ProcessorStats } from './processor.ts';
+export { processorMetrics, type PipelineStages } from './metrics.ts';
 export { TraceStage, type TraceStageOptions, type TraceStageStats } from './traces/trace-stage.ts';
 export { TraceAssembler, type AssemblerOptions, type Resolved } from './traces/assembler.ts';
 export { SOURCE_PARTITION, SOURCE_SEQ, TICK_RECORD } from './traces/source.ts';

@@ -1,20 +1,36 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createEventCodec, loadConfig, traceKey, type Config, type Logger } from '@aispm/core';
+import {
+  RECORD_HEADER,
+  SPAN_LINK_RECORD,
+  createEventCodec,
+  createSpanLinkCodec,
+  loadConfig,
+  traceKey,
+  type Config,
+  type Logger,
+  type OutgoingRecord,
+} from '@aispm/core';
 import { progressBar } from '../progress.ts';
 import { startRuntime } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
 import { positiveNumber } from '../usage.ts';
 import { formatSummary, summarize, type DemoSummary } from '../demo/summary.ts';
-import { generateTraffic, injectedCount } from '../demo/traffic.ts';
+import { demoTraffic } from '../demo/mix.ts';
+import { addTruth, noTruth, truthOf, type DemoTrace, type TraceRecord, type TraceTruth } from '../demo/third-party.ts';
+import { injectedCount } from '../demo/traffic.ts';
 
 export const DEMO_HELP = `Usage: aispm demo [options]
 
 Drives a synthetic fleet of AI apps and agents (benign traffic plus injected,
 labeled misbehaviour) through the pipeline — events → bus → processor → store —
-then prints a summary read back from the store. Runs on the embedded default:
-in-process bus, chdb store under <data-dir>/demo (wiped at start).
+then prints a summary read back from the store. A share of the traffic comes from
+apps traced by third-party instrumentations: the agent named on the agent span
+only, some model calls reported twice; the summary shows how trace assembly
+attributed and merged them. Runs on the embedded default: in-process bus, chdb
+store under <data-dir>/demo (wiped at start), one partition per topic (a day of
+simulated time passes in seconds: several partitions would reorder it).
 
 Options:
   --duration <s>   wall-clock seconds to generate traffic for   (default 30)
@@ -38,7 +54,10 @@ export interface DemoOptions {
 
 export interface DemoResult {
   summary: DemoSummary;
+  /** Events published: distinct AI actions, a call reported twice counted once. */
   published: number;
+  /** What the traces published should become after trace assembly, as the generators made them. */
+  expected: TraceTruth;
   interrupted: boolean;
 }
 
@@ -46,23 +65,26 @@ const MAX_LAG = 20_000;
 const BATCH = 500;
 
 export async function runDemo(options: DemoOptions, log: Logger, quiet = false): Promise<DemoResult> {
-  const config = { ...options.config, tenant: 'demo', dataDir: join(options.config.dataDir, 'demo') };
+  // One partition: the demo squeezes hours into seconds, so the interleaving of several
+  // partitions' batches would reach each agent as minutes of simulated time out of order.
+  const config = { ...options.config, tenant: 'demo', dataDir: join(options.config.dataDir, 'demo'), partitions: 1 };
   if (config.mode === 'embedded') rmSync(config.dataDir, { recursive: true, force: true });
   const started = performance.now();
   const runtime = await startRuntime(config, log);
   const signal = abortOnSignals((s) => process.stderr.write(`\n${s}: stopping, flushing what was produced…\n`));
-  const codec = createEventCodec();
   const benign = Math.max(1, Math.round(options.durationS * options.rate));
   const total = benign + injectedCount();
-  const traffic = generateTraffic({
+  const traffic = demoTraffic({
     seed: options.seed,
     total: benign,
     tenant: config.tenant,
     spanMs: options.hours * 3_600_000,
     endMs: Date.now() - 60_000,
   });
+  const encode = encoder();
   const bar = quiet ? null : progressBar(total, 'demo');
   let published = 0;
+  const expected = noTruth();
   try {
     while (!signal.aborted) {
       const due = Math.min(total, Math.ceil(((performance.now() - started) / 1000) * options.rate));
@@ -71,17 +93,22 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
       if (due <= published || lag > MAX_LAG) {
         await sleep(20);
       } else {
-        const records = [];
-        for (const event of take(traffic, Math.min(BATCH, due - published))) {
-          records.push({ key: traceKey(event), value: codec.encode(event) });
+        // Whole traces only, so that a stop never leaves one waiting for spans that will not come.
+        const records: OutgoingRecord[] = [];
+        let events = 0;
+        for (const trace of takeTraces(traffic, Math.min(BATCH, due - published))) {
+          records.push(...trace.records.map(encode));
+          events += trace.events;
+          addTruth(expected, truthOf(trace));
         }
         await runtime.bus.publish(config.topics.events, records);
-        published += records.length;
+        published += events;
       }
       const stats = runtime.processor.stats();
       const elapsed = (performance.now() - started) / 1000;
       bar?.update(published, { stored: stats.stored, rate: Math.round(stats.received / Math.max(elapsed, 0.001)) });
     }
+    // Every event leaves the traces stage (twins merged into one) and reaches the agents stage.
     while (runtime.processor.stats().received < published) await sleep(20);
     // The entities stage takes what the agents stage re-keyed; the summary reads its findings too.
     const { entities } = runtime;
@@ -92,10 +119,14 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
   }
   const summary = await summarize(runtime.store, config.tenant, options.top);
   const seconds = (performance.now() - started) / 1000;
-  const deadLettered = Object.values(runtime.processor.stats().deadLettered).reduce((a, b) => a + b, 0);
+  const traces = runtime.traces.stats();
+  const deadLettered = [runtime.processor.stats().deadLettered, traces.deadLettered]
+    .flatMap((counts) => Object.values(counts))
+    .reduce((a, b) => a + b, 0);
   await runtime.close();
-  if (!quiet) process.stdout.write(formatSummary(summary, { seconds, published, deadLettered }));
-  return { summary, published, interrupted: signal.aborted };
+  const run = { seconds, published, deadLettered, twins: expected.twins, merged: traces.merged };
+  if (!quiet) process.stdout.write(formatSummary(summary, run));
+  return { summary, published, expected, interrupted: signal.aborted };
 }
 
 export async function demoCommand(argv: string[], log: Logger): Promise<number> {
@@ -129,10 +160,27 @@ export async function demoCommand(argv: string[], log: Logger): Promise<number> 
   return result.interrupted ? 130 : 0;
 }
 
-function* take<T>(source: Iterator<T>, n: number): Generator<T> {
-  for (let i = 0; i < n; i++) {
+/** Records on the events topic: keyed by trace, so a trace is assembled in one place; links marked by their header. */
+function encoder(): (record: TraceRecord) => OutgoingRecord {
+  const codec = createEventCodec();
+  const linkCodec = createSpanLinkCodec();
+  return (record) =>
+    record.link
+      ? {
+          key: traceKey(record.link),
+          value: linkCodec.encode(record.link),
+          headers: { [RECORD_HEADER]: SPAN_LINK_RECORD },
+        }
+      : { key: traceKey(record.event), value: codec.encode(record.event) };
+}
+
+/** Whole traces until they hold at least `events` events. */
+function* takeTraces(source: Iterator<DemoTrace>, events: number): Generator<DemoTrace> {
+  let taken = 0;
+  while (taken < events) {
     const next = source.next();
     if (next.done) return;
+    taken += next.value.events;
     yield next.value;
   }
 }

@@ -1,4 +1,5 @@
 import type { Store } from '@aispm/store';
+import { THIRD_PARTY_FLEET } from './third-party.ts';
 import { LABEL_ATTRIBUTE, SCENARIOS } from './traffic.ts';
 
 /** What the demo read back from the store: counts, entities, and the top anomalies with their ground truth. */
@@ -20,6 +21,22 @@ export interface DemoSummary {
   falsePositives: { flagged: number; of: number };
   /** The strongest findings of the fleet-wide baselines (users, identities, models, tools), and how many there are. */
   fleet: { findings: number; top: FleetFinding[] };
+  /** How trace assembly attributed the stored events; `merged`: events joined from two reports of a call. */
+  attribution: { own: number; inherited: number; none: number; merged: number };
+  thirdParty: ThirdPartyCheck;
+}
+
+/** The third-party fleet as stored: were its calls scored under their agents, and is each call there once? */
+export interface ThirdPartyCheck {
+  events: number;
+  /** Its LLM and tool calls scored under their agent (entity `<app>/<agent>`). */
+  underAgent: number;
+  /** Its LLM and tool calls in apps that run agents, scored under `<app>/-` all the same: attribution failed. */
+  underApp: number;
+  /** Its LLM and tool calls in apps that run no agent (scored under `<app>/-`, rightly). */
+  agentless: number;
+  /** Response ids stored on more than one event: a call reported twice and not merged. */
+  repeatedResponseIds: number;
 }
 
 export interface FleetFinding {
@@ -79,6 +96,7 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
     p,
   );
   const benign = perLabel.find((row) => row.label === '');
+  const [attribution, thirdParty] = await Promise.all([attributionOf(store, tenant), thirdPartyCheck(store, tenant)]);
   const fleet = await store.query<{ severity: string; title: string; evidence: string[]; n: string }>(
     `SELECT severity, title, evidence, count() OVER () AS n FROM findings FINAL
      WHERE tenant = {tenant:String} AND asset_type IN ('user', 'identity', 'model', 'tool')
@@ -122,12 +140,67 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
       findings: Number(fleet[0]?.n ?? 0),
       top: fleet.map((f) => ({ severity: f.severity, title: f.title, evidence: f.evidence[0] ?? '' })),
     },
+    attribution,
+    thirdParty,
+  };
+}
+
+/** The attribute trace assembly leaves on an event merged from two reports: the other report's span. */
+const MERGED_SPAN = 'aispm.merged.span_id';
+const RESPONSE_ID = 'gen_ai.response.id';
+
+async function attributionOf(store: Store, tenant: string): Promise<DemoSummary['attribution']> {
+  const [row] = await store.query<Record<string, string>>(
+    `SELECT countIf(attribution = 'own') AS own, countIf(attribution = 'inherited') AS inherited,
+            countIf(attribution = 'none') AS none, countIf(attributes[{merged:String}] != '') AS merged
+     FROM events FINAL WHERE tenant = {tenant:String}`,
+    { tenant, merged: MERGED_SPAN },
+  );
+  return {
+    own: Number(row?.own ?? 0),
+    inherited: Number(row?.inherited ?? 0),
+    none: Number(row?.none ?? 0),
+    merged: Number(row?.merged ?? 0),
+  };
+}
+
+/** Reads the third-party fleet back: how its calls were scored (agent or app entity), and repeated response ids. */
+async function thirdPartyCheck(store: Store, tenant: string): Promise<ThirdPartyCheck> {
+  const p = {
+    tenant,
+    apps: THIRD_PARTY_FLEET.map((a) => a.app),
+    agentApps: THIRD_PARTY_FLEET.filter((a) => a.agent !== null).map((a) => a.app),
+    responseId: RESPONSE_ID,
+  };
+  const [scored] = await store.query<Record<string, string>>(
+    `SELECT countIf(s.entity_type = 'agent') AS under_agent,
+            countIf(s.entity_type = 'app' AND e.app IN {agentApps:Array(String)}) AS under_app,
+            countIf(s.entity_type = 'app' AND e.app NOT IN {agentApps:Array(String)}) AS agentless
+     FROM (SELECT event_id, entity_type FROM anomaly_scores FINAL
+           WHERE tenant = {tenant:String} AND app IN {apps:Array(String)}) AS s
+     INNER JOIN (SELECT event_id, app FROM events FINAL
+                 WHERE tenant = {tenant:String} AND app IN {apps:Array(String)} AND kind IN ('llm_call', 'tool_call')) AS e
+     ON s.event_id = e.event_id`,
+    p,
+  );
+  const [ids] = await store.query<Record<string, string>>(
+    `SELECT count() AS events, countIf(attributes[{responseId:String}] != '') AS calls,
+            uniqExactIf(attributes[{responseId:String}], attributes[{responseId:String}] != '') AS ids
+     FROM events FINAL WHERE tenant = {tenant:String} AND app IN {apps:Array(String)}`,
+    p,
+  );
+  return {
+    events: Number(ids?.events ?? 0),
+    underAgent: Number(scored?.under_agent ?? 0),
+    underApp: Number(scored?.under_app ?? 0),
+    agentless: Number(scored?.agentless ?? 0),
+    repeatedResponseIds: Number(ids?.calls ?? 0) - Number(ids?.ids ?? 0),
   };
 }
 
 export function formatSummary(
   summary: DemoSummary,
-  run: { seconds: number; published: number; deadLettered: number },
+  run: { seconds: number; published: number; deadLettered: number; twins: number; merged: number },
 ): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const e = summary.entities;
@@ -136,13 +209,14 @@ export function formatSummary(
     '',
     `aispm demo — summary (read back from the store, ${run.seconds.toFixed(1)} s)`,
     `  events stored     ${n(summary.events)} of ${n(run.published)} published (${n(summary.injected)} injected misbehaviour, ${n(run.deadLettered)} dead-lettered)`,
+    ...attributionLines(summary, run),
     `  entities seen     ${e.apps} apps · ${e.agents} agents · ${n(e.users)} users · ${e.identities} identities · ${e.tools} tools · ${e.models} models · ${e.providers} providers`,
     '',
     `  top ${summary.topEpisodes.length} anomalies, one line per agent and 15 minutes (${labeledTop} labeled misbehaviour):`,
     `         score  agent                            label             flagged     first event       top reason`,
     ...summary.topEpisodes.map(
       (t, i) =>
-        `  ${String(i + 1).padStart(3)}. ${t.score.toFixed(3)}  ${`${t.app}/${t.agent}`.padEnd(32)} ${(t.label || 'benign').padEnd(17)} ${String(t.flagged).padStart(3)}/${String(t.events).padEnd(4)} ${t.start}  ${t.reason}`,
+        `  ${String(i + 1).padStart(3)}. ${t.score.toFixed(3)}  ${`${t.app}/${t.agent || '-'}`.padEnd(32)} ${(t.label || 'benign').padEnd(17)} ${String(t.flagged).padStart(3)}/${String(t.events).padEnd(4)} ${t.start}  ${t.reason}`,
     ),
     `  of the top ${summary.topEvents.of} single events, ${summary.topEvents.labeled} are labeled misbehaviour`,
     '',
@@ -158,4 +232,19 @@ export function formatSummary(
     '',
   ];
   return lines.join('\n');
+}
+
+/** What trace assembly did: attribution as stored, merges, and the third-party fleet read back. */
+function attributionLines(summary: DemoSummary, run: { twins: number; merged: number }): string[] {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const a = summary.attribution;
+  const t = summary.thirdParty;
+  const agentless = THIRD_PARTY_FLEET.filter((p) => p.agent === null).map((p) => p.app);
+  return [
+    `  attribution       ${n(a.own)} own · ${n(a.inherited)} inherited · ${n(a.none)} none (agent from the span itself, from its agent ancestor, or no agent)`,
+    `  calls merged      ${n(run.merged)} of ${n(run.twins)} calls reported twice (${n(a.merged)} stored events joined from two reports)`,
+    `  third-party apps  ${THIRD_PARTY_FLEET.map((p) => p.app).join(', ')}: ${n(t.events)} events, the agent named on the agent span only`,
+    `                    LLM/tool calls scored under their agent: ${n(t.underAgent)} · under <app>/-: ${n(t.underApp)} · in ${agentless.join(', ')} (no agent): ${n(t.agentless)}`,
+    `                    response ids stored twice: ${n(t.repeatedResponseIds)}`,
+  ];
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 import { AvroCodec, loadSchemaVersions, SCHEMA_DIR } from './codec.ts';
-import { createEventCodec } from './event-codec.ts';
+import { createEventCodec, withAttribution } from './event-codec.ts';
 import { rabinFingerprint } from './fingerprint.ts';
 import { sampleEvent } from './sample.ts';
 import type { AiEvent } from './types.ts';
@@ -150,5 +150,20 @@ describe('event codec', () => {
     const bad: string[] = [];
     expect(codec.isValid({ ...sampleEvent(), kind: 'teleport' }, (path) => bad.push(path.join('.')))).toBe(false);
     expect(bad).toEqual(['kind']);
+  });
+});
+
+describe('withAttribution', () => {
+  const codec = createEventCodec();
+  it.each(['own', 'inherited', 'none'] as const)('sets attribution %s on a record as encoding the event would', (a) => {
+    const event = sampleEvent({ attribution: null });
+    const patched = withAttribution(codec, codec.encode(event), a);
+    expect(patched?.equals(codec.encode({ ...event, attribution: a }))).toBe(true);
+    expect(codec.decode(patched!)).toEqual({ ...event, attribution: a });
+  });
+
+  it('declines a record already attributed, or of another schema version', () => {
+    expect(withAttribution(codec, codec.encode(sampleEvent({ attribution: 'own' })), 'none')).toBeNull();
+    expect(withAttribution(codec, new AvroCodec<AiEvent>(v1).encode(sampleEvent()), 'own')).toBeNull();
   });
 });

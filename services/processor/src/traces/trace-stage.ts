@@ -8,6 +8,7 @@ import {
   invalidReason,
   silentLogger,
   traceKey,
+  withAttribution,
   type AiEvent,
   type Config,
   type Logger,
@@ -90,6 +91,8 @@ export class TraceStage {
   private readonly codec = createEventCodec();
   private readonly linkCodec = createSpanLinkCodec();
   private readonly partitions = new Map<number, PartitionState>();
+  /** Each decoded event's record: an event sent on unchanged (own, or none) is its record with the attribution set. */
+  private readonly recordOf = new WeakMap<AiEvent, Buffer>();
   private subscription: Subscription | null = null;
   private ticker: NodeJS.Timeout | null = null;
   /** Counts of partitions no longer held, so stats do not go down on a rebalance. */
@@ -205,6 +208,7 @@ export class TraceStage {
       const reason = invalidReason(event, nowMs) ?? tenantReason(event.tenant);
       if (reason) throw new InvalidRecordError('invalid_event', reason);
       this.checkKey(record, event);
+      this.recordOf.set(event, record.value);
       return state.assembler.addEvent(record.key, event);
     } catch (err) {
       if (!(err instanceof InvalidRecordError)) throw err;
@@ -225,10 +229,13 @@ export class TraceStage {
   }
 
   private forward(resolved: Resolved, partition: number, offset: bigint, slot: number): OutgoingRecord {
-    const event: AiEvent = { ...resolved.event, attribution: resolved.attribution };
+    const { event, attribution } = resolved;
+    const record = this.recordOf.get(event);
+    const value =
+      (record && withAttribution(this.codec, record, attribution)) ?? this.codec.encode({ ...event, attribution });
     return {
       key: eventKey(event),
-      value: this.codec.encode(event),
+      value,
       headers: { [SOURCE_PARTITION]: String(partition), [SOURCE_SEQ]: String(sourceSeq(offset, slot)) },
     };
   }
@@ -295,16 +302,22 @@ export class TraceStage {
     this.partitions.delete(partition);
   }
 
-  /** A tick record on each quiet partition whose events wait, so its stream time moves on. */
+  /**
+   * A tick record on each quiet partition whose events wait, so its stream time moves on;
+   * and on each assigned partition not restored yet, whose checkpoints may hold waiting
+   * events (after a restart or a rebalance no record may come to restore them otherwise).
+   */
   private async tick(tickMs: number): Promise<void> {
-    const quiet = [...this.partitions].filter(
-      ([, state]) => state.assembler.waitingEvents > 0 && Date.now() - state.lastBatchAt >= tickMs,
-    );
-    if (quiet.length === 0) return;
+    const quiet = [...this.partitions]
+      .filter(([, state]) => state.assembler.waitingEvents > 0 && Date.now() - state.lastBatchAt >= tickMs)
+      .map(([partition]) => partition);
+    const unrestored = (this.subscription?.assignment() ?? []).filter((p) => !this.partitions.has(p));
+    const due = [...quiet, ...unrestored];
+    if (due.length === 0) return;
     try {
       await this.options.bus.publish(
         this.options.topics.events,
-        quiet.map(([partition]) => ({
+        due.map((partition) => ({
           key: '~tick',
           value: Buffer.alloc(0),
           partition,
