@@ -67,17 +67,25 @@ describe('Go clickhouse-go v2 (HTTP) against the SQL endpoint', () => {
     await run('go', ['build', '-o', binary, '.'], { cwd: GO_CLIENT, timeout: 600_000 });
   }, 600_000);
 
-  // clickhouse-go reads Native only, with client_protocol_version set, expecting block info and serialization
-  // kinds; the embedded engine writes revision-0 Native. The endpoint says so instead of sending bytes the
-  // client would misread. test/clients/go/main.go covers parameters, isolation and readonly once it can read.
-  it('fails at connect with a clear NOT_IMPLEMENTED exception naming client_protocol_version, never with misread data', async () => {
-    const failure = await run(binary, [], { env: env('acme'), timeout: 60_000 }).then(
-      () => null,
-      (err: { stderr?: string }) => err.stderr ?? '',
-    );
-    expect(failure).not.toBeNull();
-    expect(failure).toContain('client_protocol_version');
-    expect(failure).toMatch(/48|NOT_IMPLEMENTED/);
-    expect(failure).not.toContain(fixture.secret);
+  // clickhouse-go reads Native only, with client_protocol_version set, expecting block info and the custom
+  // serialization byte; the endpoint frames the engine's column data so (native.ts).
+  it('queries with bound parameters in Native format, sees only its tenant, and can neither write nor read files', async () => {
+    for (const tenant of ['acme', 'globex'] as const) {
+      const { stdout } = await run(binary, [], { env: env(tenant), timeout: 60_000 });
+      const out = JSON.parse(stdout) as Record<string, unknown>;
+      expect(out.version).toBe('26.7.2.1');
+      expect(out.entities).toEqual([0, 1, 2].map((i) => `${tenant}/agent-${i}`));
+      expect(out.scores).toHaveLength(3);
+      const base = tenant === 'acme' ? 0.1 : 0.2;
+      (out.scores as number[]).forEach((score, i) => expect(score).toBeCloseTo(base + i * 0.01, 5));
+      expect(out.count).toBe(3);
+      expect(out.tenants).toEqual([tenant]);
+      // clickhouse-go prints the server's exception as "code: N, message: …".
+      expect(out.insert_error).toMatch(/code: 164\b.*readonly/i);
+      expect(out.drop_error).toMatch(/code: 164\b/i);
+      expect(out.file_error).toMatch(/code: 497\b/i);
+      expect(out.other_db_error).toMatch(/code: 497\b/i);
+      expect(JSON.stringify(out)).not.toContain(fixture.secret);
+    }
   });
 });

@@ -5,6 +5,14 @@ import type { Store, StoreReader } from '@aispm/store';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CODES, ClickHouseHttpError, engineException, exception, learnErrorNames } from './errors.ts';
 import { checkQuery, type GuardScope } from './guard.ts';
+import {
+  FramingError,
+  MAX_NATIVE_REVISION,
+  MIN_NATIVE_REVISION,
+  nativeFromBuffers,
+  UNFRAMEABLE_TYPE,
+  type ResultColumn,
+} from './native.ts';
 import type { SqlEndpointConfig } from './options.ts';
 import { isChangeable, sortParams } from './settings.ts';
 
@@ -253,13 +261,10 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
       const engine = facts!;
       const sorted = sortParams(search, engine.settings);
       if (sorted instanceof ClickHouseHttpError) return fail(sorted);
-      if (Number(sorted.interface.get('client_protocol_version') ?? 0) > 0 && wantsNative(sorted.interface, request)) {
-        return fail(
-          exception(
-            48,
-            'Native output for client_protocol_version > 0 (block info, serialization kinds) is not supported by the embedded engine; read RowBinaryWithNamesAndTypes, JSON or Native without client_protocol_version',
-          ),
-        );
+      const protocolText = sorted.interface.get('client_protocol_version') ?? '0';
+      const protocol = /^\d{1,9}$/.test(protocolText) ? Number(protocolText) : NaN;
+      if (Number.isNaN(protocol)) {
+        return fail(exception(CODES.BAD_ARGUMENTS, `client_protocol_version is ${protocolText}; expected a number`));
       }
       for (const name of ['compress', 'decompress']) {
         if (sorted.interface.get(name) === '1') {
@@ -286,6 +291,7 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
       }
       const reader = await pending;
       let result;
+      let output: Uint8Array;
       let format: string;
       try {
         const prepared = await prepare(reader, sql, sorted.params, tenant, engine);
@@ -309,11 +315,51 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
           ),
           max_memory_usage: config.maxMemoryBytes,
         };
-        result = await reader.query(prepared.sql, {
-          format,
-          params: sorted.params,
-          settings: { ...engine.defaults, ...sorted.settings, ...limits, additional_table_filters: prepared.filters },
-        });
+        const settings = {
+          ...engine.defaults,
+          ...sorted.settings,
+          ...limits,
+          additional_table_filters: prepared.filters,
+        };
+        if (protocol > 0 && format === 'Native') {
+          // Native at the client's revision, as a server writes it for clickhouse-go (native.ts).
+          if (protocol < MIN_NATIVE_REVISION || protocol > MAX_NATIVE_REVISION) {
+            return fail(
+              exception(
+                48,
+                `Native output for client_protocol_version ${protocol} is not supported by the embedded engine (${MIN_NATIVE_REVISION}-${MAX_NATIVE_REVISION} are); read RowBinaryWithNamesAndTypes, JSON or Native without client_protocol_version`,
+              ),
+            );
+          }
+          const statement = withoutFormat(prepared.sql, prepared.format);
+          const described = await reader.query(`DESCRIBE TABLE (${statement})`, {
+            format: 'JSONCompactEachRow',
+            params: sorted.params,
+            settings,
+          });
+          const columns = Buffer.from(described.bytes)
+            .toString('utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line): ResultColumn => {
+              const [name, type] = JSON.parse(line) as [string, string];
+              return { name, type };
+            });
+          const unframeable = columns.find((column) => UNFRAMEABLE_TYPE.test(column.type));
+          if (unframeable !== undefined) {
+            return fail(
+              exception(
+                48,
+                `Native output with client_protocol_version for column ${unframeable.name} of type ${unframeable.type} is not supported by the embedded engine; cast it (e.g. toString) or read RowBinaryWithNamesAndTypes or JSON`,
+              ),
+            );
+          }
+          result = await reader.query(statement, { format: 'Buffers', params: sorted.params, settings });
+          output = nativeFromBuffers(result.bytes, columns, protocol);
+        } else {
+          result = await reader.query(prepared.sql, { format, params: sorted.params, settings });
+          output = result.bytes;
+        }
       } finally {
         pool.release(reader);
       }
@@ -329,7 +375,7 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
             written_rows: '0',
             written_bytes: '0',
             total_rows_to_read: String(result.rowsRead),
-            result_bytes: String(result.bytes.length),
+            result_bytes: String(output.length),
             elapsed_ns: String(elapsedNs),
           }),
         )
@@ -339,11 +385,15 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
           ? encodingFor(header(request, 'accept-encoding'))
           : null;
       if (wanted !== null) {
-        return reply.header('content-encoding', wanted).send(await compressors[wanted]!(result.bytes));
+        return reply.header('content-encoding', wanted).send(await compressors[wanted]!(output));
       }
-      return reply.send(Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength));
+      return reply.send(Buffer.from(output.buffer, output.byteOffset, output.byteLength));
     } catch (err) {
       if (err instanceof ClickHouseHttpError) return fail(err);
+      if (err instanceof FramingError) {
+        config.log?.error('sql endpoint could not frame Native output', { error: err.message, queryId });
+        return fail(exception(1001, `internal error: ${err.message}; read RowBinaryWithNamesAndTypes or JSON`));
+      }
       const engineCode = (err as { engineCode?: unknown }).engineCode;
       if (typeof engineCode === 'number') {
         const cause = (err as { cause?: unknown }).cause;
@@ -381,9 +431,15 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
   return { app, ready };
 }
 
-/** Whether the request asks for Native by default_format (a FORMAT clause is seen only later; Native there is answered in revision 0). */
-function wantsNative(params: Map<string, string>, request: FastifyRequest): boolean {
-  return (params.get('default_format') ?? header(request, 'x-clickhouse-format') ?? '').toLowerCase() === 'native';
+/** The statement without its FORMAT clause (the last one: the guard refuses SETTINGS and INTO OUTFILE), as formatQuery printed it. */
+function withoutFormat(sql: string, format: string | null): string {
+  if (format === null) return sql;
+  const clause = /\s+FORMAT\s+(\S+)\s*$/.exec(sql);
+  const name = clause?.[1]?.replace(/^[`"]|[`"]$/g, '');
+  if (clause === null || name?.toLowerCase() !== format.toLowerCase()) {
+    throw exception(CODES.SYNTAX_ERROR, `cannot find the FORMAT ${format} clause at the end of the query`);
+  }
+  return sql.slice(0, clause.index);
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

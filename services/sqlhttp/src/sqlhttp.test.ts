@@ -303,6 +303,32 @@ describe('SQL endpoint: the HTTP interface', () => {
   });
 });
 
+describe('SQL endpoint: Native for clients that send client_protocol_version', () => {
+  it('frames Native at the revision asked for, by default_format or FORMAT, and refuses what it cannot frame', async () => {
+    const blockInfo = '0100' + '02ffffffff' + '00';
+    for (const [sql, search] of [
+      ['SELECT count() AS n FROM anomaly_scores', 'client_protocol_version=54460&default_format=Native'],
+      ['SELECT count() AS n FROM anomaly_scores FORMAT Native', 'client_protocol_version=54460'],
+    ] as const) {
+      const response = await post(sql, search);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-clickhouse-format')).toBe('Native');
+      const body = Buffer.from(await response.arrayBuffer()).toString('hex');
+      // block info, 1 column, 1 row, "n", "UInt64", no custom serialization, 3 (acme's rows only)
+      const name = Buffer.from('\x01n\x06UInt64').toString('hex');
+      expect(body).toBe(`${blockInfo}0101${name}00${'03'.padEnd(16, '0')}`);
+    }
+    const newer = await post('SELECT 1', 'client_protocol_version=54461&default_format=Native');
+    expect(newer.status).toBe(501);
+    expect(await newer.text()).toMatch(/Code: 48\b.*client_protocol_version 54461/);
+    const json = await post(`SELECT '{"a":1}'::JSON AS j`, 'client_protocol_version=54460&default_format=Native');
+    expect(await json.text()).toMatch(/Code: 48\b.*column j of type JSON/);
+    // Without client_protocol_version: the engine's own revision-0 Native, no block info.
+    const plain = await post('SELECT count() AS n FROM anomaly_scores', 'default_format=Native');
+    expect(Buffer.from(await plain.arrayBuffer()).toString('hex')).toMatch(/^0101/);
+  });
+});
+
 describe('SQL endpoint bounds', () => {
   it('refuses a query over the size bound (413), stops a long query (408), and a query beyond the concurrency bound (202)', async () => {
     const endpoint = await startSqlEndpoint({

@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, type Logger } from '@aispm/core';
+import { loadConfig, type Config, type Logger } from '@aispm/core';
 import { startGateway } from '@aispm/gateway';
+import { processorMetrics, type TraceStageStats } from '@aispm/processor';
+import { parseReadKeys, startSqlEndpoint, type RunningSqlEndpoint } from '@aispm/sqlhttp';
+import type { Store } from '@aispm/store';
 import { startRuntime, type Backlog } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
 
@@ -13,6 +16,13 @@ the events topic, scoring, and writing to the store. Embedded mode (default):
 durable on-disk bus under <data-dir>/bus and chdb under <data-dir>/chdb. Distributed mode
 (AISPM_MODE=distributed): Kafka (KAFKA_BROKERS) and a ClickHouse server
 (AISPM_CLICKHOUSE_URL); run several to share the partitions.
+
+SQL (embedded mode): when AISPM_SQL_KEYS or AISPM_SQL_KEYS_FILE names read keys
+(tenant:key lines), the store is also served read-only over ClickHouse's HTTP
+interface at http://AISPM_SQL_HOST:AISPM_SQL_PORT (127.0.0.1:8123 by default), for
+Grafana's ClickHouse datasource and ClickHouse clients: user <tenant>, password
+<key>; each key reads its tenant's rows only. In distributed mode it is off: point
+them at the ClickHouse server.
 
 Ctrl-C or SIGTERM stops intake (the gateway answers 503 with Retry-After), processes
 and stores everything already acknowledged, then exits; a second one exits at once,
@@ -40,20 +50,41 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   }
   const config = loadConfig(process.env, { dataDir: values['data-dir'] });
   const runtime = await startRuntime(config, log);
-  const gateway = config.gateway.keys === null ? null : await startGateway({ bus: runtime.bus, config, log });
+  const registries = [
+    processorMetrics({ traces: runtime.traces, agents: runtime.processor, entities: runtime.entities }),
+  ];
+  const gateway =
+    config.gateway.keys === null ? null : await startGateway({ bus: runtime.bus, config, log, registries });
   if (!gateway) log.info('gateway off: set AISPM_GATEWAY_KEYS (tenant:key lines) to accept OTLP traces');
+  let sql: RunningSqlEndpoint | null;
+  try {
+    // After the gateway, whose log line is the first to carry a "url".
+    sql = await startSql(config, runtime.store, log);
+  } catch (err) {
+    // What the gateway acknowledged meanwhile is on the bus and is processed at the next start.
+    await gateway?.stopIntake();
+    await gateway?.close();
+    await runtime.close();
+    throw err;
+  }
   log.info('aispm is up', {
     mode: config.mode,
     bus: runtime.bus.kind,
     store: runtime.store.kind,
     topic: config.topics.events,
     gateway: gateway?.url ?? 'off',
+    sql: sql?.url ?? 'off',
   });
   const first = Promise.withResolvers<NodeJS.Signals>();
   // A second signal exits at once (abortOnSignals); what was acknowledged is on the bus and replays at the next start.
   abortOnSignals((s) => first.resolve(s));
   const timer = setInterval(
-    () => log.info('status', { ...runtime.processor.stats(), ...backlogFields(runtime.backlog()) }),
+    () =>
+      log.info('status', {
+        ...runtime.processor.stats(),
+        attribution: attributionFields(runtime.traces.stats()),
+        ...backlogFields(runtime.backlog()),
+      }),
     Number(values['status-every']) * 1000,
   );
   const received = await first.promise;
@@ -65,9 +96,37 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   await gateway?.stopIntake();
   await runtime.drain((left) => log.info('draining', backlogFields(left)));
   await gateway?.close();
+  // Queries in flight finish; the store closes after.
+  await sql?.close();
   await runtime.close();
   log.info('stopped', { ...runtime.processor.stats() });
   return 0;
+}
+
+/** Trace assembly's counts for the status line: how events were attributed, merges, cuts, what waits. */
+function attributionFields(s: TraceStageStats): Record<string, unknown> {
+  return { own: s.own, inherited: s.inherited, none: s.none, merged: s.merged, cut: s.cut, waiting: s.waiting };
+}
+
+/**
+ * The read-only SQL endpoint over the embedded store, when read keys are configured.
+ * A ClickHouse server store is not served: clients read the server itself.
+ */
+async function startSql(config: Config, store: Store, log: Logger): Promise<RunningSqlEndpoint | null> {
+  if (store.kind !== 'chdb') {
+    log.info(
+      'sql endpoint off: the store is a ClickHouse server; point Grafana and ClickHouse clients at it (AISPM_CLICKHOUSE_URL)',
+    );
+    return null;
+  }
+  const { keys, ...limits } = config.sql;
+  if (keys === null) {
+    log.info(
+      `sql endpoint off: set AISPM_SQL_KEYS (tenant:key lines, or AISPM_SQL_KEYS_FILE) to let Grafana and ClickHouse clients read the store at http://${limits.host}:${limits.port}`,
+    );
+    return null;
+  }
+  return startSqlEndpoint({ store, keys: parseReadKeys(keys), ...limits, log });
 }
 
 function backlogFields(left: Backlog | null): Record<string, number> {

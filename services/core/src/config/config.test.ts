@@ -53,4 +53,26 @@ describe('loadConfig', () => {
       /AISPM_CLICKHOUSE_PASSWORD_FILE: cannot read \/nonexistent\/pw/,
     );
   });
+
+  it('configures the SQL endpoint: off without keys, ClickHouse-like limits, keys from AISPM_SQL_KEYS_FILE', () => {
+    expect(loadConfig({}).sql).toEqual({
+      keys: null,
+      host: '127.0.0.1',
+      port: 8123,
+      maxConcurrent: 2,
+      maxQueued: 64,
+      maxQueryBytes: 262_144,
+      maxExecutionSeconds: 30,
+      maxResultBytes: 256 * 1024 * 1024,
+      maxMemoryBytes: 2 * 1024 * 1024 * 1024,
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'aispm-config-')), 'sql-keys');
+    writeFileSync(file, 'acme:acme-read-key-0123456789\nglobex:globex-read-key-0123456789\n');
+    const config = loadConfig({ AISPM_SQL_KEYS_FILE: file, AISPM_SQL_PORT: '0', AISPM_SQL_MAX_CONCURRENT: '4' });
+    expect(config.sql.keys).toBe('acme:acme-read-key-0123456789\nglobex:globex-read-key-0123456789');
+    expect(config.sql.port).toBe(0);
+    expect(config.sql.maxConcurrent).toBe(4);
+    expect(() => loadConfig({ AISPM_SQL_MAX_CONCURRENT: '0' })).toThrow(/AISPM_SQL_MAX_CONCURRENT: got "0"/);
+    expect(() => loadConfig({ AISPM_SQL_KEYS_FILE: '/nonexistent/keys' })).toThrow(/AISPM_SQL_KEYS_FILE: cannot read/);
+  });
 });

@@ -105,6 +105,22 @@ export interface Config {
     metricsHost: string;
     metricsPort: number;
   };
+  /**
+   * The read-only SQL endpoint (ClickHouse's HTTP interface over the embedded store, for Grafana
+   * and ClickHouse clients): on in embedded mode when `keys` is set; never over a ClickHouse server.
+   */
+  sql: {
+    /** `tenant:key` entries (or `tenant:sha256:<hex>`), one per line or comma-separated; parsed by the endpoint. */
+    keys: string | null;
+    host: string;
+    port: number;
+    maxConcurrent: number;
+    maxQueued: number;
+    maxQueryBytes: number;
+    maxExecutionSeconds: number;
+    maxResultBytes: number;
+    maxMemoryBytes: number;
+  };
 }
 
 interface Key<T> {
@@ -503,6 +519,66 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().int().min(0).max(65535),
     default: 9464,
   } satisfies Key<number>,
+  sqlKeys: {
+    env: 'AISPM_SQL_KEYS',
+    expected:
+      'read keys of the SQL endpoint as tenant:key or tenant:sha256:<64 hex>, one per line or comma-separated (or AISPM_SQL_KEYS_FILE, a path to them); a client signs in as user <tenant> with password <key>',
+    schema: z.string().min(1).nullable(),
+    default: null,
+    secret: true,
+  } satisfies Key<string | null>,
+  sqlHost: {
+    env: 'AISPM_SQL_HOST',
+    expected:
+      'an interface address for the read-only SQL endpoint to listen on, e.g. 127.0.0.1 (the default: loopback only)',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+  } satisfies Key<string>,
+  sqlPort: {
+    env: 'AISPM_SQL_PORT',
+    expected:
+      "a TCP port from 0 to 65535 for the read-only SQL endpoint (8123 is ClickHouse's HTTP port; 0: any free port)",
+    schema: z.coerce.number().int().min(0).max(65535),
+    default: 8123,
+  } satisfies Key<number>,
+  sqlMaxConcurrent: {
+    env: 'AISPM_SQL_MAX_CONCURRENT',
+    expected: 'an integer from 1 to 64 (SQL queries run at once, each on a read-only connection of its own)',
+    schema: z.coerce.number().int().min(1).max(64),
+    default: 2,
+  } satisfies Key<number>,
+  sqlMaxQueued: {
+    env: 'AISPM_SQL_MAX_QUEUED',
+    expected: 'an integer from 0 to 10000 (SQL queries waiting for a connection; more are refused)',
+    schema: z.coerce.number().int().min(0).max(10_000),
+    default: 64,
+  } satisfies Key<number>,
+  sqlMaxQueryBytes: {
+    env: 'AISPM_SQL_MAX_QUERY_BYTES',
+    expected: 'an integer from 1024 to 16777216 (bytes of one SQL query text, after decompression)',
+    schema: z.coerce.number().int().min(1024).max(16_777_216),
+    default: 262_144,
+  } satisfies Key<number>,
+  sqlMaxExecutionSeconds: {
+    env: 'AISPM_SQL_MAX_EXECUTION_SECONDS',
+    expected:
+      'an integer from 1 to 86400 (seconds after which the engine stops a SQL query; a client may ask for less)',
+    schema: z.coerce.number().int().min(1).max(86_400),
+    default: 30,
+  } satisfies Key<number>,
+  sqlMaxResultBytes: {
+    env: 'AISPM_SQL_MAX_RESULT_BYTES',
+    expected:
+      'an integer from 1024 to 17179869184 (bytes of one SQL result, uncompressed, as the engine measures it; a client may ask for less)',
+    schema: z.coerce.number().int().min(1024).max(17_179_869_184),
+    default: 268_435_456,
+  } satisfies Key<number>,
+  sqlMaxMemoryBytes: {
+    env: 'AISPM_SQL_MAX_MEMORY_BYTES',
+    expected: 'an integer from 1048576 to 1099511627776 (bytes of memory one SQL query may use)',
+    schema: z.coerce.number().int().min(1_048_576).max(1_099_511_627_776),
+    default: 2_147_483_648,
+  } satisfies Key<number>,
 };
 
 type Env = Record<string, string | undefined>;
@@ -656,6 +732,17 @@ export function loadConfig(
       backlogMaxBytes: read(k.backlogMaxBytes, merged),
       metricsHost: read(k.metricsHost, merged),
       metricsPort: read(k.metricsPort, merged),
+    },
+    sql: {
+      keys: read(k.sqlKeys, merged),
+      host: read(k.sqlHost, merged),
+      port: read(k.sqlPort, merged),
+      maxConcurrent: read(k.sqlMaxConcurrent, merged),
+      maxQueued: read(k.sqlMaxQueued, merged),
+      maxQueryBytes: read(k.sqlMaxQueryBytes, merged),
+      maxExecutionSeconds: read(k.sqlMaxExecutionSeconds, merged),
+      maxResultBytes: read(k.sqlMaxResultBytes, merged),
+      maxMemoryBytes: read(k.sqlMaxMemoryBytes, merged),
     },
   };
   if (config.capture.policy === 'hash' && config.capture.hmacKey === null) {
