@@ -27,6 +27,7 @@ export {
 export { AvroCodec, createCodec, loadSchemaVersions, SCHEMA_DIR } from './event/codec.ts';
 export { sampleEvent } from './event/sample.ts';
 export { createEventCodec, withAttribution } from './event/event-codec.ts';
+export { callIdentity, isTwinCall, mergeAcrossTraces, mergeCalls, RESPONSE_ID } from './event/merge.ts';
 export {
   createGenAiLogCodec,
   createGenAiMetricCodec,

@@ -27,6 +27,7 @@ export type DecodeReply =
       packed: PackedRecords;
       ignored: number;
       links: number;
+      merged: number;
       rejected: Decoded['rejected'];
       dropped?: Decoded['dropped'];
     }
@@ -43,7 +44,7 @@ if (port) {
   port.on('message', (task: DecodeTask) => {
     let reply: DecodeReply;
     try {
-      const { records, ignored, links, rejected, dropped } = decodeAndMap(task.body, task.encoding, {
+      const { records, ignored, links, merged, rejected, dropped } = decodeAndMap(task.body, task.encoding, {
         tenant: task.tenant,
         capture,
         codec,
@@ -53,7 +54,7 @@ if (port) {
         metricCodec,
       });
       const packed = packRecords(records);
-      reply = { id: task.id, ok: true, packed, ignored, links, rejected, dropped };
+      reply = { id: task.id, ok: true, packed, ignored, links, merged, rejected, dropped };
       port.postMessage(reply, [packed.values, packed.ends.buffer as ArrayBuffer]);
     } catch (err) {
       reply = { id: task.id, ok: false, undecodable: err instanceof UndecodableBody, message: (err as Error).message };

@@ -22,6 +22,8 @@ export interface Decoded {
   ignored: number;
   /** Of `records`, the span links. */
   links: number;
+  /** Calls reported twice in two traces of the request, merged into one event. */
+  merged: number;
   rejected: {
     /** Spans with a string field that is not UTF-8 (protobuf). */
     utf8: RejectedSpan[];
@@ -68,6 +70,7 @@ export function decodeAndMap(body: Uint8Array, encoding: Encoding, options: Deco
     records: mapped.records,
     ignored: mapped.ignored,
     links: mapped.links,
+    merged: mapped.merged,
     rejected: { utf8: decoded.rejected, unreadable: read.rejected, invalid: mapped.rejected },
   };
 }
@@ -95,6 +98,7 @@ function decodeSignal(
     records: mapped.records,
     ignored: 0,
     links: 0,
+    merged: 0,
     rejected: { utf8: decoded.rejected, unreadable: [], invalid: mapped.rejected },
     dropped: mapped.dropped,
   };

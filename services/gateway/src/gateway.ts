@@ -220,7 +220,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
           metricCodec,
         });
       }
-      const { records, ignored, links, rejected, dropped } = decoded;
+      const { records, ignored, links, merged, rejected, dropped } = decoded;
       // The body is done with; its records are held until Kafka has them.
       slot.hold(recordBytes(records));
       if (records.length > 0) await slot.publish(records, topicOf[signal]);
@@ -229,6 +229,7 @@ export function buildGateway(options: GatewayOptions): Gateway {
       if (signal === 'traces') {
         metrics.accepted.inc({ tenant }, records.length - links);
         if (ignored > 0) metrics.ignored.inc({ tenant }, ignored);
+        if (merged > 0) metrics.merged.inc({ tenant }, merged);
         countRejected(metrics.rejected, rejected);
       } else {
         const items = metrics.signalItems;

@@ -6,6 +6,7 @@ export interface GatewayMetrics {
   readonly accepted: Counter<'tenant'>;
   readonly rejected: Counter<'reason'>;
   readonly ignored: Counter<'tenant'>;
+  readonly merged: Counter<'tenant'>;
   readonly requests: Counter<'status'>;
   readonly refused: Counter<'code'>;
   readonly inFlight: Gauge;
@@ -32,6 +33,12 @@ export function createMetrics(): GatewayMetrics {
       name: 'aispm_gateway_spans_rejected_total',
       help: 'Spans rejected, by reason (invalid span, invalid UTF-8, or whole requests: unauthorized, too large, ...)',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    merged: new Counter({
+      name: 'aispm_gateway_calls_merged_total',
+      help: 'Model calls reported twice in two traces of one request (two instrumentations), merged into one event',
+      labelNames: ['tenant'],
       registers: [registry],
     }),
     ignored: new Counter({

@@ -116,6 +116,7 @@ export class DecodePool {
             records: unpackRecords(reply.packed),
             ignored: reply.ignored,
             links: reply.links,
+            merged: reply.merged,
             rejected: reply.rejected,
             dropped: reply.dropped,
           });

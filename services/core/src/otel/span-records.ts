@@ -2,6 +2,7 @@ import type { OutgoingRecord } from '../publisher.ts';
 import type { CaptureOptions } from '../content/capture.ts';
 import type { AvroCodec } from '../event/codec.ts';
 import { createSpanLinkCodec, RECORD_HEADER, SPAN_LINK_RECORD, type SpanLink } from '../event/genai-codecs.ts';
+import { mergeAcrossTraces } from '../event/merge.ts';
 import { traceKey, type AiEvent } from '../event/types.ts';
 import type { RejectedSpan } from './from-otlp-json.ts';
 import type { SpanInput } from './span-input.ts';
@@ -14,6 +15,8 @@ export interface MappedSpans {
   ignored: number;
   /** Of `records`, the span links (the rest are events). */
   links: number;
+  /** Calls reported twice in two traces of this batch, merged into one event (event/merge.ts). */
+  merged: number;
   /** AI spans no valid event could be made of. */
   rejected: RejectedSpan[];
 }
@@ -38,13 +41,14 @@ let linkCodec: AvroCodec<SpanLink> | undefined;
  * traceKey: a trace's spans land on one partition, whatever their app or agent.
  */
 export function mapSpans(spans: readonly SpanInput[], options: MapSpansOptions): MappedSpans {
-  const out: MappedSpans = { records: [], ignored: 0, links: 0, rejected: [] };
+  const out: MappedSpans = { records: [], ignored: 0, links: 0, merged: 0, rejected: [] };
+  const events: AiEvent[] = [];
   const mapOptions = { tenant: options.tenant, capture: options.capture, nowMs: options.nowMs ?? Date.now() };
   const locate = options.locate ?? ((span: SpanInput) => `span ${span.spanId}`);
   for (const span of spans) {
     const result = spanToEvent(span, mapOptions);
     if ('event' in result) {
-      out.records.push({ key: traceKey(result.event), value: options.codec.encode(result.event) });
+      events.push(result.event);
     } else if ('ignored' in result) {
       out.ignored++;
       if (span.traceId !== '' && span.spanId !== '') {
@@ -55,10 +59,24 @@ export function mapSpans(spans: readonly SpanInput[], options: MapSpansOptions):
       out.rejected.push({ path: locate(span), reason: result.rejected });
     }
   }
+  const { kept, merged } = mergeAcrossTraces(events);
+  for (const event of kept) out.records.push({ key: traceKey(event), value: options.codec.encode(event) });
+  for (const twin of merged) {
+    // Its span stays in its trace's structure, as a link.
+    out.records.push(spanLink(spanOf(twin), options.tenant));
+    out.links++;
+    out.merged++;
+  }
   return out;
 }
 
-function spanLink(span: SpanInput, tenant: string): OutgoingRecord {
+const spanOf = (event: AiEvent): Pick<SpanInput, 'traceId' | 'spanId' | 'parentSpanId'> => ({
+  traceId: event.trace_id,
+  spanId: event.span_id,
+  parentSpanId: event.parent_span_id,
+});
+
+function spanLink(span: Pick<SpanInput, 'traceId' | 'spanId' | 'parentSpanId'>, tenant: string): OutgoingRecord {
   linkCodec ??= createSpanLinkCodec();
   const link = { tenant, trace_id: span.traceId, span_id: span.spanId, parent_span_id: span.parentSpanId };
   return {

@@ -1,5 +1,6 @@
 import type { AiEvent, Attribution } from '@aispm/core';
-import { callIdentity, isTwinCall, mergeCalls } from './merge.ts';
+import { callIdentity, isTwinCall, mergeCalls } from '@aispm/core';
+import { Recency } from './recency.ts';
 
 /** What an agent span hands down to the spans below it. */
 export interface AgentContext {
@@ -86,12 +87,13 @@ type Walk = { agent: AgentContext } | { root: true } | { missing: string } | { c
  */
 export class TraceAssembler {
   private readonly options: AssemblerOptions;
-  /** In order of last activity (re-inserted on each), so the front is the least recently seen. */
   private readonly traces = new Map<string, Trace>();
+  /** Traces in order of last activity, overall and per tenant: the oldest is let go first. */
+  private readonly recent = new Recency<Trace>();
+  private readonly perTenant = new Map<string, Recency<Trace>>();
   /** Waiting events in order of arrival: stream time only grows, so the front expires first. */
   private readonly queue: { trace: Trace; waiting: Waiting }[] = [];
   private queueHead = 0;
-  private readonly perTenant = new Map<string, number>();
   private readonly dirty = new Set<string>();
   private streamMs = Number.NEGATIVE_INFINITY;
   private live = 0;
@@ -129,10 +131,8 @@ export class TraceAssembler {
     this.compactQueue();
     if (out.length >= limit) return out;
     // Traces quiet for the wait are done: a late span of theirs would only find its agent gone.
-    for (const trace of this.traces.values()) {
-      if (trace.lastMs > deadline) break;
+    for (let trace = this.recent.oldest(); trace && trace.lastMs <= deadline; trace = this.recent.oldest())
       this.drop(trace, out);
-    }
     return out;
   }
 
@@ -225,6 +225,7 @@ export class TraceAssembler {
   /** Forgets every trace: the partition left this member, whose new owner restores them from their checkpoints. */
   clear(): void {
     this.traces.clear();
+    this.recent.clear();
     this.queue.length = 0;
     this.queueHead = 0;
     this.perTenant.clear();
@@ -234,39 +235,37 @@ export class TraceAssembler {
 
   private trace(key: string, tenant: string, out: Resolved[]): Trace {
     let trace = this.traces.get(key);
-    if (trace) {
-      this.traces.delete(key);
-    } else {
+    if (!trace) {
       this.makeRoom(tenant, out);
       trace = { key, tenant, spans: new Map(), waiting: [], calls: new Map(), lastMs: this.streamMs };
-      this.perTenant.set(tenant, (this.perTenant.get(tenant) ?? 0) + 1);
+      this.traces.set(key, trace);
     }
     trace.lastMs = Math.max(trace.lastMs, this.streamMs);
-    this.traces.set(key, trace);
+    this.recent.touch(trace);
+    let ofTenant = this.perTenant.get(tenant);
+    if (!ofTenant) this.perTenant.set(tenant, (ofTenant = new Recency()));
+    ofTenant.touch(trace);
     return trace;
   }
 
   /** Past a bound, the least recently seen trace (of the tenant, past its share) is resolved and dropped. */
   private makeRoom(tenant: string, out: Resolved[]): void {
-    if ((this.perTenant.get(tenant) ?? 0) >= this.options.maxTracesPerTenant) {
-      for (const trace of this.traces.values()) {
-        if (trace.tenant !== tenant) continue;
-        this.drop(trace, out, 'evicted');
-        return;
-      }
+    const ofTenant = this.perTenant.get(tenant);
+    if (ofTenant && ofTenant.size >= this.options.maxTracesPerTenant) {
+      this.drop(ofTenant.oldest()!, out, 'evicted');
+      return;
     }
-    if (this.traces.size >= this.options.maxTraces) {
-      const oldest = this.traces.values().next().value;
-      if (oldest) this.drop(oldest, out, 'evicted');
-    }
+    const oldest = this.traces.size >= this.options.maxTraces ? this.recent.oldest() : undefined;
+    if (oldest) this.drop(oldest, out, 'evicted');
   }
 
   private drop(trace: Trace, out: Resolved[], reason: CutReason = 'timeout'): void {
     for (const waiting of trace.waiting) if (!waiting.resolved) this.cut(trace, waiting, reason, out);
     this.traces.delete(trace.key);
-    const held = (this.perTenant.get(trace.tenant) ?? 1) - 1;
-    if (held === 0) this.perTenant.delete(trace.tenant);
-    else this.perTenant.set(trace.tenant, held);
+    this.recent.remove(trace);
+    const ofTenant = this.perTenant.get(trace.tenant)!;
+    ofTenant.remove(trace);
+    if (ofTenant.size === 0) this.perTenant.delete(trace.tenant);
   }
 
   /** Resolves a waiting event before its walk ended: with the agent if one is known by now. */

@@ -1,4 +1,4 @@
-import type { AiEvent } from '@aispm/core';
+import type { AiEvent } from './types.ts';
 
 /** The attribute that carries a call's response id (span-to-event keeps it there). */
 export const RESPONSE_ID = 'gen_ai.response.id';
@@ -87,4 +87,41 @@ export function mergeCalls(first: AiEvent, second: AiEvent): AiEvent {
     },
     attributes: { ...other.attributes, ...base.attributes, 'aispm.merged.span_id': other.span_id },
   };
+}
+
+/**
+ * Reports of one call in two traces (an SDK that starts its own trace beside an
+ * instrumentation's), merged where both are seen together (one export batch):
+ * one event, placed where the report nested in a run is (so it finds its
+ * agent), with the fields of both. Twins within a trace are left to trace
+ * assembly, which knows the trace's structure.
+ */
+export function mergeAcrossTraces(events: readonly AiEvent[]): { kept: AiEvent[]; merged: AiEvent[] } {
+  const firstOf = new Map<string, number>();
+  const kept: AiEvent[] = [];
+  const merged: AiEvent[] = [];
+  for (const event of events) {
+    const id = callIdentity(event);
+    const at = id === null ? undefined : firstOf.get(`${event.tenant}\u0000${id}`);
+    const twin = at === undefined ? undefined : kept[at];
+    if (!twin || twin.trace_id === event.trace_id) {
+      if (id !== null && at === undefined) firstOf.set(`${event.tenant}\u0000${id}`, kept.length);
+      kept.push(event);
+      continue;
+    }
+    const [place, other] =
+      twin.parent_span_id === null && event.parent_span_id !== null ? [event, twin] : [twin, event];
+    const both = mergeCalls(place, other);
+    kept[at!] = {
+      ...both,
+      event_id: place.event_id,
+      trace_id: place.trace_id,
+      span_id: place.span_id,
+      parent_span_id: place.parent_span_id,
+      time: place.time,
+      attributes: { ...both.attributes, 'aispm.merged.span_id': other.span_id },
+    };
+    merged.push(other);
+  }
+  return { kept, merged };
 }
