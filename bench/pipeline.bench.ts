@@ -166,7 +166,7 @@ const bench: Benchmark = {
             if (seen.length < chunks) await new Promise((r) => setTimeout(r, 25));
           }
         })();
-        const sent = await generator.publish({ topic: topics.events, rate });
+        const sent = await generator.publish({ topics, rate });
         const start = sent[0]!;
         await poller;
         const elapsed = (seen.at(-1)! - start) / 1000;

@@ -1,5 +1,5 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { createEventCodec, traceKey, type OutgoingRecord } from '@aispm/core';
+import { createEventCodec, eventRecords, type AiEvent, type OutgoingRecord } from '@aispm/core';
 import { KafkaBus } from '@aispm/bus';
 import { generateTraffic } from '@aispm/cli';
 
@@ -19,7 +19,8 @@ export interface LoadOptions {
 }
 
 export interface Round {
-  topic: string;
+  /** The events topic (trace assembly) and the attributed topic: the load goes out as gateways send it. */
+  topics: { events: string; attributed: string };
   /** Events per second, or null to publish as fast as the broker takes them. */
   rate: number | null;
 }
@@ -62,21 +63,23 @@ export async function startLoadGenerator(options: LoadOptions): Promise<LoadGene
   };
 }
 
-/** The events, encoded once, in chunks of `chunk` records: one publish call each. */
-function encodedChunks(events: number, chunk: number): OutgoingRecord[][] {
+/** A chunk of events as a gateway publishes them (core's eventRecords): one publish call per topic. */
+interface Chunk {
+  events: OutgoingRecord[];
+  attributed: OutgoingRecord[];
+}
+
+/** The events, encoded once, in chunks of `chunk` events. */
+function encodedChunks(events: number, chunk: number): Chunk[] {
   const codec = createEventCodec();
-  const records: OutgoingRecord[] = [];
-  for (const event of generateTraffic({
-    seed: 3,
-    total: events,
-    tenant: 'acme',
-    spanMs: 24 * 3_600_000,
-    endMs: Date.now() - 60_000,
-  })) {
-    records.push({ key: traceKey(event), value: codec.encode(event) });
+  const all: AiEvent[] = [
+    ...generateTraffic({ seed: 3, total: events, tenant: 'acme', spanMs: 24 * 3_600_000, endMs: Date.now() - 60_000 }),
+  ];
+  const chunks: Chunk[] = [];
+  for (let i = 0; i < all.length; i += chunk) {
+    const { records, direct } = eventRecords(all.slice(i, i + chunk), 'acme', codec);
+    chunks.push({ events: records, attributed: direct });
   }
-  const chunks: OutgoingRecord[][] = [];
-  for (let i = 0; i < records.length; i += chunk) chunks.push(records.slice(i, i + chunk));
   return chunks;
 }
 
@@ -94,9 +97,9 @@ function serve(options: LoadOptions): void {
   });
 }
 
-async function publishRound(bus: KafkaBus, chunks: OutgoingRecord[][], chunk: number, round: Round): Promise<SentAt> {
-  // Connects and checks the topic before the clock starts: no records, nothing published.
-  await bus.publish(round.topic, []);
+async function publishRound(bus: KafkaBus, chunks: Chunk[], chunk: number, round: Round): Promise<SentAt> {
+  // Connects and checks the topics before the clock starts: no records, nothing published.
+  await Promise.all([bus.publish(round.topics.events, []), bus.publish(round.topics.attributed, [])]);
   const sent: SentAt = [];
   const start = nowMs();
   for (let i = 0; i < chunks.length; i++) {
@@ -105,7 +108,8 @@ async function publishRound(bus: KafkaBus, chunks: OutgoingRecord[][], chunk: nu
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
     sent.push(nowMs());
-    await bus.publish(round.topic, chunks[i]!);
+    const { events, attributed } = chunks[i]!;
+    await Promise.all([bus.publish(round.topics.events, events), bus.publish(round.topics.attributed, attributed)]);
   }
   return sent;
 }

@@ -1,9 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import { consumerGroups } from '@aispm/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { until } from '../support/until.ts';
-import { children, committedAll, dataDir, lastLogs, upEnv, upTopics } from '../processor/support.ts';
+import {
+  children,
+  committedAll,
+  dataDir,
+  lastLogs,
+  pipelineCommitted,
+  upEnv,
+  upTopics,
+  type UpTopics,
+} from '../processor/support.ts';
 import { describeRun, KEY, ledger, startSending, startUp, TENANT } from './support.ts';
 
 /**
@@ -26,8 +36,7 @@ afterAll(async () => {
 function distributedEnv(name: string): {
   env: NodeJS.ProcessEnv;
   dir: string;
-  events: string;
-  entities: string;
+  topics: UpTopics;
   group: string;
 } {
   const id = randomUUID().slice(0, 8);
@@ -40,7 +49,7 @@ function distributedEnv(name: string): {
     AISPM_METRICS_PORT: '0',
     AISPM_GATEWAY_KEYS: `${TENANT}:${KEY}`,
   };
-  return { env, dir, events: topics.events, entities: topics.entities, group };
+  return { env, dir, topics, group };
 }
 
 describe('distributed mode loses nothing it acknowledged', () => {
@@ -64,8 +73,8 @@ describe('distributed mode loses nothing it acknowledged', () => {
           const again = await startUp(`${signal}-${run}-restart`, setup.env);
           await until(
             async () =>
-              (await committedAll(admin, setup.events, setup.group)) &&
-              (await committedAll(admin, setup.entities, `${setup.group}.entities`)),
+              (await pipelineCommitted(admin, setup.topics, setup.group)) &&
+              (await committedAll(admin, setup.topics.entities, consumerGroups(setup.group).entities)),
             'the restarted processor to commit every record',
             { timeoutMs: 120_000, everyMs: 250, context: lastLogs(again.up) },
           );

@@ -3,9 +3,9 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
-import { loadConfig, silentLogger, type Config } from '@aispm/core';
+import { consumerGroups, createEventCodec, loadConfig, silentLogger, type Config } from '@aispm/core';
 import { MemoryBus, type Bus } from '@aispm/bus';
-import { startGateway, type RunningGateway } from '@aispm/gateway';
+import { decodeAndMap, startGateway, type RunningGateway } from '@aispm/gateway';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../support/until.ts';
@@ -257,22 +257,33 @@ describe('gateway bounds', () => {
   it('reads the backlog of the processor group off the MemoryBus: 503 once past it, 200 after a commit', async () => {
     const bus = new MemoryBus({ log: () => undefined });
     const gw = await start({ AISPM_BACKLOG_MAX_EVENTS: '4' }, bus);
-    // A processor that has not committed yet: its first batch is held in the handler.
+    // A processor that has not committed yet: the first batch of each stage is held in the handler.
     const held = Promise.withResolvers<void>();
-    const consumer = await bus.subscribe({
-      topic: gw.config.topics.events,
-      group: gw.config.processor.group,
-      handler: () => held.promise,
+    const groups = consumerGroups(gw.config.processor.group);
+    const stages = [
+      { topic: gw.config.topics.events, group: groups.traces },
+      { topic: gw.config.topics.attributed, group: groups.agents },
+    ];
+    const consumers = await Promise.all(
+      stages.map((stage) => bus.subscribe({ ...stage, handler: () => held.promise })),
+    );
+    // What one request publishes, on both topics: its events and its span links.
+    const mapped = decodeAndMap(small, 'protobuf', {
+      tenant: 'acme',
+      capture: gw.config.capture,
+      codec: createEventCodec(),
+      nowMs: Date.now(),
     });
+    const perRequest = mapped.records.length + mapped.direct.length;
+    expect(perRequest).toBeGreaterThanOrEqual(2);
     try {
-      // Two requests of two AI spans each fill the bound.
+      // Two requests fill the bound of 4.
       expect((await post(gw, KEY_ACME)).status).toBe(200);
       expect((await post(gw, KEY_ACME)).status).toBe(200);
       const behind = await post(gw, KEY_ACME);
       expect(behind.status).toBe(503);
       expect(behind.retryAfter).toBe('5');
-      // Each request also carries a span link (its one span that is no AI action): 3 records.
-      expect(behind.text).toContain('the processor is behind (6 events');
+      expect(behind.text).toContain(`the processor is behind (${2 * perRequest} events`);
       held.resolve();
       await until(
         async () => (await post(gw, KEY_ACME)).status === 200,
@@ -283,7 +294,7 @@ describe('gateway bounds', () => {
       );
     } finally {
       held.resolve();
-      await consumer.stop();
+      for (const consumer of consumers) await consumer.stop();
     }
   });
 

@@ -8,7 +8,12 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  AggregationType,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { loadConfig, silentLogger } from '@aispm/core';
 import { startRuntime, type Runtime } from '@aispm/cli';
@@ -216,6 +221,67 @@ describe('gateway /v1/logs and /v1/metrics', () => {
     const text = await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
     expect(text).toMatch(/aispm_gateway_signal_items_total\{signal="metrics",result="dropped",reason="not_genai"\} 1/);
     expect(text).toMatch(/aispm_gateway_offloaded_requests_total [1-9]/);
+  }, 60_000);
+
+  it('stores exponential histograms as the explicit histogram of their buckets; attribute values are identifiers', async () => {
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new OTLPMetricExporter({
+        url: `${gateway.url}/v1/metrics`,
+        headers,
+        temporalityPreference: AggregationTemporality.DELTA,
+      }),
+      exportIntervalMillis: 3_600_000,
+    });
+    // The SDK's exponential aggregation, as an app configures it with a view (the .NET and Python SDKs offer the same).
+    const meters = new MeterProvider({
+      resource: resourceFromAttributes({ 'service.name': 'exp-app' }),
+      readers: [reader],
+      views: [
+        {
+          instrumentName: 'gen_ai.client.operation.duration',
+          aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM, options: { maxSize: 160 } },
+        },
+      ],
+    });
+    const duration = meters.getMeter('genai').createHistogram('gen_ai.client.operation.duration', { unit: 's' });
+    const values = [0.25, 0.5, 0.8, 1.6, 3.2];
+    for (const value of values)
+      duration.record(value, { 'gen_ai.operation.name': 'chat', 'enduser.id': 'alice@example.com' });
+    await meters.forceFlush();
+    await meters.shutdown();
+
+    let points: {
+      count: string;
+      sum: number;
+      bounds: number[];
+      bucket_counts: string[];
+      attributes: Record<string, string>;
+    }[] = [];
+    await until(
+      async () => {
+        await drained();
+        points = await rows(
+          `SELECT count, sum, bounds, bucket_counts, attributes FROM genai_metrics FINAL
+           WHERE tenant = {tenant:String} AND app = 'exp-app'`,
+        );
+        return points.length === 1;
+      },
+      'the exponential histogram point',
+      { timeoutMs: 30_000, context: () => JSON.stringify(points) },
+    );
+    const [point] = points;
+    expect(point).toMatchObject({ count: String(values.length), sum: values.reduce((a, b) => a + b, 0) });
+    const counts = point!.bucket_counts.map(Number);
+    expect(counts.length).toBe(point!.bounds.length + 1);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(values.length);
+    // Each value counted in the explicit bucket whose bounds hold it: (bounds[k-1], bounds[k]].
+    for (const value of values) {
+      const k = point!.bounds.findIndex((bound) => value <= bound);
+      expect(k, `bucket of ${value}`).toBeGreaterThan(0);
+      expect(counts[k]!, `bucket of ${value}`).toBeGreaterThan(0);
+    }
+    expect(Object.values(point!.attributes).join(' ')).not.toContain('alice@example.com');
+    expect(point!.attributes['enduser.id']).toMatch(/^\[EMAIL:[0-9a-f]{16}\]$/);
   }, 60_000);
 
   it('takes OTLP/JSON with gzip, and answers partial success, 400, 401 and 415 as for traces', async () => {

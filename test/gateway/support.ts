@@ -67,16 +67,22 @@ export async function startTestGateway(
   const codec = createEventCodec();
   const events: AiEvent[] = [];
   const reader = new KafkaBus({ brokers, log: () => undefined, consumer: { maxWaitTimeMs: 100 } });
-  const subscription: Subscription = await reader.subscribe({
-    topic: options.assemble ? config.topics.attributed : config.topics.events,
-    group: `gw-reader-${run}`,
-    handler: (batch) => {
-      // Span links (spans that are no AI action, for trace assembly) are not events.
-      for (const record of batch.records)
-        if (record.headers[RECORD_HEADER] !== SPAN_LINK_RECORD) events.push(codec.decode(record.value));
-      return Promise.resolve();
-    },
-  });
+  // Without trace assembly: the gateway's own output, the events for it (events topic, span links
+  // left out) and the events attributed from their span alone (attributed topic); with it, its output.
+  const topics = options.assemble ? [config.topics.attributed] : [config.topics.events, config.topics.attributed];
+  const subscriptions: Subscription[] = [];
+  for (const topic of topics)
+    subscriptions.push(
+      await reader.subscribe({
+        topic,
+        group: `gw-reader-${run}-${topic}`,
+        handler: (batch) => {
+          for (const record of batch.records)
+            if (record.headers[RECORD_HEADER] !== SPAN_LINK_RECORD) events.push(codec.decode(record.value));
+          return Promise.resolve();
+        },
+      }),
+    );
   return {
     gateway,
     bus,
@@ -88,7 +94,7 @@ export async function startTestGateway(
       return events;
     },
     async close() {
-      await subscription.stop();
+      for (const subscription of subscriptions) await subscription.stop();
       await reader.close();
       await gateway.close();
       await traces?.stop();

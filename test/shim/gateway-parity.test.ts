@@ -51,8 +51,12 @@ function comparable(events: AiEvent[]): unknown[] {
 describe(`shim → Kafka and shim → OTLP → gateway give the same events (${inject('kafkaLabel')})`, () => {
   it('maps one app run to identical events on both paths', async () => {
     const direct = `parity-direct-${Date.now()}`;
+    const attributed = `${direct}-attributed`;
     const admin = new KafkaBus({ brokers, log: () => undefined });
-    await admin.ensureTopics([{ topic: direct, partitions: 2 }]);
+    await admin.ensureTopics([
+      { topic: direct, partitions: 2 },
+      { topic: attributed, partitions: 2 },
+    ]);
     await admin.close();
     const common = {
       service: 'billing-bot',
@@ -61,8 +65,11 @@ describe(`shim → Kafka and shim → OTLP → gateway give the same events (${i
       identity: 'svc-billing',
       warn: () => undefined,
     };
-    await runApp(register({ ...common, exporter: { kind: 'kafka', brokers, topic: direct } }));
-    const viaKafka = await readEvents(direct, 4);
+    await runApp(
+      register({ ...common, exporter: { kind: 'kafka', brokers, topic: direct, attributedTopic: attributed } }),
+    );
+    // Every span of the run names its agent: all four go straight to the attributed topic, as from the gateway.
+    const viaKafka = await readEvents(attributed, 4);
 
     const gateway = await startTestGateway(brokers);
     try {

@@ -10,14 +10,18 @@ describe(`shim → Kafka (${inject('kafkaLabel')})`, () => {
   it('publishes GenAI-convention events from the real openai SDK, keyed tenant/app/agent, with content redacted', async () => {
     const brokers = inject('kafkaBrokers');
     const topic = `shim-events-${Date.now()}`;
+    const attributed = `${topic}-attributed`;
     const bus = new KafkaBus({ brokers, retries: 2, log: () => undefined });
-    await bus.ensureTopics([{ topic, partitions: 2 }]);
+    await bus.ensureTopics([
+      { topic, partitions: 2 },
+      { topic: attributed, partitions: 2 },
+    ]);
     await bus.close();
     const shim = register({
       service: 'billing-bot',
       tenant: 'acme',
       environment: 'prod',
-      exporter: { kind: 'kafka', brokers, topic },
+      exporter: { kind: 'kafka', brokers, topic, attributedTopic: attributed },
       identity: 'svc-billing',
       scopes: ['invoices:read'],
       queue: { delayMs: 50 },
@@ -34,9 +38,14 @@ describe(`shim → Kafka (${inject('kafkaLabel')})`, () => {
     expect(shim.stats()).toMatchObject({ exported: 2, dropped: 0, failed: 0, events: { published: 2, rejected: 0 } });
 
     const codec = createEventCodec();
-    const received = (await readTopic(brokers, topic, 2)).map((r) => ({ key: r.key, event: codec.decode(r.value) }));
+    // Spans that name their agent go straight to the attributed topic, keyed by it, as the gateway sends them.
+    const received = (await readTopic(brokers, attributed, 2)).map((r) => ({
+      key: r.key,
+      event: codec.decode(r.value),
+    }));
     const llm = received.find((r) => r.event.kind === 'llm_call');
-    expect(llm?.key).toBe(`acme/${llm?.event.trace_id}`);
+    expect(llm?.key).toBe('acme/billing-bot/collector');
+    expect(llm?.event.attribution).toBe('own');
     expect(llm?.event).toMatchObject({
       tenant: 'acme',
       app: 'billing-bot',

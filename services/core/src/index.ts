@@ -27,7 +27,7 @@ export {
 export { AvroCodec, createCodec, loadSchemaVersions, SCHEMA_DIR } from './event/codec.ts';
 export { sampleEvent } from './event/sample.ts';
 export { createEventCodec, withAttribution } from './event/event-codec.ts';
-export { callIdentity, isTwinCall, mergeAcrossTraces, mergeCalls, RESPONSE_ID } from './event/merge.ts';
+export { callIdentity, isTwinCall, mergeCalls, mergeInBatch, RESPONSE_ID } from './event/merge.ts';
 export {
   createGenAiLogCodec,
   createGenAiMetricCodec,
@@ -55,8 +55,21 @@ export {
 } from './otel/span-input.ts';
 export { fromReadableSpan } from './otel/from-readable-span.ts';
 export { fromOtlpJson, type OtlpJsonResult, type RejectedSpan } from './otel/from-otlp-json.ts';
-export { spanToEvent, UNKNOWN_APP, type SpanToEventOptions, type SpanToEventResult } from './otel/span-to-event.ts';
-export { mapSpans, type MappedSpans, type MapSpansOptions } from './otel/span-records.ts';
+export {
+  identifierProtectorFor,
+  spanToEvent,
+  UNKNOWN_APP,
+  type SpanToEventOptions,
+  type SpanToEventResult,
+} from './otel/span-to-event.ts';
+export {
+  eventRecords,
+  mapSpans,
+  routeOf,
+  type MappedSpans,
+  type MapSpansOptions,
+  type RoutedEvents,
+} from './otel/span-records.ts';
 export { captureContent, effectivePolicy, hmacHex, type CaptureOptions, type RawContent } from './content/capture.ts';
 export { redact, findSensitive, type Redaction } from './content/redact.ts';
 export {

@@ -25,6 +25,7 @@ export type DecodeReply =
       id: number;
       ok: true;
       packed: PackedRecords;
+      packedDirect: PackedRecords;
       ignored: number;
       links: number;
       merged: number;
@@ -44,7 +45,7 @@ if (port) {
   port.on('message', (task: DecodeTask) => {
     let reply: DecodeReply;
     try {
-      const { records, ignored, links, merged, rejected, dropped } = decodeAndMap(task.body, task.encoding, {
+      const { records, direct, ignored, links, merged, rejected, dropped } = decodeAndMap(task.body, task.encoding, {
         tenant: task.tenant,
         capture,
         codec,
@@ -54,8 +55,14 @@ if (port) {
         metricCodec,
       });
       const packed = packRecords(records);
-      reply = { id: task.id, ok: true, packed, ignored, links, merged, rejected, dropped };
-      port.postMessage(reply, [packed.values, packed.ends.buffer as ArrayBuffer]);
+      const packedDirect = packRecords(direct);
+      reply = { id: task.id, ok: true, packed, packedDirect, ignored, links, merged, rejected, dropped };
+      port.postMessage(reply, [
+        packed.values,
+        packed.ends.buffer as ArrayBuffer,
+        packedDirect.values,
+        packedDirect.ends.buffer as ArrayBuffer,
+      ]);
     } catch (err) {
       reply = { id: task.id, ok: false, undecodable: err instanceof UndecodableBody, message: (err as Error).message };
       port.postMessage(reply);

@@ -17,7 +17,10 @@ export type Encoding = 'protobuf' | 'json';
 
 /** What a request body came to: the records to publish, and what was left out, by why. */
 export interface Decoded {
+  /** For the signal's topic (traces: the events topic, for trace assembly). */
   records: OutgoingRecord[];
+  /** Traces: events whose attribution is known from the span, for the attributed topic (MappedSpans.direct). */
+  direct: OutgoingRecord[];
   /** Spans that are not AI actions (each published as a span link). */
   ignored: number;
   /** Of `records`, the span links. */
@@ -68,6 +71,7 @@ export function decodeAndMap(body: Uint8Array, encoding: Encoding, options: Deco
   const mapped = mapSpans(read.spans, options);
   return {
     records: mapped.records,
+    direct: mapped.direct,
     ignored: mapped.ignored,
     links: mapped.links,
     merged: mapped.merged,
@@ -96,6 +100,7 @@ function decodeSignal(
       : mapMetrics(decoded.json, signalOptions, options.metricCodec ?? createGenAiMetricCodec());
   return {
     records: mapped.records,
+    direct: [],
     ignored: 0,
     links: 0,
     merged: 0,

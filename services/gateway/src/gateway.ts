@@ -220,14 +220,17 @@ export function buildGateway(options: GatewayOptions): Gateway {
           metricCodec,
         });
       }
-      const { records, ignored, links, merged, rejected, dropped } = decoded;
+      const { records, direct, ignored, links, merged, rejected, dropped } = decoded;
       // The body is done with; its records are held until Kafka has them.
-      slot.hold(recordBytes(records));
-      if (records.length > 0) await slot.publish(records, topicOf[signal]);
+      slot.hold(recordBytes(records) + recordBytes(direct));
+      await Promise.all([
+        records.length > 0 ? slot.publish(records, topicOf[signal]) : undefined,
+        direct.length > 0 ? slot.publish(direct, config.topics.attributed) : undefined,
+      ]);
 
       const all = [...rejected.utf8, ...rejected.unreadable, ...rejected.invalid];
       if (signal === 'traces') {
-        metrics.accepted.inc({ tenant }, records.length - links);
+        metrics.accepted.inc({ tenant }, records.length - links + direct.length);
         if (ignored > 0) metrics.ignored.inc({ tenant }, ignored);
         if (merged > 0) metrics.merged.inc({ tenant }, merged);
         countRejected(metrics.rejected, rejected);

@@ -5,3 +5,4 @@ export { startGateway, type RunningGateway } from './start.ts';
 export { parseApiKeys, apiKeyDigest, type ApiKeys } from './api-keys.ts';
 export { GATEWAY_ERRORS, GatewayError, type GatewayErrorCode } from './errors.ts';
 export { decodeTraceResponse } from './otlp/proto.ts';
+export { decodeAndMap, type Decoded } from './decode.ts';

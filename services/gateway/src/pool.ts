@@ -114,6 +114,7 @@ export class DecodePool {
         if (reply.ok) {
           pending.resolve({
             records: unpackRecords(reply.packed),
+            direct: unpackRecords(reply.packedDirect),
             ignored: reply.ignored,
             links: reply.links,
             merged: reply.merged,

@@ -41,9 +41,10 @@ export async function startGateway(options: {
     );
   }
   const keys = parseApiKeys(config.gateway.keys);
-  // Every topic the gateway publishes to: traces, GenAI log events and GenAI metric points.
+  // Every topic the gateway publishes to: spans (for trace assembly, and attributed), GenAI log events and metric points.
+  const { events, attributed, genaiLogs, genaiMetrics } = config.topics;
   await bus.ensureTopics(
-    [config.topics.events, config.topics.genaiLogs, config.topics.genaiMetrics].map((topic) => ({
+    [events, attributed, genaiLogs, genaiMetrics].map((topic) => ({
       topic,
       partitions: config.partitions,
     })),

@@ -7,7 +7,10 @@ type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
 
 export interface KafkaExporterOptions {
   tenant: string;
+  /** The events topic: events for trace assembly, and span links. */
   topic: string;
+  /** The attributed topic: events whose agent the span names itself (mapSpans' `direct`). */
+  attributedTopic: string;
   capture: CaptureOptions;
   /** Where to publish (e.g. a test's bus); by default the shim's own Kafka producer on `brokers`. */
   bus?: Publisher;
@@ -27,8 +30,9 @@ export interface KafkaExporterStats {
 
 /**
  * Spans → AiEvents (core's mapping, the same the gateway uses) → Avro
- * single-object records on the events topic, keyed tenant/app/agent, one
- * publish per batch. The shim's own spans carry content already under the
+ * single-object records, as the gateway publishes them: on the events topic
+ * keyed by trace for trace assembly, or on the attributed topic keyed by
+ * tenant/app/agent when the span names its agent. The shim's own spans carry content already under the
  * capture policy (aispm.capture.policy says which); core's mapping applies the
  * policy again, which is idempotent, and keeps declared hashes as they are, so
  * the gateway path and this one store the same content.
@@ -55,7 +59,7 @@ export class KafkaEventExporter implements SpanExporter {
   }
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
-    const { records, ignored, links, rejected } = mapSpans(spans.map(fromReadableSpan), {
+    const { records, direct, ignored, links, rejected } = mapSpans(spans.map(fromReadableSpan), {
       tenant: this.#options.tenant,
       capture: this.#options.capture,
       codec: this.#codec,
@@ -64,13 +68,16 @@ export class KafkaEventExporter implements SpanExporter {
     this.stats.ignored += ignored;
     this.stats.rejected += rejected.length;
     for (const { path, reason } of rejected) this.#options.warn(`aispm shim: ${path} is not a valid event: ${reason}`);
-    if (records.length === 0) {
+    if (records.length + direct.length === 0) {
       done({ code: 0 });
       return;
     }
-    this.#bus.publish(this.#options.topic, records).then(
+    Promise.all([
+      records.length > 0 ? this.#bus.publish(this.#options.topic, records) : undefined,
+      direct.length > 0 ? this.#bus.publish(this.#options.attributedTopic, direct) : undefined,
+    ]).then(
       () => {
-        this.stats.published += records.length - links;
+        this.stats.published += records.length - links + direct.length;
         done({ code: 0 });
       },
       (err: unknown) => done({ code: 1, error: err instanceof Error ? err : new Error(String(err)) }),

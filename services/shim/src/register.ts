@@ -14,8 +14,11 @@ import { AiSdkInstrumentation } from './patch.ts';
 import type { ShimTracing } from './tracing.ts';
 
 export type ExporterOptions =
-  /** Avro events straight onto the events topic (brokers and topic default to KAFKA_BROKERS, AISPM_TOPIC_EVENTS). */
-  | { kind: 'kafka'; brokers?: string[]; topic?: string; clientId?: string; bus?: Publisher }
+  /**
+   * Avro events straight onto Kafka, as the gateway publishes them (brokers and topics default to
+   * KAFKA_BROKERS, AISPM_TOPIC_EVENTS, AISPM_TOPIC_ATTRIBUTED).
+   */
+  | { kind: 'kafka'; brokers?: string[]; topic?: string; attributedTopic?: string; clientId?: string; bus?: Publisher }
   /** OTLP/HTTP protobuf to the gateway (or any OTLP endpoint), e.g. http://127.0.0.1:4318/v1/traces. */
   | { kind: 'otlp'; url: string; headers?: Record<string, string> }
   /** Any OTel SpanExporter, behind the same bounded queue. */
@@ -95,6 +98,7 @@ export function register(options: RegisterOptions): Shim {
       exporter = kafka = new KafkaEventExporter({
         tenant,
         topic: options.exporter.topic ?? config.topics.events,
+        attributedTopic: options.exporter.attributedTopic ?? config.topics.attributed,
         capture: capture.settings,
         brokers: options.exporter.brokers ?? config.kafka.brokers,
         ...(options.exporter.clientId === undefined ? {} : { clientId: options.exporter.clientId }),

@@ -57,6 +57,12 @@ export interface SpanLink {
   trace_id: string;
   span_id: string;
   parent_span_id: string | null;
+  /** An agent span's link: what its descendants inherit (absent: null, []). */
+  agent?: string | null;
+  user?: string | null;
+  conversation_id?: string | null;
+  identity?: string | null;
+  scopes?: string[];
 }
 
 /** The header that tells a span link from an event on the events topic. */

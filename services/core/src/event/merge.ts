@@ -90,29 +90,31 @@ export function mergeCalls(first: AiEvent, second: AiEvent): AiEvent {
 }
 
 /**
- * Reports of one call in two traces (an SDK that starts its own trace beside an
- * instrumentation's), merged where both are seen together (one export batch):
- * one event, placed where the report nested in a run is (so it finds its
- * agent), with the fields of both. Twins within a trace are left to trace
- * assembly, which knows the trace's structure.
+ * Reports of one call seen together in one export batch (two instrumentations, in
+ * one trace or an SDK's trace of its own beside the instrumentation's), merged at
+ * mapping time: one event with the fields of both, placed where the outer report
+ * is — the parent of the other, or the one nested in a run — so it finds its
+ * agent; the other's span is returned to be kept as a link. Twins that arrive in
+ * different batches are merged by trace assembly.
  */
-export function mergeAcrossTraces(events: readonly AiEvent[]): { kept: AiEvent[]; merged: AiEvent[] } {
+export function mergeInBatch(events: readonly AiEvent[]): { kept: AiEvent[]; merged: AiEvent[] } {
   const firstOf = new Map<string, number>();
   const kept: AiEvent[] = [];
   const merged: AiEvent[] = [];
   for (const event of events) {
     const id = callIdentity(event);
-    const at = id === null ? undefined : firstOf.get(`${event.tenant}\u0000${id}`);
-    const twin = at === undefined ? undefined : kept[at];
-    if (!twin || twin.trace_id === event.trace_id) {
-      if (id !== null && at === undefined) firstOf.set(`${event.tenant}\u0000${id}`, kept.length);
+    const key = id === null ? null : `${event.tenant}\u0000${id}`;
+    const at = key === null ? undefined : firstOf.get(key);
+    if (at === undefined) {
+      if (key !== null) firstOf.set(key, kept.length);
       kept.push(event);
       continue;
     }
-    const [place, other] =
-      twin.parent_span_id === null && event.parent_span_id !== null ? [event, twin] : [twin, event];
+    const twin = kept[at]!;
+    const place = outer(twin, event);
+    const other = place === twin ? event : twin;
     const both = mergeCalls(place, other);
-    kept[at!] = {
+    kept[at] = {
       ...both,
       event_id: place.event_id,
       trace_id: place.trace_id,
@@ -124,4 +126,13 @@ export function mergeAcrossTraces(events: readonly AiEvent[]): { kept: AiEvent[]
     merged.push(other);
   }
   return { kept, merged };
+}
+
+/** Of two reports of a call, the one the other is inside: its parent, else the one nested in a run. */
+function outer(a: AiEvent, b: AiEvent): AiEvent {
+  if (a.trace_id === b.trace_id) {
+    if (b.parent_span_id === a.span_id) return a;
+    if (a.parent_span_id === b.span_id) return b;
+  }
+  return a.parent_span_id === null && b.parent_span_id !== null ? b : a;
 }

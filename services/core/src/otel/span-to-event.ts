@@ -64,7 +64,7 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
   const responseIdValue = responseId(attributes);
   if (responseIdValue !== null) raws.push(['gen_ai.response.id', responseIdValue]);
   const fields = new IdentifierFields(
-    identifierProtector(options.tenant, options.capture.identifiers ?? defaultIdentifierOptions(options.capture)),
+    identifierProtectorFor(options.tenant, options.capture),
     effectivePolicy(options.capture) === 'full',
   );
   const id = fields.one.bind(fields);
@@ -167,6 +167,11 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
   };
   const reason = invalidReason(event, options.nowMs ?? Date.now());
   return reason === null ? { event } : { rejected: reason };
+}
+
+/** The protector of a tenant's identifiers under these capture options (see defaultIdentifierOptions). */
+export function identifierProtectorFor(tenant: string, capture: CaptureOptions): IdentifierProtector {
+  return identifierProtector(tenant, capture.identifiers ?? defaultIdentifierOptions(capture));
 }
 
 /**

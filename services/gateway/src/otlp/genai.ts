@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   captureContent,
+  identifierProtectorFor,
   redact,
   truncateUtf8,
   type AvroCodec,
@@ -24,8 +25,10 @@ import {
  * span's prompt does: only what the policy keeps travels on. Other records are dropped.
  *
  * Metrics: histogram points of `gen_ai.*` metrics (gen_ai.client.token.usage,
- * gen_ai.client.operation.duration, and the server ones) become one record each; other
- * metrics are dropped, counted by reason.
+ * gen_ai.client.operation.duration, and the server ones) become one record each, exponential
+ * histograms as the explicit histogram of their buckets (explicitBuckets); other metrics are
+ * dropped, counted by reason. Attribute values other than the GenAI labels are identifiers
+ * to the capture policy (an app may put a user id there): protected as a span's user is.
  */
 
 export interface SignalOptions {
@@ -232,7 +235,10 @@ export function mapMetrics(request: Json, options: SignalOptions, codec: AvroCod
       list(sm.metrics).forEach((metric, m) => {
         const path = `resourceMetrics[${r}].scopeMetrics[${s}].metrics[${m}]`;
         const name = typeof metric.name === 'string' ? metric.name : '';
-        const histogram = metric.histogram as Json | undefined;
+        const exponential = metric.exponentialHistogram as Json | undefined;
+        const histogram =
+          (metric.histogram as Json | undefined) ??
+          (exponential && { ...exponential, dataPoints: list(exponential.dataPoints).map(explicitBuckets) });
         if (!name.startsWith('gen_ai.')) return count(out.dropped, 'not_genai', otherPoints(metric));
         if (!histogram) return count(out.dropped, 'unsupported_type', otherPoints(metric));
         const temporality = TEMPORALITY[Number(histogram.aggregationTemporality)] ?? 'unspecified';
@@ -252,6 +258,28 @@ export function mapMetrics(request: Json, options: SignalOptions, codec: AvroCod
     });
   });
   return out;
+}
+
+/**
+ * An exponential histogram point as the explicit histogram of the same buckets: bucket
+ * i of the positive range holds values in (base^(offset+i), base^(offset+i+1)], base =
+ * 2^(2^-scale), so its upper bounds are explicit bounds; the zero bucket and any
+ * negative values (GenAI token counts and durations have none) fall in the first.
+ */
+export function explicitBuckets(point: Json): Json {
+  const scale = Number(point.scale ?? 0);
+  const positive = (point.positive ?? {}) as Json;
+  const offset = Number(positive.offset ?? 0);
+  const counts = (Array.isArray(positive.bucketCounts) ? positive.bucketCounts : []).map(Number);
+  const negative = (
+    Array.isArray((point.negative as Json | undefined)?.bucketCounts)
+      ? ((point.negative as Json).bucketCounts as unknown[])
+      : []
+  ).map(Number);
+  const below = Number(point.zeroCount ?? 0) + negative.reduce((a, b) => a + b, 0);
+  const base = 2 ** (2 ** -scale);
+  const bounds = [...Array(counts.length + 1).keys()].map((i) => base ** (offset + i));
+  return { ...point, explicitBounds: bounds, bucketCounts: [below, ...counts, 0] };
 }
 
 function otherPoints(metric: Json): number {
@@ -286,9 +314,10 @@ function metricPoint(
     return '';
   };
   const attributes: Record<string, string> = {};
+  const protect = identifierProtectorFor(options.tenant, options.capture);
   for (const key of Object.keys(all).sort()) {
     if (KNOWN_POINT_ATTRIBUTES.has(key) || Object.keys(attributes).length >= MAX_ATTRIBUTES) continue;
-    attributes[label(key)] = label(asText(all[key]) ?? '');
+    attributes[label(key)] = label(protect(asText(all[key]) ?? ''));
   }
   const number = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   const value: GenAiMetricPoint = {

@@ -51,13 +51,26 @@ interface PbHistogramPoint {
   explicitBounds: number[];
   attributes: PbKeyValue[];
 }
+interface PbExponentialPoint {
+  startTimeUnixNano: Int64;
+  timeUnixNano: Int64;
+  count: Int64;
+  sum?: number;
+  min?: number;
+  max?: number;
+  scale: number;
+  zeroCount: Int64;
+  positive?: { offset: number; bucketCounts: Int64[] } | null;
+  negative?: { offset: number; bucketCounts: Int64[] } | null;
+  attributes: PbKeyValue[];
+}
 interface PbMetric {
   name?: Uint8Array;
   unit?: Uint8Array;
   gauge?: { dataPoints: unknown[] } | null;
   sum?: { dataPoints: unknown[] } | null;
   histogram?: { dataPoints: PbHistogramPoint[]; aggregationTemporality: number } | null;
-  exponentialHistogram?: { dataPoints: unknown[] } | null;
+  exponentialHistogram?: { dataPoints: PbExponentialPoint[]; aggregationTemporality: number } | null;
   summary?: { dataPoints: unknown[] } | null;
 }
 interface PbMetricsRequest {
@@ -180,7 +193,27 @@ function metricJson(metric: PbMetric): OtlpJson {
     };
     return out;
   }
-  for (const kind of ['gauge', 'sum', 'exponentialHistogram', 'summary'] as const) {
+  if (has('exponentialHistogram')) {
+    const h = metric.exponentialHistogram!;
+    out.exponentialHistogram = {
+      aggregationTemporality: h.aggregationTemporality,
+      dataPoints: h.dataPoints.map((p) => ({
+        startTimeUnixNano: nanos(p.startTimeUnixNano),
+        timeUnixNano: nanos(p.timeUnixNano),
+        count: nanos(p.count),
+        sum: Object.hasOwn(p, 'sum') ? p.sum : undefined,
+        min: Object.hasOwn(p, 'min') ? p.min : undefined,
+        max: Object.hasOwn(p, 'max') ? p.max : undefined,
+        scale: p.scale,
+        zeroCount: nanos(p.zeroCount),
+        positive: { offset: p.positive?.offset ?? 0, bucketCounts: (p.positive?.bucketCounts ?? []).map(String) },
+        negative: { offset: p.negative?.offset ?? 0, bucketCounts: (p.negative?.bucketCounts ?? []).map(String) },
+        attributes: keyValues(p.attributes),
+      })),
+    };
+    return out;
+  }
+  for (const kind of ['gauge', 'sum', 'summary'] as const) {
     if (has(kind)) out[kind] = { dataPoints: metric[kind]!.dataPoints.map(() => ({})) };
   }
   return out;

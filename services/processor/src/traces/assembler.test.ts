@@ -219,3 +219,16 @@ describe('TraceAssembler stream time', () => {
     ]);
   });
 });
+
+describe('TraceAssembler agent links', () => {
+  it('an agent span sent on directly hands its agent down through its link', () => {
+    const a = new TraceAssembler(OPTIONS);
+    a.addEvent(KEY, span('llm', 'agent'));
+    const ctx = { agent: 'router', user: 'u-7', conversation_id: null, identity: null, scopes: [] };
+    const out = a.addLink(KEY, 'acme', 'agent', null, ctx);
+    expect(summary(out)).toEqual(['llm:inherited:router']);
+    expect(out[0]!.event.user).toBe('u-7');
+    // A late child still finds it.
+    expect(summary(a.addEvent(KEY, span('tool', 'agent', { kind: 'tool_call' })))).toEqual(['tool:inherited:router']);
+  });
+});

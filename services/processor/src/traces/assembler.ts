@@ -136,12 +136,21 @@ export class TraceAssembler {
     return out;
   }
 
-  /** Adds a span link (a span that is no AI action); returns the events it lets go. */
-  addLink(key: string, tenant: string, spanId: string, parent: string | null): Resolved[] {
+  /**
+   * Adds a span link: a span that is no AI action, or (with `agent`) an agent span whose
+   * event went straight on, and what it hands down. Returns the events it lets go.
+   */
+  addLink(key: string, tenant: string, spanId: string, parent: string | null, agent?: AgentContext): Resolved[] {
     const out: Resolved[] = [];
     const trace = this.trace(key, tenant, out);
-    if (trace.spans.size >= this.options.maxSpansPerTrace || trace.spans.has(spanId)) return out;
-    trace.spans.set(spanId, { parent });
+    const known = trace.spans.get(spanId);
+    if (known) {
+      if (!agent || known.agent) return out;
+      known.agent = agent;
+    } else {
+      if (trace.spans.size >= this.options.maxSpansPerTrace) return out;
+      trace.spans.set(spanId, agent ? { parent, agent } : { parent });
+    }
     this.reconsider(trace, out);
     return out;
   }

@@ -202,7 +202,16 @@ export class TraceStage {
       if (kind === SPAN_LINK_RECORD) {
         const link = this.linkCodec.decode(record.value);
         this.checkKey(record, link);
-        return state.assembler.addLink(record.key, link.tenant, link.span_id, link.parent_span_id);
+        const agent = link.agent
+          ? {
+              agent: link.agent,
+              user: link.user ?? null,
+              conversation_id: link.conversation_id ?? null,
+              identity: link.identity ?? null,
+              scopes: link.scopes ?? [],
+            }
+          : undefined;
+        return state.assembler.addLink(record.key, link.tenant, link.span_id, link.parent_span_id, agent);
       }
       const event = this.codec.decode(record.value);
       const reason = invalidReason(event, nowMs) ?? tenantReason(event.tenant);
