@@ -31,7 +31,8 @@ export function encodedPayloads(text: string, out: Payload[]): void {
     const run = match[0].replace(/[ :]/g, '');
     if (run.length < 24 || run.length % 2 !== 0) continue;
     const decoded = readable(Buffer.from(run, 'hex'));
-    if (decoded !== null) out.push({ via: 'hex', start: match.index, end: match.index + match[0].length, text: decoded });
+    if (decoded !== null)
+      out.push({ via: 'hex', start: match.index, end: match.index + match[0].length, text: decoded });
     if (out.length >= MAX_PAYLOADS) return;
   }
   for (const match of text.matchAll(BASE64_RUN)) {
@@ -128,7 +129,7 @@ export function rot13Stretches(text: string, out: Payload[]): void {
     plain = 0;
   };
   const n = Math.min(text.length, 64 * 1024);
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const c = text.charCodeAt(i);
     if (c < 97 || c > 122) {
       i++;

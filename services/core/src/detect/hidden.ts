@@ -15,11 +15,13 @@ export interface Finding {
 }
 
 // An image or link whose URL has a query or a long path; reference-style definitions too. Every repeat is bounded.
-const MARKDOWN_URL = /(!?)\[[^\]\n]{0,200}\]\(\s*<?(https?:\/\/[^\s)>]{1,2048})|^\s{0,3}\[[^\]\n]{1,100}\]:\s*<?(https?:\/\/\S{1,2048})/gim;
+const MARKDOWN_URL =
+  /(!?)\[[^\]\n]{0,200}\]\(\s*<?(https?:\/\/[^\s)>]{1,2048})|^\s{0,3}\[[^\]\n]{1,100}\]:\s*<?(https?:\/\/\S{1,2048})/gim;
 const HTML_IMG = /<img\b[^>]{0,500}?\bsrc\s*=\s*["']?(https?:\/\/[^\s"'>]{1,2048})/gi;
 
 /** Query values or path segments that carry data: long opaque runs, template slots, or data-naming words. */
-const TEMPLATE_SLOT = /[{}[\]<>$]|%7b|%24|\b(?:insert|data|secret|history|conversation|chat|prompt|password|token|key|ssn|email|summary|memory|context|message)s?\b/i;
+const TEMPLATE_SLOT =
+  /[{}[\]<>$]|%7b|%24|\b(?:insert|data|secret|history|conversation|chat|prompt|password|token|key|ssn|email|summary|memory|context|message)s?\b/i;
 const OPAQUE = /[A-Za-z0-9+/=_%-]{32,}/;
 
 export function markdownExfiltration(text: string, out: Finding[]): void {
@@ -31,12 +33,22 @@ export function markdownExfiltration(text: string, out: Finding[]): void {
     if (carries === 0) continue;
     // A rendered image fetches its URL with no click: the stronger channel.
     const score = image || match[3] !== undefined ? (carries === 2 ? 0.9 : 0.6) : carries === 2 ? 0.55 : 0.3;
-    out.push({ id: image ? 'exfil.markdown_image' : 'exfil.markdown_link', score, start: match.index, end: match.index + match[0].length });
+    out.push({
+      id: image ? 'exfil.markdown_image' : 'exfil.markdown_link',
+      score,
+      start: match.index,
+      end: match.index + match[0].length,
+    });
   }
   for (const match of text.matchAll(HTML_IMG)) {
     const carries = carriesData(match[1]!);
     if (carries > 0)
-      out.push({ id: 'exfil.html_image', score: carries === 2 ? 0.9 : 0.6, start: match.index, end: match.index + match[0].length });
+      out.push({
+        id: 'exfil.html_image',
+        score: carries === 2 ? 0.9 : 0.6,
+        start: match.index,
+        end: match.index + match[0].length,
+      });
   }
 }
 

@@ -103,7 +103,8 @@ const LEET: ReadonlyMap<number, number> = new Map(
 
 const isAsciiLetter = (c: number): boolean => c >= 97 && c <= 122;
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-const isCyrillicOrGreek = (c: number): boolean => (c >= 0x370 && c <= 0x52f) || c === 0x261 || c === 0x28f || c === 0x26a;
+const isCyrillicOrGreek = (c: number): boolean =>
+  (c >= 0x370 && c <= 0x52f) || c === 0x261 || c === 0x28f || c === 0x26a;
 
 function isSpace(c: number): boolean {
   return (
@@ -212,7 +213,7 @@ export function normalise(text: string, base?: { from: Int32Array; to: Int32Arra
     tagText = '';
   };
   let lastSpace = true;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const c = text.charCodeAt(i);
     if (c < 0x80) {
       if (tagStart >= 0) flushTags();
@@ -279,8 +280,7 @@ function copy<T extends Uint16Array | Int32Array>(source: T, target: T): T {
 function decodeUnits(units: Uint16Array, length: number): string {
   let out = '';
   // fromCharCode takes arguments: in chunks, so a long text does not overflow the stack.
-  for (let i = 0; i < length; i += 8192)
-    out += String.fromCharCode(...units.subarray(i, Math.min(length, i + 8192)));
+  for (let i = 0; i < length; i += 8192) out += String.fromCharCode(...units.subarray(i, Math.min(length, i + 8192)));
   return out;
 }
 
@@ -339,7 +339,7 @@ function plainToken(units: Uint16Array, start: number, end: number): boolean {
 function foldLeet(units: Uint16Array, from: Int32Array, start: number, end: number, result: Normalised): void {
   const letter = (k: number): boolean => k >= start && k < end && isAsciiLetter(units[k]!);
   let folded = 0;
-  for (let a = start; a < end; ) {
+  for (let a = start; a < end;) {
     if (!LEET.has(units[a]!)) {
       a++;
       continue;
