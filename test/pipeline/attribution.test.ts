@@ -142,7 +142,12 @@ beforeAll(async () => {
   waiting.end();
   spanIds.set('waiting', idOf(waiting));
   await flush();
-  await until(() => runtime.traces.stats().waiting >= 2, 'the orphan and the restart child to wait');
+  // Before the restart: the agent run and the root call stored, the orphan and the restart child waiting.
+  await until(
+    async () => (await rows()).length === 4 && runtime.traces.stats().waiting === 2,
+    'four events stored, two waiting',
+    { timeoutMs: 30_000 },
+  );
   await down();
   await up();
   later.end();
