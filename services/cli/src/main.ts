@@ -12,6 +12,7 @@ import {
 import { demoCommand } from './commands/demo.ts';
 import { gatewayCommand } from './commands/gateway.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { scanCommand } from './commands/scan.ts';
 import { upCommand } from './commands/up.ts';
 import { UsageError } from './usage.ts';
 
@@ -26,6 +27,7 @@ Commands:
   up        run the pipeline until Ctrl-C
   gateway   run the OTLP/HTTP ingest gateway alone (distributed mode)
   migrate   apply ClickHouse migrations
+  scan      scan JSON-lines texts for prompt injection and jailbreaks
 
 Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
 environment variables, listed in the README.`;
@@ -41,6 +43,7 @@ const COMMANDS: Record<string, Command> = {
   up: { run: upCommand, logLevel: 'info' },
   migrate: { run: migrateCommand, logLevel: 'warn' },
   gateway: { run: gatewayCommand, logLevel: 'info' },
+  scan: { run: scanCommand, logLevel: 'warn' },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -81,3 +81,39 @@ export {
 } from './content/identifiers.ts';
 export { PII_KINDS, SECRET_KINDS, type RedactionKind } from './content/redaction-rules.ts';
 export { truncateUtf8 } from './content/truncate.ts';
+
+// content detection: prompt injection and jailbreak (the shim and the gateway run it where text enters aispm)
+export {
+  createInjectionDetector,
+  defaultInjectionDetector,
+  detectInjection,
+  DETECT_DEFAULTS,
+  modelText,
+  loadRulePack,
+  compileRulePack,
+  RulePackError,
+  DEFAULT_RULE_PACK,
+  BUILTIN_SIGNALS,
+  loadModel,
+  modelFromJson,
+  quantiseWeights,
+  DEFAULT_MODEL,
+  featureVector,
+  splitShare,
+  DEFAULT_FEATURE_SPACE,
+  CONTENT_CHANNELS,
+  INDIRECT_CHANNELS,
+  DETECTION_KINDS,
+  type InjectionDetector,
+  type RulePack,
+  type CompiledRule,
+  type InjectionModel,
+  type FeatureSpace,
+  type ContentChannel,
+  type DetectionKind,
+  type DetectOptions,
+  type Frameworks,
+  type InjectionVerdict,
+  type DetectionSignal,
+  type VerdictLabel,
+} from './detect/index.ts';

@@ -26,6 +26,34 @@ const HEX_RUN = /(?:[0-9A-Fa-f]{2}[ :]?){12,4096}/g;
 /** Base64 and hex payloads of `text` that decode to readable text. */
 export function encodedPayloads(text: string, out: Payload[]): void {
   if (out.length >= MAX_PAYLOADS) return;
+  // One pass for the longest runs either encoding needs: most texts have neither, and skip both regexes.
+  const { base64Run, hexDigits } = runs(text);
+  if (hexDigits >= 24) scanHex(text, out);
+  if (base64Run >= 20) scanBase64(text, out);
+}
+
+/** The longest run of base64 characters, and the most hex digits in one run of hex digits, spaces and colons. */
+function runs(text: string): { base64Run: number; hexDigits: number } {
+  let base64Run = 0;
+  let hexDigits = 0;
+  let b = 0;
+  let h = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 48 && c <= 57;
+    const lower = c >= 97 && c <= 122;
+    const upper = c >= 65 && c <= 90;
+    if (digit || lower || upper || c === 43 || c === 47 || c === 95 || c === 45) {
+      if (++b > base64Run) base64Run = b;
+    } else b = 0;
+    if (digit || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)) {
+      if (++h > hexDigits) hexDigits = h;
+    } else if (c !== 32 && c !== 58) h = 0;
+  }
+  return { base64Run, hexDigits };
+}
+
+function scanHex(text: string, out: Payload[]): void {
   // Each regex is one linear scan; a run qualifies only when its decoding reads as text.
   for (const match of text.matchAll(HEX_RUN)) {
     const run = match[0].replace(/[ :]/g, '');
@@ -35,6 +63,9 @@ export function encodedPayloads(text: string, out: Payload[]): void {
       out.push({ via: 'hex', start: match.index, end: match.index + match[0].length, text: decoded });
     if (out.length >= MAX_PAYLOADS) return;
   }
+}
+
+function scanBase64(text: string, out: Payload[]): void {
   for (const match of text.matchAll(BASE64_RUN)) {
     const run = match[0];
     // Hex runs were handled above; a run of one case and digits only is an id, not base64 of text.
@@ -107,6 +138,20 @@ const COMMON = [
 const rot = (word: string): string =>
   word.replace(/[a-z]/g, (c) => String.fromCharCode(((c.charCodeAt(0) - 97 + 13) % 26) + 97));
 const PLAIN = new Set(COMMON);
+const ROT13_MARKERS = [
+  'gur ',
+  'naq ',
+  'lbh',
+  'nyy ',
+  'vtaber',
+  'cebzcg',
+  'flfgrz',
+  'vafgehpgvba',
+  'frperg',
+  'cnffjbeq',
+  'guvf ',
+  'jvgu ',
+];
 const ROTATED = new Set(COMMON.map(rot).filter((word) => !PLAIN.has(word)));
 
 /**
@@ -115,6 +160,8 @@ const ROTATED = new Set(COMMON.map(rot).filter((word) => !PLAIN.has(word)));
  * fewer. Offsets are in the normalised text.
  */
 export function rot13Stretches(text: string, out: Payload[]): void {
+  // Three rot13 words need at least one of these frequent ones: a few substring searches spare most texts the word pass.
+  if (!ROT13_MARKERS.some((marker) => text.includes(marker))) return;
   let windowStart = -1;
   let lastHit = -1;
   let hits = 0;

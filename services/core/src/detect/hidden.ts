@@ -88,7 +88,7 @@ export function hiddenHtml(text: string, out: Finding[], payloads: Payload[]): v
     if (inner.length < 8) continue;
     const start = match.index;
     const end = start + match[0].length;
-    out.push({ id: 'obfuscation.hidden_html', score: 0.3, start, end });
+    out.push({ id: 'obfuscation.hidden_html', score: 1, start, end });
     payloads.push({ via: 'hidden_html', start, end, text: inner });
   }
   for (const match of text.matchAll(COMMENT)) {

@@ -102,6 +102,10 @@ const LEET: ReadonlyMap<number, number> = new Map(
 );
 
 const isAsciiLetter = (c: number): boolean => c >= 97 && c <= 122;
+/** n, r, t after a backslash. */
+const isEscapedSpace = (c: number): boolean => c === 110 || c === 114 || c === 116;
+/** ", ', \ and / after a backslash. */
+const isEscapedQuote = (c: number): boolean => c === 34 || c === 39 || c === 92 || c === 47;
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isCyrillicOrGreek = (c: number): boolean =>
   (c >= 0x370 && c <= 0x52f) || c === 0x261 || c === 0x28f || c === 0x26a;
@@ -142,11 +146,32 @@ function isInvisible(c: number): boolean {
 /** Folds of characters outside ASCII, computed once per character: Latin diacritics, compatibility forms. */
 const folds = new Map<number, string>();
 
+/**
+ * Typographic apostrophes and dashes read as their ASCII forms (`don’t` is `don't`). Typographic double
+ * quotes stay: they mark a quotation, where `"` may be JSON (the detector tells the two apart).
+ */
+const PUNCTUATION: ReadonlyMap<number, string> = new Map([
+  [0x2018, "'"],
+  [0x2019, "'"],
+  [0x201b, "'"],
+  [0x2032, "'"],
+  [0xb4, "'"],
+  [0x2010, '-'],
+  [0x2011, '-'],
+  [0x2012, '-'],
+  [0x2013, '-'],
+  [0x2014, '-'],
+  [0x2015, '-'],
+  [0x2026, '...'],
+]);
+
 function fold(cp: number): string {
   let folded = folds.get(cp);
   if (folded === undefined) {
     const char = String.fromCodePoint(cp);
-    if ((cp >= 0x80 && cp <= 0x24f) || (cp >= 0x1e00 && cp <= 0x1eff)) {
+    const punctuation = PUNCTUATION.get(cp);
+    if (punctuation !== undefined) folded = punctuation;
+    else if ((cp >= 0x80 && cp <= 0x24f) || (cp >= 0x1e00 && cp <= 0x1eff)) {
       // Latin with diacritics: strip the marks (é → e), keep letters without a decomposition (ß, ø).
       folded = char.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
     } else {
@@ -166,28 +191,11 @@ function fold(cp: number): string {
  */
 export function normalise(text: string, base?: { from: Int32Array; to: Int32Array } | null): Normalised {
   const n = text.length;
-  let units = new Uint16Array(n + 16);
-  let from = new Int32Array(n + 16);
-  let to = new Int32Array(n + 16);
-  let length = 0;
-  const startOf = (i: number): number => (base ? base.from[i]! : i);
-  const endOf = (i: number): number => (base ? base.to[i]! : i + 1);
-  const push = (unit: number, a: number, b: number): void => {
-    if (length === units.length) {
-      const grow = units.length * 2;
-      units = copy(units, new Uint16Array(grow));
-      from = copy(from, new Int32Array(grow));
-      to = copy(to, new Int32Array(grow));
-    }
-    units[length] = unit;
-    from[length] = startOf(a);
-    to[length] = endOf(b - 1);
-    length++;
-  };
+  const out = new Output(n, base ?? null);
   const result: Normalised = {
     text: '',
-    from,
-    to,
+    from: out.from,
+    to: out.to,
     invisible: 0,
     invisibleFirst: -1,
     invisibleLast: -1,
@@ -197,11 +205,8 @@ export function normalise(text: string, base?: { from: Int32Array; to: Int32Arra
     leet: 0,
     leetAt: -1,
   };
-  const hidden = (i: number): void => {
-    result.invisible++;
-    if (result.invisibleFirst < 0) result.invisibleFirst = startOf(i);
-    result.invisibleLast = endOf(i);
-  };
+  const startOf = (i: number): number => (base ? base.from[i]! : i);
+  const endOf = (i: number): number => (base ? base.to[i]! : i + 1);
   let tagStart = -1;
   let tagEnd = -1;
   let tagText = '';
@@ -215,13 +220,24 @@ export function normalise(text: string, base?: { from: Int32Array; to: Int32Arra
   let lastSpace = true;
   for (let i = 0; i < n;) {
     const c = text.charCodeAt(i);
+    // ASCII, nearly every character of most texts: no call but the write.
     if (c < 0x80) {
       if (tagStart >= 0) flushTags();
-      if (isSpace(c)) {
-        if (!lastSpace) push(32, i, i + 1);
+      if (c === 32 || (c >= 9 && c <= 13)) {
+        if (!lastSpace) out.push(32, i, i + 1);
         lastSpace = true;
+      } else if (c === 92 && i + 1 < n && isEscapedSpace(text.charCodeAt(i + 1))) {
+        // A JSON or code string's `\n`, `\t`: whitespace, however many times the text was escaped.
+        if (!lastSpace) out.push(32, i, i + 2);
+        lastSpace = true;
+        i += 2;
+        continue;
+      } else if (c === 92 && i + 1 < n && isEscapedQuote(text.charCodeAt(i + 1))) {
+        // `\"` and `\\`: the escape is syntax; the quote or backslash after it is the text.
+        i++;
+        continue;
       } else {
-        push(c >= 65 && c <= 90 ? c + 32 : c, i, i + 1);
+        out.push(c >= 65 && c <= 90 ? c + 32 : c, i, i + 1);
         lastSpace = false;
       }
       i++;
@@ -238,50 +254,96 @@ export function normalise(text: string, base?: { from: Int32Array; to: Int32Arra
     }
     if (tagStart >= 0) flushTags();
     if ((cp >= 0xe0100 && cp <= 0xe01ef) || isInvisible(cp)) {
-      // The zero-width joiner between emoji and the emoji variation selector render something: not hiding.
-      if (!(cp === 0x200d && i > 0 && !isAsciiLetter(units[length - 1] ?? 0))) hidden(i);
+      // The zero-width joiner between emoji renders something: not hiding.
+      if (!(cp === 0x200d && !isAsciiLetter(out.last()))) {
+        result.invisible++;
+        if (result.invisibleFirst < 0) result.invisibleFirst = startOf(i);
+        result.invisibleLast = endOf(i + width - 1);
+      }
     } else if (cp === 0xfe0f || cp === 0xfe0e || (cp >= 0x300 && cp <= 0x36f)) {
       // Emoji presentation selectors and combining accents (already folded off Latin letters) carry no meaning here.
     } else if (isSpace(cp)) {
-      if (!lastSpace) push(32, i, i + width);
+      if (!lastSpace) out.push(32, i, i + width);
       lastSpace = true;
     } else if (cp >= 0xff01 && cp <= 0xff5e) {
       const ascii = cp - 0xfee0;
-      push(ascii >= 65 && ascii <= 90 ? ascii + 32 : ascii, i, i + 1);
+      out.push(ascii >= 65 && ascii <= 90 ? ascii + 32 : ascii, i, i + 1);
       lastSpace = false;
     } else if (isCyrillicOrGreek(cp)) {
-      push(String.fromCharCode(cp).toLowerCase().charCodeAt(0), i, i + 1);
+      out.push(String.fromCharCode(cp).toLowerCase().charCodeAt(0), i, i + 1);
       lastSpace = false;
+    } else if (cp >= 0x600 && cp <= 0x6ff) {
+      // Arabic: harakat dropped, alef with hamza or madda read as alef, alef maqsura as ya: spellings vary.
+      if (!((cp >= 0x64b && cp <= 0x65f) || cp === 0x670 || cp === 0x640)) {
+        out.push(cp === 0x623 || cp === 0x625 || cp === 0x622 ? 0x627 : cp === 0x649 ? 0x64a : cp, i, i + 1);
+        lastSpace = false;
+      }
     } else if (cp >= 0x2e80 && cp <= 0xd7ff) {
       // CJK, kana, Hangul: caseless, and compatibility folding would decompose Hangul syllables.
-      push(cp, i, i + 1);
+      out.push(cp, i, i + 1);
       lastSpace = false;
     } else {
       const folded = fold(cp);
-      for (let k = 0; k < folded.length; k++) push(folded.charCodeAt(k), i, i + width);
+      for (let k = 0; k < folded.length; k++) out.push(folded.charCodeAt(k), i, i + width);
       lastSpace = false;
     }
     i += width;
   }
   if (tagStart >= 0) flushTags();
-  if (length > 0 && units[length - 1] === 32) length--;
-  foldTokens(units, from, length, result);
-  result.from = from.subarray(0, length);
-  result.to = to.subarray(0, length);
-  result.text = decodeUnits(units, length);
+  if (out.length > 0 && out.last() === 32) out.length--;
+  foldTokens(out.units, out.from, out.length, result);
+  result.from = out.from.subarray(0, out.length);
+  result.to = out.to.subarray(0, out.length);
+  result.text = utf16.decode(out.units.subarray(0, out.length));
   return result;
 }
 
-function copy<T extends Uint16Array | Int32Array>(source: T, target: T): T {
-  target.set(source);
-  return target;
-}
+const utf16 = new TextDecoder('utf-16le');
 
-function decodeUnits(units: Uint16Array, length: number): string {
-  let out = '';
-  // fromCharCode takes arguments: in chunks, so a long text does not overflow the stack.
-  for (let i = 0; i < length; i += 8192) out += String.fromCharCode(...units.subarray(i, Math.min(length, i + 8192)));
-  return out;
+/** The normalised units and where each came from, grown as needed (folds can lengthen a text). */
+class Output {
+  units: Uint16Array;
+  from: Int32Array;
+  to: Int32Array;
+  length = 0;
+  readonly base: { from: Int32Array; to: Int32Array } | null;
+
+  constructor(n: number, base: { from: Int32Array; to: Int32Array } | null) {
+    this.units = new Uint16Array(n + 16);
+    this.from = new Int32Array(n + 16);
+    this.to = new Int32Array(n + 16);
+    this.base = base;
+  }
+
+  push(unit: number, a: number, b: number): void {
+    if (this.length === this.units.length) this.grow();
+    const at = this.length++;
+    this.units[at] = unit;
+    if (this.base === null) {
+      this.from[at] = a;
+      this.to[at] = b;
+    } else {
+      this.from[at] = this.base.from[a]!;
+      this.to[at] = this.base.to[b - 1]!;
+    }
+  }
+
+  last(): number {
+    return this.length > 0 ? this.units[this.length - 1]! : 0;
+  }
+
+  private grow(): void {
+    const size = this.units.length * 2;
+    const units = new Uint16Array(size);
+    const from = new Int32Array(size);
+    const to = new Int32Array(size);
+    units.set(this.units);
+    from.set(this.from);
+    to.set(this.to);
+    this.units = units;
+    this.from = from;
+    this.to = to;
+  }
 }
 
 /** Token-level folds: look-alikes in mixed-script tokens, then leetspeak in mostly-letter tokens. */
@@ -313,7 +375,8 @@ function foldTokens(units: Uint16Array, from: Int32Array, length: number, result
       }
       latin += confusable;
     }
-    if (latin >= 2 && end - i - latin > 0 && digits * 5 <= (end - i) * 3 && !plainToken(units, i, end))
+    // Long tokens are ids and encodings (base64), not words spelt in leet.
+    if (latin >= 2 && end - i - latin > 0 && end - i <= 20 && digits * 5 <= (end - i) * 3 && !plainToken(units, i, end))
       foldLeet(units, from, i, end, result);
     i = end;
   }
@@ -347,10 +410,13 @@ function foldLeet(units: Uint16Array, from: Int32Array, start: number, end: numb
     // A run of leet characters (`10` in pr3v10us) folds as a whole or not at all.
     let b = a;
     let allDigits = true;
-    while (b < end && LEET.has(units[b]!)) allDigits &&= isDigit(units[b++]!);
+    while (b < end && LEET.has(units[b]!)) {
+      if (!isDigit(units[b]!)) allDigits = false;
+      b++;
+    }
     const between = letter(a - 1) && letter(b) && b - a <= 3;
     // Opening a word (1gnore, @ll, $ystem), or closing one after another fold (s3cr3t, ign0r3).
-    const opening = a === start && b - a === 1 && letter(b) && letter(b + 1) && units[a] !== 33 && units[a] !== 124;
+    const opening = a === start && b - a === 1 && letter(b) && units[a] !== 33 && units[a] !== 124;
     const closing = b === end && b - a === 1 && letter(a - 1) && folded > 0 && allDigits;
     if (between || opening || closing) {
       for (let k = a; k < b; k++) {
@@ -361,4 +427,19 @@ function foldLeet(units: Uint16Array, from: Int32Array, start: number, end: numb
     }
     a = b;
   }
+}
+
+/** Invisible characters in `text` (as the normaliser counts them), for views whose decoding already dropped them. */
+export function countInvisible(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (
+      c >= 0xad &&
+      (isInvisible(c) ||
+        (c === 0xdb40 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 && text.charCodeAt(i + 1) >= 0xdd00))
+    )
+      count++;
+  }
+  return count;
 }

@@ -1,9 +1,15 @@
 /** Where a text entered aispm: direct injection comes in user prompts, indirect in what tools and retrieval return. */
-export const CHANNELS = ['user_prompt', 'tool_output', 'retrieved_doc', 'completion', 'tool_arguments'] as const;
-export type Channel = (typeof CHANNELS)[number];
+export const CONTENT_CHANNELS = [
+  'user_prompt',
+  'tool_output',
+  'retrieved_doc',
+  'completion',
+  'tool_arguments',
+] as const;
+export type ContentChannel = (typeof CONTENT_CHANNELS)[number];
 
 /** Channels that carry third-party content into a model's context: injections there are indirect. */
-export const INDIRECT_CHANNELS: ReadonlySet<Channel> = new Set(['tool_output', 'retrieved_doc']);
+export const INDIRECT_CHANNELS: ReadonlySet<ContentChannel> = new Set(['tool_output', 'retrieved_doc']);
 
 export const DETECTION_KINDS = [
   'instruction_override',
@@ -31,7 +37,7 @@ export interface Frameworks {
 }
 
 /** One reason a text scored: a rule, an obfuscation finding, or the learned model. */
-export interface Signal {
+export interface DetectionSignal {
   /** The rule id, `model`, or `obfuscation.*` for what the normaliser found. */
   id: string;
   kind: DetectionKind;
@@ -49,7 +55,7 @@ export interface InjectionVerdict {
   /** In [0, 1]: the signals' scores combined as independent evidence (noisy-or). */
   score: number;
   label: VerdictLabel;
-  signals: Signal[];
+  signals: DetectionSignal[];
   frameworks: Frameworks;
   /** True when only the first `maxBytes` of the text were scanned. */
   truncated: boolean;

@@ -1,0 +1,242 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createInjectionDetector,
+  findSensitive,
+  PII_KINDS,
+  splitShare,
+  truncateUtf8,
+  type ContentChannel,
+  type InjectionDetector,
+  type RedactionKind,
+} from '@aispm/core';
+import { CORPUS, ENCODINGS, variants } from '../test/privacy/corpus.ts';
+import { machineBusy, percentile, repeat, type Benchmark } from './harness.ts';
+
+/**
+ * Detector quality on the project's labeled corpora, and the injection scan's cost.
+ *
+ * injection: every text of test/corpus/injection/*.jsonl through the detector as
+ * the shim and the gateway run it (rules + learned scorer); an `attack` label is a
+ * detection. Reported on the whole corpus and on the held-out share the training
+ * script never fitted (the split by id hash it used), and rules alone (no model),
+ * which are not fitted to the corpus at all: the held-out and rules-only figures
+ * are the better guide to unseen texts.
+ *
+ * pii, secrets: recall on the shared privacy corpus (test/privacy/corpus.ts),
+ * every value in every spelling and encoding; a detection is a finding of the
+ * value's sensitivity. That corpus has no labeled negatives, so there is no
+ * false-positive rate for them: flag_rate_*_benign is the share of the injection
+ * corpus' benign texts with any finding, an upper bound (those texts may hold
+ * real-looking emails or keys on purpose).
+ *
+ * scan_us_p50: one detectInjection call on a 2 KB document made of benign corpus
+ * texts (64 documents, every language), median over repeats of the per-call median;
+ * scan_us_p50_attack the same on attack texts (more rules fire, excerpts are cut).
+ */
+const CORPUS_DIR = join(import.meta.dirname, '../test/corpus/injection');
+/** 2 KB documents timed, and passes over them per repeat. */
+const DOCUMENTS = 64;
+const PASSES = 40;
+
+interface Row {
+  id: string;
+  text: string;
+  channel: ContentChannel;
+  label: 'attack' | 'benign';
+  lang: string;
+}
+
+function readCorpus(): Row[] {
+  const rows: Row[] = [];
+  for (const file of readdirSync(CORPUS_DIR)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()) {
+    for (const line of readFileSync(join(CORPUS_DIR, file), 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        rows.push(JSON.parse(line) as Row);
+      } catch {
+        // The corpus' own test reports malformed lines; the benchmark counts what parses.
+      }
+    }
+  }
+  return rows;
+}
+
+interface Confusion {
+  tp: number;
+  fp: number;
+  fn: number;
+  tn: number;
+}
+
+const rates = (c: Confusion): { precision: number; recall: number; fpr: number } => ({
+  precision: c.tp + c.fp === 0 ? 1 : c.tp / (c.tp + c.fp),
+  recall: c.tp + c.fn === 0 ? 0 : c.tp / (c.tp + c.fn),
+  fpr: c.fp + c.tn === 0 ? 0 : c.fp / (c.fp + c.tn),
+});
+
+function evaluate(
+  detector: InjectionDetector,
+  rows: readonly Row[],
+): { all: Confusion; byLang: Map<string, Confusion> } {
+  const all: Confusion = { tp: 0, fp: 0, fn: 0, tn: 0 };
+  const byLang = new Map<string, Confusion>();
+  for (const row of rows) {
+    const flagged = detector.detect(row.text, row.channel).label === 'attack';
+    const attack = row.label === 'attack';
+    const lang = byLang.get(row.lang) ?? { tp: 0, fp: 0, fn: 0, tn: 0 };
+    byLang.set(row.lang, lang);
+    for (const c of [all, lang]) {
+      if (attack && flagged) c.tp++;
+      else if (attack) c.fn++;
+      else if (flagged) c.fp++;
+      else c.tn++;
+    }
+  }
+  return { all, byLang };
+}
+
+const isPii = (kind: RedactionKind): boolean => (PII_KINDS as readonly string[]).includes(kind);
+
+function redactionRecall(sensitivity: 'pii' | 'secret'): { recall: number; cases: number } {
+  let found = 0;
+  let cases = 0;
+  for (const entry of CORPUS.filter((e) => e.sensitivity === sensitivity)) {
+    for (const value of variants(entry)) {
+      for (const encode of Object.values(ENCODINGS)) {
+        cases++;
+        const kinds = findSensitive(encode(entry.text.replace(entry.value, value))).map((f) => f.kind);
+        if (kinds.some((kind) => isPii(kind) === (sensitivity === 'pii'))) found++;
+      }
+    }
+  }
+  return { recall: found / cases, cases };
+}
+
+/**
+ * Documents of 2 KB (UTF-8) made of consecutive corpus texts of one label, each
+ * starting at a different point of the corpus, so the figure is not one text's.
+ */
+function documents(rows: readonly Row[], label: Row['label'], count: number): string[] {
+  const pool = rows.filter((row) => row.label === label);
+  const out: string[] = [];
+  for (let d = 0; d < count && pool.length > 0; d++) {
+    let text = '';
+    for (let k = Math.floor((d * pool.length) / count); Buffer.byteLength(text) < 2048; k = (k + 1) % pool.length)
+      text += `${pool[k]!.text}\n\n`;
+    out.push(truncateUtf8(text, 2048));
+  }
+  return out;
+}
+
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+const bench: Benchmark = {
+  description:
+    'detector precision, recall and false-positive rate on the project corpora; injection scan cost for 2 KB',
+  async run(progress) {
+    const rows = readCorpus();
+    const detector = createInjectionDetector();
+    if (detector.model === null) progress('no model file: rules only');
+    const rulesOnly = createInjectionDetector({ rules: detector.rules, model: null });
+    // The share the training script held out, read from the model file so the two always agree.
+    const options = detector.model?.training?.options as { validation?: unknown } | undefined;
+    const share = typeof options?.validation === 'number' ? options.validation : 0.2;
+    const holdout = rows.filter((row) => splitShare(row.id) < share);
+    const attacks = rows.filter((r) => r.label === 'attack').length;
+    progress(
+      `injection corpus: ${rows.length} texts (${attacks} attack, ${rows.length - attacks} benign), held out ${holdout.length}`,
+    );
+
+    const started = performance.now();
+    const full = evaluate(detector, rows);
+    const evalMs = performance.now() - started;
+    const held = evaluate(detector, holdout);
+    const rules = evaluate(rulesOnly, rows);
+    const f = rates(full.all);
+    const h = rates(held.all);
+    const r = rates(rules.all);
+    progress(`injection (rules + model): precision ${r3(f.precision)}, recall ${r3(f.recall)}, FPR ${r3(f.fpr)}`);
+    progress(`  held-out share:           precision ${r3(h.precision)}, recall ${r3(h.recall)}, FPR ${r3(h.fpr)}`);
+    progress(`  rules only:               precision ${r3(r.precision)}, recall ${r3(r.recall)}, FPR ${r3(r.fpr)}`);
+    const perLang: Record<string, string> = {};
+    for (const [lang, c] of [...full.byLang].sort()) {
+      const x = rates(c);
+      perLang[lang] = `recall ${r3(x.recall)} fpr ${r3(x.fpr)}`;
+    }
+    progress(
+      `  per language: ${Object.entries(perLang)
+        .map(([l, v]) => `${l} ${v}`)
+        .join('; ')}`,
+    );
+
+    const pii = redactionRecall('pii');
+    const secrets = redactionRecall('secret');
+    const benign = rows.filter((row) => row.label === 'benign');
+    const flagged = (test: (kind: RedactionKind) => boolean): number =>
+      benign.filter((row) => findSensitive(row.text).some((finding) => test(finding.kind))).length /
+      Math.max(1, benign.length);
+    const piiFlag = flagged(isPii);
+    const secretFlag = flagged((kind) => !isPii(kind));
+    progress(
+      `pii: recall ${r3(pii.recall)} over ${pii.cases} cases; secrets: recall ${r3(secrets.recall)} over ${secrets.cases}`,
+    );
+
+    const benignDocs = documents(rows, 'benign', DOCUMENTS);
+    const attackDocs = documents(rows, 'attack', DOCUMENTS);
+    /** The median of one pass: every document scanned PASSES times, each call timed. */
+    const timeCalls = (docs: readonly string[]): number => {
+      const samples: number[] = [];
+      for (let pass = 0; pass < PASSES; pass++) {
+        for (const doc of docs) {
+          const t = performance.now();
+          detector.detect(doc, 'user_prompt');
+          samples.push(performance.now() - t);
+        }
+      }
+      samples.sort((a, b) => a - b);
+      return percentile(samples, 0.5) * 1000;
+    };
+    const scan = await repeat(async () => Promise.resolve(timeCalls(benignDocs)), { warmup: 2, repeats: 7 });
+    const scanAttack = await repeat(async () => Promise.resolve(timeCalls(attackDocs)), { warmup: 1, repeats: 5 });
+    progress(`scan p50: ${scan.median.toFixed(1)} µs benign 2 KB, ${scanAttack.median.toFixed(1)} µs attack 2 KB`);
+
+    return {
+      metrics: {
+        recall_injection: { value: r3(f.recall), unit: 'ratio' },
+        fpr_injection: { value: r3(f.fpr), unit: 'ratio' },
+        precision_injection: { value: r3(f.precision), unit: 'ratio' },
+        recall_injection_holdout: { value: r3(h.recall), unit: 'ratio' },
+        fpr_injection_holdout: { value: r3(h.fpr), unit: 'ratio' },
+        recall_injection_rules: { value: r3(r.recall), unit: 'ratio' },
+        fpr_injection_rules: { value: r3(r.fpr), unit: 'ratio' },
+        recall_pii: { value: r3(pii.recall), unit: 'ratio' },
+        recall_secrets: { value: r3(secrets.recall), unit: 'ratio' },
+        flag_rate_pii_benign: { value: r3(piiFlag), unit: 'ratio' },
+        flag_rate_secrets_benign: { value: r3(secretFlag), unit: 'ratio' },
+        scan_us_p50: { value: Math.round(scan.median * 10) / 10, unit: 'µs' },
+        scan_us_p50_attack: { value: Math.round(scanAttack.median * 10) / 10, unit: 'µs' },
+      },
+      params: {
+        corpus_texts: rows.length,
+        corpus_attacks: attacks,
+        holdout_texts: holdout.length,
+        holdout_share: share,
+        rule_pack: `${detector.rules.pack}.v${detector.rules.version}`,
+        rules: detector.rules.rules.length,
+        patterns: detector.rules.patterns.length,
+        model: detector.model !== null,
+        scan_documents: benignDocs.length,
+        scan_document_bytes: 2048,
+        scan_calls_per_repeat: DOCUMENTS * PASSES,
+        corpus_pass_ms: Math.round(evalMs),
+        per_language: perLang,
+      },
+      noisy: machineBusy() || scan.cv > 0.25,
+    };
+  },
+};
+
+export default bench;
