@@ -40,6 +40,19 @@ export {
 } from './event/genai-codecs.ts';
 export { invalidReason, EVENT_LIMITS } from './event/validate.ts';
 
+// the Finding contract: what every stage that raises or routes findings shares
+export {
+  dedupFindings,
+  findingId,
+  mergeFinding,
+  MAX_EVENT_IDS,
+  SEVERITIES,
+  type Finding,
+  type FindingStatus,
+  type Severity,
+} from './finding/finding.ts';
+export { createFindingCodec } from './finding/finding-codec.ts';
+
 // publishing and partitioning (the Bus itself is @aispm/bus)
 export type { OutgoingRecord, Publisher } from './publisher.ts';
 export { partitionForKey, partitionOfRecord, murmur2 } from './partitioner.ts';

@@ -27,8 +27,6 @@ export type { StateBackend } from './state/backend.ts';
 export { createCheckpointCodec, type Checkpoint, type CheckpointValue } from './state/checkpoint.ts';
 export { KafkaChangelog, type KafkaChangelogOptions } from './state/changelog.ts';
 export { StoreStateTable } from './state/table.ts';
-export { createFindingCodec } from './findings/finding-codec.ts';
-export { findingId, SEVERITIES, type Finding, type FindingStatus, type Severity } from './findings/finding.ts';
 export {
   DEFAULT_DRIFT_THRESHOLDS,
   type DriftFeature,

@@ -6,6 +6,9 @@ import {
   type Logger,
   type OutgoingRecord,
   consumerGroups,
+  createFindingCodec,
+  dedupFindings,
+  type Finding,
 } from '@aispm/core';
 import { type Batch, type Bus, type BusRecord, type Subscription } from '@aispm/bus';
 import { type Store } from '@aispm/store';
@@ -15,8 +18,6 @@ import type { Checkpoint } from './state/checkpoint.ts';
 import { PartitionLedger, type PartitionEntry } from './state/ledger.ts';
 import { StoreStateTable } from './state/table.ts';
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftReport, type DriftThresholds } from './findings/drift.ts';
-import { dedupFindings, type Finding } from './findings/finding.ts';
-import { createFindingCodec } from './findings/finding-codec.ts';
 import { anomalyFinding, driftFinding, raisesFinding } from './findings/from-score.ts';
 import { driftRow, findingRow } from './findings/rows.ts';
 import { AgentsStage } from './stages/agents.ts';

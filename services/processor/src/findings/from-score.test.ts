@@ -1,8 +1,6 @@
-import { sampleEvent } from '@aispm/core';
+import { sampleEvent, createFindingCodec, dedupFindings, findingId } from '@aispm/core';
 import type { Score } from '../score/score.ts';
 import { describe, expect, it } from 'vitest';
-import { createFindingCodec } from './finding-codec.ts';
-import { dedupFindings, findingId } from './finding.ts';
 import { anomalyFinding, driftFinding } from './from-score.ts';
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftReport } from './drift.ts';
 

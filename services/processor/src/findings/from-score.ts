@@ -1,8 +1,7 @@
-import { redact } from '@aispm/core';
+import { redact, findingId, type Finding, type Severity } from '@aispm/core';
 import type { EntityView, ObservedEvent } from '../baseline/view.ts';
 import type { Score } from '../score/score.ts';
 import type { DriftReport, DriftThresholds } from './drift.ts';
-import { findingId, type Finding, type Severity } from './finding.ts';
 import { referencesFor } from './references.ts';
 
 export const FINDING_MODEL = 'aispm-processor/1';

@@ -1,6 +1,6 @@
 import { clickhouseTime, type Row } from '@aispm/store';
 import type { DriftReport } from './drift.ts';
-import type { Finding } from './finding.ts';
+import type { Finding } from '@aispm/core';
 
 /** The findings row (schemas/clickhouse/004_findings.sql). */
 export function findingRow(f: Finding): Row {
