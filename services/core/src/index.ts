@@ -3,6 +3,7 @@
 
 export { AispmError, ConfigError, InvalidRecordError, describeError } from './errors.ts';
 export { loadConfig, consumerGroups, CONFIG_KEYS, type Config } from './config/config.ts';
+export { keyDigest, matchingKeys, parseTenantKeys, type TenantKey } from './config/tenant-keys.ts';
 export { createLogger, silentLogger, type Logger, type LogLevel } from './log.ts';
 export { tuneGarbageCollection } from './gc.ts';
 export { sizeThreadPool } from './thread-pool.ts';

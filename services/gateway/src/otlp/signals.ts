@@ -180,15 +180,9 @@ function metricJson(metric: PbMetric): OtlpJson {
     out.histogram = {
       aggregationTemporality: h.aggregationTemporality,
       dataPoints: h.dataPoints.map((p) => ({
-        startTimeUnixNano: nanos(p.startTimeUnixNano),
-        timeUnixNano: nanos(p.timeUnixNano),
-        count: nanos(p.count),
-        sum: Object.hasOwn(p, 'sum') ? p.sum : undefined,
-        min: Object.hasOwn(p, 'min') ? p.min : undefined,
-        max: Object.hasOwn(p, 'max') ? p.max : undefined,
+        ...pointJson(p),
         bucketCounts: p.bucketCounts.map(String),
         explicitBounds: [...p.explicitBounds],
-        attributes: keyValues(p.attributes),
       })),
     };
     return out;
@@ -198,17 +192,11 @@ function metricJson(metric: PbMetric): OtlpJson {
     out.exponentialHistogram = {
       aggregationTemporality: h.aggregationTemporality,
       dataPoints: h.dataPoints.map((p) => ({
-        startTimeUnixNano: nanos(p.startTimeUnixNano),
-        timeUnixNano: nanos(p.timeUnixNano),
-        count: nanos(p.count),
-        sum: Object.hasOwn(p, 'sum') ? p.sum : undefined,
-        min: Object.hasOwn(p, 'min') ? p.min : undefined,
-        max: Object.hasOwn(p, 'max') ? p.max : undefined,
+        ...pointJson(p),
         scale: p.scale,
         zeroCount: nanos(p.zeroCount),
         positive: { offset: p.positive?.offset ?? 0, bucketCounts: (p.positive?.bucketCounts ?? []).map(String) },
         negative: { offset: p.negative?.offset ?? 0, bucketCounts: (p.negative?.bucketCounts ?? []).map(String) },
-        attributes: keyValues(p.attributes),
       })),
     };
     return out;
@@ -217,6 +205,19 @@ function metricJson(metric: PbMetric): OtlpJson {
     if (has(kind)) out[kind] = { dataPoints: metric[kind]!.dataPoints.map(() => ({})) };
   }
   return out;
+}
+
+/** What histogram and exponential histogram points share: times, count, sum, min, max, attributes. */
+function pointJson(p: PbHistogramPoint | PbExponentialPoint): OtlpJson {
+  return {
+    startTimeUnixNano: nanos(p.startTimeUnixNano),
+    timeUnixNano: nanos(p.timeUnixNano),
+    count: nanos(p.count),
+    sum: Object.hasOwn(p, 'sum') ? p.sum : undefined,
+    min: Object.hasOwn(p, 'min') ? p.min : undefined,
+    max: Object.hasOwn(p, 'max') ? p.max : undefined,
+    attributes: keyValues(p.attributes),
+  };
 }
 
 /** ExportLogsServiceResponse / ExportMetricsServiceResponse; partial_success only when something was rejected. */

@@ -97,6 +97,8 @@ export class TraceAssembler {
   private readonly dirty = new Set<string>();
   private streamMs = Number.NEGATIVE_INFINITY;
   private live = 0;
+  /** Restores appended to the queue out of arrival order. */
+  private unsorted = false;
   readonly counts: AssemblerCounts = {
     own: 0,
     inherited: 0,
@@ -120,6 +122,12 @@ export class TraceAssembler {
   /** Moves stream time forward (never back) and resolves what waited too long: at most `limit` events per call. */
   advance(streamMs: number, limit = Number.POSITIVE_INFINITY): Resolved[] {
     if (streamMs > this.streamMs) this.streamMs = streamMs;
+    if (this.unsorted) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+      this.queue.sort((a, b) => a.waiting.arrivedMs - b.waiting.arrivedMs);
+      this.unsorted = false;
+    }
     const out: Resolved[] = [];
     const deadline = this.streamMs - this.options.waitMs;
     while (this.queueHead < this.queue.length) {
@@ -224,10 +232,8 @@ export class TraceAssembler {
       this.queue.push({ trace, waiting });
       this.live++;
     }
-    // Restored entries may be older than what is queued already: keep the queue in arrival order.
-    this.queue.splice(0, this.queueHead);
-    this.queueHead = 0;
-    this.queue.sort((a, b) => a.waiting.arrivedMs - b.waiting.arrivedMs);
+    // Restored entries may be older than what is queued already: sorted into arrival order once, at the next advance.
+    this.unsorted = true;
     if (snapshot.lastMs > this.streamMs) this.streamMs = snapshot.lastMs;
   }
 

@@ -66,6 +66,14 @@ const ZERO_COUNTS = (): AssemblerCounts => ({
   cut: { timeout: 0, trace_too_large: 0, evicted: 0, cycle: 0 },
 });
 
+function addCounts(into: AssemblerCounts, from: AssemblerCounts): void {
+  into.own += from.own;
+  into.inherited += from.inherited;
+  into.none += from.none;
+  into.merged += from.merged;
+  for (const reason of Object.keys(into.cut) as (keyof AssemblerCounts['cut'])[]) into.cut[reason] += from.cut[reason];
+}
+
 /**
  * The traces stage: the events topic, keyed by tenant and trace → trace assembly
  * (assembler.ts) → the attributed topic, keyed by tenant, app and agent, which the
@@ -129,14 +137,8 @@ export class TraceStage {
     const total = ZERO_COUNTS();
     let waiting = 0;
     let traces = 0;
-    for (const counts of [this.gone, ...[...this.partitions.values()].map((p) => p.assembler.counts)]) {
-      total.own += counts.own;
-      total.inherited += counts.inherited;
-      total.none += counts.none;
-      total.merged += counts.merged;
-      for (const reason of Object.keys(total.cut) as (keyof AssemblerCounts['cut'])[])
-        total.cut[reason] += counts.cut[reason];
-    }
+    for (const counts of [this.gone, ...[...this.partitions.values()].map((p) => p.assembler.counts)])
+      addCounts(total, counts);
     for (const { assembler } of this.partitions.values()) {
       waiting += assembler.waitingEvents;
       traces += assembler.heldTraces;
@@ -301,13 +303,7 @@ export class TraceStage {
   private release(partition: number): void {
     const state = this.partitions.get(partition);
     if (!state) return;
-    const { counts } = state.assembler;
-    this.gone.own += counts.own;
-    this.gone.inherited += counts.inherited;
-    this.gone.none += counts.none;
-    this.gone.merged += counts.merged;
-    for (const reason of Object.keys(counts.cut) as (keyof AssemblerCounts['cut'])[])
-      this.gone.cut[reason] += counts.cut[reason];
+    addCounts(this.gone, state.assembler.counts);
     this.partitions.delete(partition);
   }
 
