@@ -12,13 +12,13 @@ import {
 } from '@aispm/core';
 import { type Batch, type Bus, type BusRecord, type Subscription } from '@aispm/bus';
 import { type Store } from '@aispm/store';
-import { Scorer, type ScorerOptions } from './scorer.ts';
+import { Scorer, type FindingRaiser, type ScorerOptions } from './scorer.ts';
 import type { StateBackend } from './state/backend.ts';
 import type { Checkpoint } from './state/checkpoint.ts';
 import { PartitionLedger, type PartitionEntry } from './state/ledger.ts';
 import { StoreStateTable } from './state/table.ts';
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftReport, type DriftThresholds } from './findings/drift.ts';
-import { anomalyFinding, driftFinding, raisesFinding } from './findings/from-score.ts';
+import { anomalyFinding, driftFinding } from './findings/from-score.ts';
 import { driftRow, findingRow } from './findings/rows.ts';
 import { AgentsStage } from './stages/agents.ts';
 import { EntitiesStage } from './stages/entities.ts';
@@ -54,6 +54,13 @@ export interface ProcessorOptions {
   state?: StateBackend;
   /** A non-learning score at or above this becomes an anomaly finding (default 0.8). */
   findingThreshold?: number;
+  /** Minutes of event time without an occurrence after which an open finding is resolved (default 60). */
+  findingQuietMinutes?: number;
+  /**
+   * Agents stage: the detection engine (detectors/) run on each event with its
+   * measurement; its findings join the anomaly findings. None when absent.
+   */
+  detection?: FindingRaiser;
   drift?: DriftThresholds;
   /** Most events handled (and checkpointed) per batch (default AISPM_PROCESSOR_BATCH's, 5000). */
   maxBatchSize?: number;
@@ -95,6 +102,22 @@ export interface ProcessorStats {
   findings: number;
 }
 
+/** Minutes of event time after which a finding with no further occurrence is resolved. */
+export const DEFAULT_QUIET_MINUTES = 60;
+
+/** The anomaly rule, then the detection engine's detectors (agents stage), as one raiser. */
+function raiserOf(threshold: number, detection: FindingRaiser | undefined): FindingRaiser {
+  return {
+    raise(input, memos) {
+      const found: Finding[] = [];
+      const anomaly = anomalyFinding(input.event, input.view, input.score, threshold);
+      if (anomaly) found.push(anomaly);
+      if (detection) for (const f of detection.raise(input, memos)) found.push(f);
+      return found;
+    },
+  };
+}
+
 /** How often, at most, the processor logs the events its tenants' entity caps left untracked. */
 const UNTRACKED_LOG_EVERY_MS = 60_000;
 
@@ -119,6 +142,8 @@ interface ScoredBatch {
   /** Events scored but not kept in `scored`: they owe nothing, not even a finding. */
   unkept: number;
   drift: DriftReport[];
+  /** Findings of the batch not owed by one event: drift, and those the sweep resolved. */
+  batchFindings: Finding[];
   dead: OutgoingRecord[];
   skipped: number;
   /** The batch partition's changed keys with their state as of this batch, and sweep-changed keys of earlier batches. */
@@ -226,7 +251,14 @@ export class Processor {
   constructor(options: ProcessorOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
-    this.scorer = new Scorer({ ...options.analytics, now: this.now });
+    this.scorer = new Scorer({
+      ...options.analytics,
+      now: this.now,
+      findings: {
+        raiser: raiserOf(this.findingThreshold(), options.stage === 'entities' ? undefined : options.detection),
+        quietMinutes: options.findingQuietMinutes ?? DEFAULT_QUIET_MINUTES,
+      },
+    });
     this.log = options.log ?? silentLogger;
     const { bus, store, topics } = options;
     this.stage =
@@ -374,9 +406,9 @@ export class Processor {
     partition: number,
     entry: PartitionEntry,
   ): Promise<{ fresh: Fresh; findings: Finding[] }> {
-    const { scored, drift, dead } = batch;
+    const { scored, drift, dead, batchFindings } = batch;
     const fresh = await this.stage.fresh(scored, entry);
-    const findings = this.findings(fresh.scores, drift);
+    const findings = this.findings(fresh.scores, batchFindings);
     await Promise.all([
       this.stage.emit(fresh, scored, partition),
       this.writeRows(findings, drift),
@@ -433,7 +465,6 @@ export class Processor {
     this.inFlight.set(partition, keys);
     const nowMs = this.now();
     const keepAll = this.stage.perEventOutputs;
-    const threshold = this.findingThreshold();
     let skipped = 0;
     let unkept = 0;
     try {
@@ -449,14 +480,17 @@ export class Processor {
             continue;
           }
           keys.add(key);
-          const score = this.scorer.score(item.event, item.view, item.source);
-          if (keepAll || raisesFinding(score, threshold)) scored.push({ ...item, score, offset: record.offset });
+          const findings: Finding[] = [];
+          const score = this.scorer.score(item.event, item.view, item.source, findings);
+          if (keepAll || findings.length > 0) scored.push({ ...item, score, findings, offset: record.offset });
           else unkept++;
         }
       });
       const drift = this.scorer.takeDriftReports();
+      const batchFindings = this.driftFindings(drift);
+      for (const f of this.scorer.takeResolved()) batchFindings.push(f);
       const checkpoints = await this.snapshots(partition, keys, offset);
-      return { scored, unkept, drift, dead, skipped, checkpoints };
+      return { scored, unkept, drift, batchFindings, dead, skipped, checkpoints };
     } catch (err) {
       this.scorer.takeDirty();
       throw err;
@@ -499,19 +533,29 @@ export class Processor {
     }
   }
 
-  private findings(scores: Scored[], drift: DriftReport[]): Finding[] {
-    const threshold = this.findingThreshold();
+  /**
+   * The batch's finding records: occurrences of the events that still owe their
+   * outputs (after a restore, not those already stored), merged per id, then the
+   * batch's drift findings and resolutions.
+   */
+  private findings(scores: Scored[], batchFindings: Finding[]): Finding[] {
+    const found: Finding[] = [];
+    for (const { findings } of scores) for (const f of findings) found.push(f);
+    const open = dedupFindings([...found, ...batchFindings.filter((f) => f.status !== 'resolved')]);
+    return [...open, ...batchFindings.filter((f) => f.status === 'resolved')];
+  }
+
+  /** Drift findings of the batch's closed windows, tracked on their keys' lifecycle. */
+  private driftFindings(drift: DriftReport[]): Finding[] {
     const thresholds = this.options.drift ?? DEFAULT_DRIFT_THRESHOLDS;
     const found: Finding[] = [];
-    for (const { event, view, score } of scores) {
-      const finding = anomalyFinding(event, view, score, threshold);
-      if (finding) found.push(finding);
-    }
     for (const report of drift) {
       const finding = driftFinding(report, thresholds);
-      if (finding) found.push(finding);
+      if (!finding) continue;
+      this.scorer.trackFinding(report.entity, finding);
+      found.push(finding);
     }
-    return dedupFindings(found);
+    return found;
   }
 
   private findingThreshold(): number {

@@ -1,4 +1,5 @@
-import { CONFIG_KEYS, EVENT_LIMITS } from '@aispm/core';
+import { CONFIG_KEYS, EVENT_LIMITS, type Finding } from '@aispm/core';
+import { hasOpen, newKeyFindings, resolveQuiet, track } from './findings/lifecycle.ts';
 import {
   DEFAULT_BASELINE_OPTIONS,
   baselineContext,
@@ -9,6 +10,7 @@ import {
   type AgentBaseline,
   type BaselineContext,
   type BaselineOptions,
+  type Measurement,
 } from './baseline/agent.ts';
 import { decodeBaseline, encodeBaseline } from './baseline/snapshot.ts';
 import { agentView, type EntityView, type ObservedEvent } from './baseline/view.ts';
@@ -77,7 +79,31 @@ export const SCORE_MODEL = 'agent-baseline/2';
  *   it anyway, unless it arrives more than the idle period later than events of
  *   other keys already seen.
  */
+/**
+ * What raises findings on a key (the processor's detection engine and anomaly
+ * rule): called with each event's measurement against the key's baseline before
+ * the event, under the key's state; may update the key's detector memos.
+ */
+export interface FindingRaiser {
+  raise(input: RaiseInput, memos: Record<string, unknown>): Finding[];
+}
+
+export interface RaiseInput {
+  event: ObservedEvent;
+  view: EntityView;
+  measurement: Measurement;
+  score: Score;
+}
+
+export interface ScorerFindingsOptions {
+  raiser: FindingRaiser;
+  /** Minutes of event time without an occurrence after which an open finding is resolved. */
+  quietMinutes: number;
+}
+
 export interface ScorerOptions extends BaselineOptions, DriftOptions, ScoreOptions {
+  /** Findings raised per event and their lifecycle (findings/lifecycle.ts); none when absent. */
+  findings?: ScorerFindingsOptions;
   /** Clock for judging event times (tests and replays pin it). */
   now: () => number;
   /** Most keys tracked per tenant (AISPM_MAX_ENTITIES_PER_TENANT). */
@@ -123,6 +149,7 @@ export class Scorer implements DriftSource {
   private readonly options: ScorerOptions;
   private readonly rejectedCounts: Record<string, number> = {};
   private pendingDrift: ScorerDriftReport[] = [];
+  private pendingResolved: Finding[] = [];
   /** Newest valid event time seen, and the window (index) the last sweep covered. */
   private watermarkMs = Number.NEGATIVE_INFINITY;
   private sweptWindow = Number.NEGATIVE_INFINITY;
@@ -184,7 +211,7 @@ export class Scorer implements DriftSource {
    * Scores the event against the baseline of `view` (its agent's by default), then
    * learns from it. `source`, for fleet entities, records the event as folded in.
    */
-  score(event: ObservedEvent, view: EntityView = agentView(event), source?: EventSource): Score {
+  score(event: ObservedEvent, view: EntityView = agentView(event), source?: EventSource, found?: Finding[]): Score {
     const { key } = view;
     const timeMs = event.time / 1000;
     const nowMs = this.options.now();
@@ -195,10 +222,11 @@ export class Scorer implements DriftSource {
     let state = this.baselines.get(key);
     if (state && timeOk && timeMs - state.lastMs > this.idleMs) {
       // Idle past the ageing period: what the sweep would have evicted starts again, whether it was or not.
-      const sources = state.sources;
+      const { sources, findings } = state;
       releaseBaseline(state, this.ctx);
       state = newAgentBaseline(event, view, this.ctx);
       if (sources && state.sources) state.sources = sources;
+      state.findings = findings;
       this.baselines.set(key, state);
     } else if (!state) {
       const tracked = this.tracked.get(event.tenant) ?? 0;
@@ -230,7 +258,51 @@ export class Scorer implements DriftSource {
         `time ${event.time} µs is implausible; scored without time-based features`,
       );
     for (const { code } of measurement.rejected) this.rejectedCounts[code] = (this.rejectedCounts[code] ?? 0) + 1;
-    return scoreMeasurement(measurement, `${view.entity} \`${view.name}\``, this.options);
+    const score = scoreMeasurement(measurement, `${view.entity} \`${view.name}\``, this.options);
+    const raiser = this.options.findings?.raiser;
+    if (raiser && found) {
+      const memos = state.findings?.memos ?? {};
+      const raised = raiser.raise({ event, view, measurement, score }, memos);
+      if (raised.length > 0 || Object.keys(memos).length > 0) {
+        state.findings ??= newKeyFindings();
+        state.findings.memos = memos;
+        for (const f of raised) {
+          track(state.findings, f);
+          found.push(f);
+        }
+      }
+    }
+    return score;
+  }
+
+  /** Records findings raised outside score() (drift) on their key's lifecycle. */
+  trackFinding(key: string, finding: Finding): void {
+    const state = this.baselines.get(key);
+    if (!state) return;
+    state.findings ??= newKeyFindings();
+    track(state.findings, finding);
+    this.dirty.add(key);
+  }
+
+  /** Findings resolved by the sweeps since the last call (see findings/lifecycle.ts). */
+  takeResolved(): Finding[] {
+    const resolved = this.pendingResolved;
+    this.pendingResolved = [];
+    return resolved;
+  }
+
+  /** Resolves the open findings quiet since before `watermarkMs` less the quiet period; all of them with `all`. */
+  private resolveQuiet(watermarkMs: number): void {
+    const quiet = this.options.findings?.quietMinutes;
+    if (quiet === undefined) return;
+    const before = (watermarkMs - quiet * 60_000) * 1000;
+    for (const [key, state] of this.baselines) {
+      if (!hasOpen(state.findings)) continue;
+      const resolved = resolveQuiet(state.findings!, state.tenant, before, quiet);
+      if (resolved.length === 0) continue;
+      for (const f of resolved) this.pendingResolved.push(f);
+      this.dirty.add(key);
+    }
   }
 
   /** Whether a fleet entity's state already holds this event (the agents stage published it again on a replay). */
@@ -246,6 +318,7 @@ export class Scorer implements DriftSource {
     if (Number.isFinite(window) && window > this.sweptWindow) {
       this.sweptWindow = window;
       this.closeWindows(this.watermarkMs - ALLOWED_LATENESS_MS);
+      this.resolveQuiet(this.watermarkMs);
       this.evictIdle(this.watermarkMs);
     }
     const reports = this.pendingDrift;
@@ -274,6 +347,15 @@ export class Scorer implements DriftSource {
     const before = watermarkMs - this.idleMs;
     for (const [key, state] of this.baselines) {
       if (state.lastMs >= before) continue;
+      // Idle far longer than any quiet period: what is still open is over.
+      if (hasOpen(state.findings))
+        for (const f of resolveQuiet(
+          state.findings!,
+          state.tenant,
+          Number.POSITIVE_INFINITY,
+          this.options.findings?.quietMinutes ?? 0,
+        ))
+          this.pendingResolved.push(f);
       this.forget(key, state);
       this.evicted.add(key);
       this.dirty.add(key);

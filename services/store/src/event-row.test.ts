@@ -33,6 +33,7 @@ const event: AiEvent = {
   finish_reasons: [],
   content: { policy: 'none', prompt: null, completion: null, tool_arguments: null, tool_result: null },
   attributes: { k: 'v' },
+  detections: [],
   attribution: 'inherited',
 };
 

@@ -44,6 +44,7 @@ export function eventRow(event: AiEvent): Row {
     content_tool_arguments: event.content.tool_arguments,
     content_tool_result: event.content.tool_result,
     attributes: event.attributes,
+    detections: event.detections ?? [],
     attribution: event.attribution ?? '',
   };
 }
@@ -65,6 +66,7 @@ const AS_IS = [
   'status',
   'finish_reasons',
   'attributes',
+  'detections',
 ] as const;
 /** Optional labels and ids: null in the event, '' in the table. */
 const OR_EMPTY = [
@@ -87,7 +89,7 @@ const CONTENT = ['policy', 'prompt', 'completion', 'tool_arguments', 'tool_resul
 
 /**
  * The `events` rows of event records as they are on the events topic (the event
- * codec's schema, schemas/avro/ai-event.v2.avsc), for Store.insertAvro: the same
+ * codec's schema, schemas/avro/ai-event.v3.avsc), for Store.insertAvro: the same
  * rows eventRow() makes. Enums read as their symbols, the timestamp-micros time as
  * DateTime64(6), the content record as a tuple.
  */
@@ -97,6 +99,8 @@ export const EVENTS_FROM_AVRO: AvroColumns = {
     'app String, environment String, scopes Array(String), input_tokens Nullable(Int64)',
     'output_tokens Nullable(Int64), latency_ms Float64, status String, finish_reasons Array(String)',
     'attributes Map(String, String)',
+    'detections Array(Tuple(detector String, rule String, kind String, channel String, score Float64, ' +
+      'severity String, excerpt String, start Int32, end Int32, via String))',
     ...OR_EMPTY.map((field) => `${field} Nullable(String)`),
     'content Tuple(policy String, prompt Nullable(String), completion Nullable(String), ' +
       'tool_arguments Nullable(String), tool_result Nullable(String))',

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { CAPTURE_POLICIES, type CapturePolicy } from '../event/types.ts';
+import type { ContentDetectOptions } from '../detect/scanners.ts';
 import { deriveIdentifierKey, IDENTIFIER_POLICIES, type IdentifierOptions } from '../content/identifiers.ts';
 
 /**
@@ -27,6 +28,8 @@ export interface Config {
     maxContentBytes: number;
     /** PII and secrets in identifier fields (user, identity, scopes, ...): see content/identifiers.ts. */
     identifiers: IdentifierOptions;
+    /** The content detectors, which see the texts before this policy applies (detect/scanners.ts). */
+    detect: ContentDetectOptions;
   };
   topics: {
     /** Spans as mapped (events and span links), keyed by tenant and trace: the traces stage's input. */
@@ -245,6 +248,19 @@ export const CONFIG_KEYS = {
     expected: 'an integer from 0 to 1048576 (bytes kept per captured text)',
     schema: z.coerce.number().int().min(0).max(1_048_576),
     default: 8192,
+  } satisfies Key<number>,
+  detect: {
+    env: 'AISPM_DETECT',
+    expected:
+      '"true" or "false" (run the content detectors, prompt injection and PII/secrets, on every text where it enters aispm)',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+    default: true,
+  } satisfies Key<boolean>,
+  detectMaxBytes: {
+    env: 'AISPM_DETECT_MAX_BYTES',
+    expected: 'an integer from 256 to 1048576 (bytes of each text the content detectors scan; the rest is not scanned)',
+    schema: z.coerce.number().int().min(256).max(1_048_576),
+    default: 32_768,
   } satisfies Key<number>,
   identifierPolicy: {
     env: 'AISPM_IDENTIFIER_POLICY',
@@ -674,6 +690,7 @@ export function loadConfig(
       hmacKey: read(k.captureHmacKey, merged),
       maxContentBytes: read(k.captureMaxBytes, merged),
       identifiers: identifierOptions(merged),
+      detect: { enabled: read(k.detect, merged), maxBytes: read(k.detectMaxBytes, merged) },
     },
     topics: {
       events: read(k.topicEvents, merged),

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { CapturePolicy, EventContent } from '../event/types.ts';
+import type { ContentDetectOptions } from '../detect/scanners.ts';
 import type { IdentifierOptions } from './identifiers.ts';
 import { redact } from './redact.ts';
 import { truncateUtf8 } from './truncate.ts';
@@ -13,6 +14,8 @@ export interface CaptureOptions {
   maxContentBytes: number;
   /** PII and secrets in identifier fields; pseudonymise with the key file or derived key when absent (see identifiers.ts). */
   identifiers?: IdentifierOptions;
+  /** The content detectors run on the texts before the policy applies; on (defaults) when absent. */
+  detect?: ContentDetectOptions;
 }
 
 const HMAC_HEX = /^[0-9a-f]{64}$/;

@@ -111,10 +111,33 @@ describe('event codec', () => {
   });
 
   it('reads v1 records (before trace assembly) with no attribution, and v1 readers read current records', () => {
-    const { attribution, ...before } = sampleEvent();
+    const { attribution, detections, ...before } = sampleEvent();
     expect(attribution).toBe('own');
-    expect(codec.decode(new AvroCodec<AiEvent>(v1).encode(before))).toEqual({ ...before, attribution: null });
+    expect(detections).toHaveLength(1);
+    expect(codec.decode(new AvroCodec<AiEvent>(v1).encode(before))).toEqual({
+      ...before,
+      attribution: null,
+      detections: [],
+    });
     expect(new AvroCodec<AiEvent>(v1, [current]).decode(codec.encode(sampleEvent()))).toEqual(before);
+  });
+
+  it('reads v2 records (before content detections) with none, and v2 readers read v3 records without them', () => {
+    const v2 = versions.find(
+      (v) => JSON.stringify(v).includes('"attribution"') && !JSON.stringify(v).includes('"detections"'),
+    )!;
+    const { detections, ...before } = sampleEvent();
+    expect(detections?.[0]?.rule).toBe('pii.email');
+    expect(codec.decode(new AvroCodec<AiEvent>(v2).encode(before))).toEqual({ ...before, detections: [] });
+    const older = new AvroCodec<AiEvent>(v2, [current]).decode(codec.encode(sampleEvent()));
+    expect(older).toEqual(before);
+    expect(older).not.toHaveProperty('detections');
+  });
+
+  it('writes an event without detections as an empty list', () => {
+    const { detections, ...without } = sampleEvent();
+    expect(detections).toBeDefined();
+    expect(codec.decode(codec.encode(without))).toEqual({ ...without, detections: [] });
   });
 
   it('rejects a record whose writer schema it does not know, naming the fingerprint', () => {

@@ -38,6 +38,20 @@ export function sampleEvent(overrides: Partial<AiEvent> = {}): AiEvent {
       tool_result: null,
     },
     attributes: { 'gen_ai.tool.call.id': 'call_1' },
+    detections: [
+      {
+        detector: 'sensitive',
+        rule: 'pii.email',
+        kind: 'email',
+        channel: 'tool_arguments',
+        score: 0.9,
+        severity: 'medium',
+        excerpt: '{"to":"[EMAIL]"}',
+        start: 7,
+        end: 24,
+        via: 'text',
+      },
+    ],
     attribution: 'own',
     ...overrides,
   };

@@ -1,6 +1,8 @@
+import type { ContentDetection } from '../detect/verdict.ts';
+
 /**
  * The normalized AI event, one per AI span. Field names are those of
- * schemas/avro/ai-event.v2.avsc and of the ClickHouse `events` table, so a record
+ * schemas/avro/ai-event.v3.avsc and of the ClickHouse `events` table, so a record
  * crosses Avro, TypeScript and SQL without renaming. `event.test.ts` checks that
  * this type and the Avro schema list the same fields.
  */
@@ -58,6 +60,12 @@ export interface AiEvent {
   finish_reasons: string[];
   content: EventContent;
   attributes: Record<string, string>;
+  /**
+   * Verdicts of the content detectors, made on the raw text before the capture
+   * policy applied (so present under policy `none`); strongest first, bounded.
+   * Absent (empty on the wire) when no detector fired or none ran.
+   */
+  detections?: ContentDetection[];
   /** Set by trace assembly; absent (null on the wire) before it. */
   attribution?: Attribution | null;
 }

@@ -28,6 +28,8 @@ export interface Finding {
   occurrences: number;
   status: FindingStatus;
   owasp_llm: string[];
+  /** OWASP Top 10 for Agentic Applications (2026) ids, where one fits. */
+  owasp_agentic: string[];
   mitre_atlas: string[];
   model: string;
 }

@@ -56,6 +56,8 @@ function expected(spec: { traceId: string; spanId: string; parentSpanId?: string
     finish_reasons: [],
     content: { policy: 'redacted', prompt: null, completion: null, tool_arguments: null, tool_result: null },
     attributes: {},
+    // The fixtures' texts are benign: no content detector fires on them.
+    detections: [],
     ...fields,
   };
 }

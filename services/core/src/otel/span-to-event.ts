@@ -1,4 +1,5 @@
 import { captureContent, effectivePolicy, type CaptureOptions } from '../content/capture.ts';
+import { contentScannerFor } from '../detect/scanners.ts';
 import {
   deriveIdentifierKey,
   escapeIdentifier,
@@ -42,7 +43,8 @@ export const UNKNOWN_APP = 'unknown_service';
 /**
  * Maps one span onto the AiEvent, reading the OTel GenAI (`gen_ai.*`),
  * OpenInference and OpenLLMetry conventions plus aispm's own `aispm.*`
- * attributes. Content goes through the capture policy and nowhere else.
+ * attributes. Content goes through the content detectors and then the capture
+ * policy, and nowhere else.
  */
 export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanToEventResult {
   const classified = classify(span.attributes);
@@ -63,6 +65,7 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
   const host = destination(attributes);
   const responseIdValue = responseId(attributes);
   if (responseIdValue !== null) raws.push(['gen_ai.response.id', responseIdValue]);
+  const raw = extractContent(attributes, kind);
   const fields = new IdentifierFields(
     identifierProtectorFor(options.tenant, options.capture),
     effectivePolicy(options.capture) === 'full',
@@ -159,11 +162,13 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
       : null,
     finish_reasons: fields.list('finish_reasons', reasons, 16, 64),
     content: captureContent(
-      extractContent(attributes, kind),
+      raw,
       options.capture,
       identifier(attributes, 'aispm.capture.policy') ?? undefined,
     ),
     attributes: eventAttributes(span, unusable, fields.originals, raws),
+    // Before the capture policy keeps (or drops) the texts: verdicts travel under every policy.
+    detections: contentScannerFor(options.capture.detect).scan(raw, kind),
   };
   const reason = invalidReason(event, options.nowMs ?? Date.now());
   return reason === null ? { event } : { rejected: reason };

@@ -1,3 +1,4 @@
+import type { KeyFindings } from '../findings/lifecycle.ts';
 import { EVENT_LIMITS, type AiEvent } from '@aispm/core';
 import { Arena, offsetOf } from './arena.ts';
 import {
@@ -82,6 +83,8 @@ export interface AgentBaseline extends MixOwner {
    * folded in, so an event the agents stage published twice (a replay) counts once.
    */
   sources: Record<string, number> | null;
+  /** Detector memos and open findings (findings/lifecycle.ts); null until the key raises or detects anything. */
+  findings: KeyFindings | null;
 }
 
 /** The drift window in progress; see drift/window.ts. */
@@ -301,6 +304,7 @@ export function newAgentBaseline(
     window: { startMs: Number.NEGATIVE_INFINITY, events: 0, bins: NO_BLOCK },
     rejected: NO_REJECTIONS,
     sources: isFleetEntity(view.entity) ? {} : null,
+    findings: null,
   };
 }
 

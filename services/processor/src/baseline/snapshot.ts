@@ -1,4 +1,5 @@
 import { AispmError } from '@aispm/core';
+import type { KeyFindings } from '../findings/lifecycle.ts';
 import { WINDOW_FLOATS } from '../drift/window.ts';
 import {
   ACTIVITY_FLOATS,
@@ -40,6 +41,8 @@ interface BaselineJson extends Scalars {
   activity: number[];
   numeric: Record<NumericFeature, SketchJson>;
   mixes: Record<MixField, MixJson>;
+  /** Detector memos and open findings; absent in snapshots from before detections. */
+  findings?: KeyFindings;
   /** startMs is null for a window never opened (JSON has no -Infinity); bins null while learning. */
   window: { startMs: number | null; events: number; bins: number[] | null };
 }
@@ -73,6 +76,7 @@ export function encodeBaseline(state: AgentBaseline, arena: Arena): Buffer {
       events: window.events,
       bins: window.bins === NO_BLOCK ? null : block(arena, window.bins),
     },
+    ...(state.findings ? { findings: state.findings } : {}),
   };
   return Buffer.from(JSON.stringify(json));
 }
@@ -124,6 +128,7 @@ export function decodeBaseline(key: string, bytes: Buffer, { arena }: BaselineCo
     rejected: json.rejected,
     // Snapshots from before fleet entities have no sources: agents and apps keep none.
     sources: json.sources ?? (isFleetEntity(json.entity) ? {} : null),
+    findings: json.findings ?? null,
   };
 }
 

@@ -21,6 +21,7 @@ export function findingRow(f: Finding): Row {
     occurrences: f.occurrences,
     status: f.status,
     owasp_llm: f.owasp_llm,
+    owasp_agentic: f.owasp_agentic,
     mitre_atlas: f.mitre_atlas,
     model: f.model,
   };

@@ -1,3 +1,4 @@
+import type { Finding } from '@aispm/core';
 import type { BusRecord } from '@aispm/bus';
 import type { EntityView, ObservedEvent } from '../baseline/view.ts';
 import type { EventSource } from '../scorer.ts';
@@ -15,6 +16,8 @@ export interface StageItem<E extends ObservedEvent = ObservedEvent> {
 
 export interface Scored<E extends ObservedEvent = ObservedEvent> extends StageItem<E> {
   score: Score;
+  /** Findings this event raised (anomaly, detections), tracked on its key's lifecycle. */
+  findings: Finding[];
   /** Offset of the record on the consumed topic. */
   offset: string;
 }
