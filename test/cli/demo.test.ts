@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addTruth, demoTraffic, noTruth, thirdPartyEvents, truthOf } from '@aispm/cli';
+import { SCENARIOS, addTruth, demoTraffic, injectedCount, noTruth, thirdPartyEvents, truthOf } from '@aispm/cli';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /**
@@ -50,7 +50,7 @@ describe('aispm demo', () => {
     const run = await full();
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('aispm demo — summary');
-    expect(number(run.stdout, /events stored\s+([\d,]+)/)).toBe(18_000 + 122);
+    expect(number(run.stdout, /events stored\s+([\d,]+)/)).toBe(18_000 + injectedCount());
     expect(number(run.stdout, /of the top (\d+) single events/)).toBe(10);
     expect(number(run.stdout, /single events, (\d+) are labeled/)).toBeGreaterThanOrEqual(8);
     for (const scenario of ['denial_of_wallet', 'runaway_loop', 'exfiltration', 'shadow_egress', 'prompt_stuffing']) {
@@ -59,6 +59,22 @@ describe('aispm demo', () => {
     }
     const benign = /benign events flagged: ([\d,]+) of ([\d,]+)/.exec(run.stdout);
     expect(Number(benign?.[1]?.replaceAll(',', '')) / Number(benign?.[2]?.replaceAll(',', ''))).toBeLessThan(0.01);
+  });
+
+  it('raises findings of every detector on its injected attacks, and none on the benign fleet', async () => {
+    const run = await full();
+    expect(run.code, run.stderr).toBe(0);
+    const expected = new Set(SCENARIOS.flatMap((s) => s.detects ?? []));
+    expect(expected.size).toBeGreaterThanOrEqual(6);
+    for (const type of expected) {
+      const line = new RegExp(`^\\s+${type}\\s+(\\d+) findings: (\\d+) injected · (\\d+) benign`, 'm').exec(run.stdout);
+      expect(line, `${type} in the detections summary`).not.toBeNull();
+      expect(Number(line![2]), `${type} findings on injected misbehaviour`).toBeGreaterThan(0);
+    }
+    // No detector raises anything on the benign fleet.
+    const benign = [...run.stdout.matchAll(/^\s+(\w+)\s+\d+ findings: \d+ injected · (\d+) benign/gm)];
+    expect(benign.length).toBeGreaterThanOrEqual(expected.size);
+    for (const [, type, count] of benign) expect(Number(count), `${type} findings on benign traffic`).toBe(0);
   });
 
   it('attributes the third-party fleet through its traces and merges each call reported twice', async () => {

@@ -2,7 +2,14 @@
 
 export { runDemo, type DemoOptions, type DemoResult } from './commands/demo.ts';
 export { startRuntime, type Runtime } from './runtime.ts';
-export { generateTraffic, SCENARIOS, LABEL_ATTRIBUTE, type TrafficOptions, type Scenario } from './demo/traffic.ts';
+export {
+  generateTraffic,
+  injectedCount,
+  SCENARIOS,
+  LABEL_ATTRIBUTE,
+  type TrafficOptions,
+  type Scenario,
+} from './demo/traffic.ts';
 export { ALERT_SCORE, type DemoSummary } from './demo/summary.ts';
 export { demoTraffic, thirdPartyEvents } from './demo/mix.ts';
 export {

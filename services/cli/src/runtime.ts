@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { consumerGroups, type Config, type Logger } from '@aispm/core';
 import { KafkaBus, SqliteBus, type Bus } from '@aispm/bus';
 import { ChdbStore, ClickHouseStore, migrate, type Store } from '@aispm/store';
-import { GenAiSink, KafkaChangelog, Processor, StoreStateTable, TraceStage } from '@aispm/processor';
+import { GenAiSink, KafkaChangelog, Processor, StoreStateTable, TraceStage, behaviourRaiser } from '@aispm/processor';
 
 /**
  * The pipeline in one process: a bus, a store with its migrations applied, and
@@ -189,6 +189,8 @@ function stageProcessor(config: Config, log: Logger, bus: Bus, store: Store, sta
     lingerMs: stage === 'entities' ? config.processor.entitiesLingerMs : 0,
     concurrency: config.processor.concurrency,
     findingThreshold: config.processor.findingThreshold,
+    findingQuietMinutes: config.processor.detection.quietMinutes,
+    detection: stage === 'agents' ? behaviourRaiser({ ...config.processor.detection, log }) : undefined,
     analytics: config.analytics,
     drift: { watch: config.analytics.psiWatch, act: config.analytics.psiAct },
   });

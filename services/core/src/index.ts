@@ -131,3 +131,20 @@ export {
   type DetectionSignal,
   type VerdictLabel,
 } from './detect/index.ts';
+// the verdicts content detectors leave on an event, and the scanner the mapping runs
+export {
+  CONTENT_DETECTORS,
+  MAX_EVENT_DETECTIONS,
+  type ContentDetection,
+  type ContentDetector,
+} from './detect/verdict.ts';
+export {
+  createContentScanner,
+  injectionTextDetector,
+  channelsOf,
+  transcriptSegments,
+  strongestFirst,
+  type ContentScanner,
+  type TextDetector,
+} from './detect/scanner.ts';
+export { contentScannerFor, CONTENT_DETECT_DEFAULTS, type ContentDetectOptions } from './detect/scanners.ts';

@@ -298,7 +298,7 @@ export class Scorer implements DriftSource {
     const before = (watermarkMs - quiet * 60_000) * 1000;
     for (const [key, state] of this.baselines) {
       if (!hasOpen(state.findings)) continue;
-      const resolved = resolveQuiet(state.findings!, state.tenant, before, quiet);
+      const resolved = resolveQuiet(state.findings!, state.tenant, before);
       if (resolved.length === 0) continue;
       for (const f of resolved) this.pendingResolved.push(f);
       this.dirty.add(key);
@@ -349,12 +349,7 @@ export class Scorer implements DriftSource {
       if (state.lastMs >= before) continue;
       // Idle far longer than any quiet period: what is still open is over.
       if (hasOpen(state.findings))
-        for (const f of resolveQuiet(
-          state.findings!,
-          state.tenant,
-          Number.POSITIVE_INFINITY,
-          this.options.findings?.quietMinutes ?? 0,
-        ))
+        for (const f of resolveQuiet(state.findings!, state.tenant, Number.POSITIVE_INFINITY))
           this.pendingResolved.push(f);
       this.forget(key, state);
       this.evicted.add(key);

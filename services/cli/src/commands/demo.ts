@@ -62,12 +62,21 @@ export interface DemoResult {
 }
 
 const MAX_LAG = 20_000;
+export const DEMO_POLICY = join(import.meta.dirname, '../demo/policy.json');
 const BATCH = 500;
 
 export async function runDemo(options: DemoOptions, log: Logger, quiet = false): Promise<DemoResult> {
   // One partition: the demo squeezes hours into seconds, so the interleaving of several
   // partitions' batches would reach each agent as minutes of simulated time out of order.
-  const config = { ...options.config, tenant: 'demo', dataDir: join(options.config.dataDir, 'demo'), partitions: 1 };
+  const base = options.config;
+  const config: Config = {
+    ...base,
+    tenant: 'demo',
+    dataDir: join(base.dataDir, 'demo'),
+    partitions: 1,
+    // The fleet's own policy: its apps, models and providers approved, the shadow-AI scenario's not.
+    processor: { ...base.processor, detection: { ...base.processor.detection, policyFile: DEMO_POLICY } },
+  };
   if (config.mode === 'embedded') rmSync(config.dataDir, { recursive: true, force: true });
   const started = performance.now();
   const runtime = await startRuntime(config, log);

@@ -24,7 +24,30 @@ export interface DemoSummary {
   /** How trace assembly attributed the stored events; `merged`: events joined from two reports of a call. */
   attribution: { own: number; inherited: number; none: number; merged: number };
   thirdParty: ThirdPartyCheck;
+  /** Per detector (finding type other than anomaly and drift): its findings, on injected events and on benign ones only. */
+  detections: DetectionCount[];
+  /** The strongest detection findings. */
+  topDetections: DetectionFinding[];
 }
+
+export interface DetectionCount {
+  type: string;
+  findings: number;
+  onInjected: number;
+  onBenign: number;
+}
+
+export interface DetectionFinding {
+  type: string;
+  severity: string;
+  asset: string;
+  title: string;
+  references: string;
+  evidence: string;
+}
+
+/** Finding types of the baselines' scores: judged by the anomaly lines of the summary, not as detections. */
+const BASELINE_TYPES = ['behaviour_anomaly', 'behaviour_drift'];
 
 /** The third-party fleet as stored: were its calls scored under their agents, and is each call there once? */
 export interface ThirdPartyCheck {
@@ -103,7 +126,10 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
      ORDER BY severity DESC, score DESC LIMIT {fleetTop:UInt32}`,
     { ...p, fleetTop: FLEET_TOP },
   );
+  const { detections, topDetections } = await detectionsOf(store, tenant, top);
   return {
+    detections,
+    topDetections,
     events: Number(counts?.events ?? 0),
     injected: Number(counts?.injected ?? 0),
     entities: {
@@ -126,7 +152,8 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
       reason: (row.reasons as string[])[0] ?? '',
     })),
     topEvents: { labeled: Number(topEvents?.labeled ?? 0), of: Number(topEvents?.of ?? 0) },
-    detected: SCENARIOS.map(({ label }) => {
+    // The behavioural scenarios are judged by their scores; the others by the detectors' findings (below).
+    detected: SCENARIOS.filter((sc) => !sc.detects).map(({ label }) => {
       const row = perLabel.find((r) => r.label === label);
       return {
         label,
@@ -142,6 +169,53 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
     },
     attribution,
     thirdParty,
+  };
+}
+
+/**
+ * The detectors' findings read back: each finding id counts as on injected
+ * misbehaviour when any event it names is labeled, else as on benign traffic.
+ */
+async function detectionsOf(
+  store: Store,
+  tenant: string,
+  top: number,
+): Promise<Pick<DemoSummary, 'detections' | 'topDetections'>> {
+  const p = { tenant, label: LABEL_ATTRIBUTE, baseline: BASELINE_TYPES, top };
+  const counts = await store.query<{ type: string; findings: string; on_injected: string; on_benign: string }>(
+    `SELECT type, uniqExact(id) AS findings, uniqExactIf(id, injected) AS on_injected,
+            uniqExactIf(id, NOT injected) AS on_benign
+     FROM (SELECT type, id, max(event IN (SELECT event_id FROM events WHERE tenant = {tenant:String}
+                                          AND attributes[{label:String}] != '')) AS injected
+           FROM findings ARRAY JOIN event_ids AS event
+           WHERE tenant = {tenant:String} AND type NOT IN {baseline:Array(String)}
+           GROUP BY type, id)
+     GROUP BY type ORDER BY type`,
+    p,
+  );
+  const strongest = await store.query<Record<string, string | string[]>>(
+    `SELECT type, max(severity) AS severity, anyLast(asset) AS asset, anyLast(title) AS title,
+            anyLast(owasp_llm) AS llm, anyLast(owasp_agentic) AS agentic, anyLast(mitre_atlas) AS atlas,
+            anyLast(evidence) AS evidence, max(score) AS score
+     FROM findings WHERE tenant = {tenant:String} AND type NOT IN {baseline:Array(String)}
+     GROUP BY type, id ORDER BY severity DESC, score DESC LIMIT 1 BY type LIMIT {top:UInt32}`,
+    p,
+  );
+  return {
+    detections: counts.map((r) => ({
+      type: r.type,
+      findings: Number(r.findings),
+      onInjected: Number(r.on_injected),
+      onBenign: Number(r.on_benign),
+    })),
+    topDetections: strongest.map((r) => ({
+      type: String(r.type),
+      severity: String(r.severity),
+      asset: String(r.asset),
+      title: String(r.title),
+      references: [...(r.llm as string[]), ...(r.agentic as string[]), ...(r.atlas as string[])].join(' '),
+      evidence: (r.evidence as string[])[0] ?? '',
+    })),
   };
 }
 
@@ -220,7 +294,7 @@ export function formatSummary(
     ),
     `  of the top ${summary.topEvents.of} single events, ${summary.topEvents.labeled} are labeled misbehaviour`,
     '',
-    `  injected scenarios (flagged = score ≥ ${ALERT_SCORE}):`,
+    `  injected behaviour scenarios (flagged = score ≥ ${ALERT_SCORE}):`,
     ...summary.detected.map(
       (d) =>
         `    ${d.label.padEnd(17)} ${String(d.flagged).padStart(3)}/${String(d.events).padEnd(3)} flagged, best score ${d.best.toFixed(3)}`,
@@ -229,6 +303,16 @@ export function formatSummary(
     '',
     `  fleet-wide baselines (users, identities, models, tools across agents): ${n(summary.fleet.findings)} findings`,
     ...summary.fleet.top.map((f) => `    ${f.severity.padEnd(8)} ${f.title} — ${f.evidence}`),
+    '',
+    `  detections (findings per detector: on injected misbehaviour · on benign traffic only):`,
+    ...summary.detections.map(
+      (d) =>
+        `    ${d.type.padEnd(20)} ${String(d.findings).padStart(4)} findings: ${d.onInjected} injected · ${d.onBenign} benign`,
+    ),
+    `  strongest finding of each detector:`,
+    ...summary.topDetections.map(
+      (f) => `    ${f.severity.padEnd(8)} ${f.type.padEnd(20)} ${f.title} [${f.references}] — ${f.evidence}`,
+    ),
     '',
   ];
   return lines.join('\n');

@@ -78,7 +78,7 @@ export const THIRD_PARTY_FLEET: readonly ThirdPartyProfile[] = [
     endpoint: 'api.anthropic.com',
     responseIdPrefix: 'msg_',
     tools: [
-      { name: 'search_flights', risk: 'egress', destination: 'flights.api.example' },
+      { name: 'search_flights', risk: 'read', destination: 'flights.api.example' },
       { name: 'book_hotel', risk: 'write', destination: 'booking.api.example' },
     ],
     users: users('emp', 300),

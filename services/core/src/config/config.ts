@@ -56,6 +56,19 @@ export interface Config {
     maxBatchSize: number;
     concurrency: number;
     findingThreshold: number;
+    /**
+     * Behavioural detections (services/processor/src/detectors): the rule pack and
+     * per-tenant overrides (the shipped pack when null), the inventory policy (nothing
+     * judged approved or not when null), the quiet period that resolves a finding,
+     * and how often the posture score is written.
+     */
+    detection: {
+      rulesFile: string | null;
+      overridesFile: string | null;
+      policyFile: string | null;
+      quietMinutes: number;
+      postureIntervalS: number;
+    };
     /** Run the entities stage: fleet-wide baselines of users, identities, models and tools. */
     fleet: boolean;
     /** How long the entities stage lets re-keyed records gather into fuller batches (SubscribeOptions.lingerMs). */
@@ -361,6 +374,37 @@ export const CONFIG_KEYS = {
     expected: 'a number from 0 to 1 (anomaly score from which an event raises a finding)',
     schema: z.coerce.number().min(0).max(1),
     default: 0.8,
+  } satisfies Key<number>,
+  findingQuietMinutes: {
+    env: 'AISPM_FINDING_QUIET_MINUTES',
+    expected: 'an integer from 1 to 525600 (minutes of event time without an occurrence after which a finding is resolved)',
+    schema: z.coerce.number().int().min(1).max(525_600),
+    default: 60,
+  } satisfies Key<number>,
+  rulesFile: {
+    env: 'AISPM_RULES_FILE',
+    expected: 'a path to a behaviour rule pack (JSON, like rules/behaviour/behaviour.v1.json); reloaded when it changes',
+    schema: z.string().min(1).nullable(),
+    default: null,
+  } satisfies Key<string | null>,
+  rulesOverridesFile: {
+    env: 'AISPM_RULES_OVERRIDES_FILE',
+    expected: 'a path to per-tenant rule overrides (JSON: tenant → rule → enabled, severity, params); reloaded when it changes',
+    schema: z.string().min(1).nullable(),
+    default: null,
+  } satisfies Key<string | null>,
+  policyFile: {
+    env: 'AISPM_POLICY_FILE',
+    expected:
+      'a path to the inventory policy (JSON, like rules/policy/policy.example.json: approved providers, models, endpoints, apps; owners; agent scopes)',
+    schema: z.string().min(1).nullable(),
+    default: null,
+  } satisfies Key<string | null>,
+  postureIntervalS: {
+    env: 'AISPM_POSTURE_INTERVAL_S',
+    expected: 'an integer from 5 to 86400 (seconds between posture scores written to the store)',
+    schema: z.coerce.number().int().min(5).max(86_400),
+    default: 60,
   } satisfies Key<number>,
   baselineMinEvents: {
     env: 'AISPM_BASELINE_MIN_EVENTS',
@@ -712,6 +756,13 @@ export function loadConfig(
       concurrency: read(k.processorConcurrency, merged),
       findingThreshold: read(k.findingThreshold, merged),
       fleet: read(k.processorFleet, merged),
+      detection: {
+        rulesFile: read(k.rulesFile, merged),
+        overridesFile: read(k.rulesOverridesFile, merged),
+        policyFile: read(k.policyFile, merged),
+        quietMinutes: read(k.findingQuietMinutes, merged),
+        postureIntervalS: read(k.postureIntervalS, merged),
+      },
       entitiesLingerMs: read(k.processorEntitiesLinger, merged),
       attribution: {
         waitMs: read(k.attributionWait, merged),

@@ -46,6 +46,9 @@ describe('findings lifecycle on a key', () => {
     expect(resolved).toHaveLength(1);
     expect(resolved[0]).toMatchObject({ status: 'resolved', occurrences: 0, rule: 'tool', tenant: 'acme' });
     expect(resolved[0]!.last_seen).toBe(opened[1]!.last_seen);
+    // The store keeps the newest record's evidence and events: the resolution repeats the last occurrence's.
+    expect(resolved[0]!.evidence).toEqual(opened[1]!.evidence);
+    expect(resolved[0]!.event_ids).toEqual(opened[1]!.event_ids);
     s.takeDriftReports();
     expect(s.takeResolved().filter((f) => f.id === opened[0]!.id)).toEqual([]);
   });
@@ -105,6 +108,6 @@ describe('open findings of one key', () => {
     for (let i = 0; i <= MAX_OPEN_PER_KEY; i++) track(state, finding(`f${i}`, 1000 + i));
     expect(Object.keys(state.open)).toHaveLength(MAX_OPEN_PER_KEY);
     expect(state.open.f0).toBeUndefined();
-    expect(resolveQuiet(state, 'acme', 1001 + MAX_OPEN_PER_KEY, 60)).toHaveLength(MAX_OPEN_PER_KEY);
+    expect(resolveQuiet(state, 'acme', 1001 + MAX_OPEN_PER_KEY)).toHaveLength(MAX_OPEN_PER_KEY);
   });
 });

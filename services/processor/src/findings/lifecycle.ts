@@ -27,6 +27,13 @@ export interface OpenFinding {
   model: string;
   first_seen: number;
   last_seen: number;
+  /**
+   * The latest occurrence's evidence and events (bounded by the Finding contract):
+   * the store keeps the newest record's, so a resolved record repeats them rather
+   * than blanking what an analyst pivots on.
+   */
+  evidence: string[];
+  event_ids: string[];
 }
 
 /** The lifecycle state of one key: its detectors' memos and its open findings. */
@@ -48,6 +55,10 @@ export function track(state: KeyFindings, f: Finding): void {
     seen.first_seen = Math.min(seen.first_seen, f.first_seen);
     if (SEVERITIES.indexOf(f.severity) > SEVERITIES.indexOf(seen.severity)) seen.severity = f.severity;
     seen.score = Math.max(seen.score, f.score);
+    if (f.last_seen >= seen.last_seen) {
+      seen.evidence = f.evidence;
+      seen.event_ids = f.event_ids;
+    }
     return;
   }
   const ids = Object.keys(state.open);
@@ -70,13 +81,15 @@ export function track(state: KeyFindings, f: Finding): void {
     model: f.model,
     first_seen: f.first_seen,
     last_seen: f.last_seen,
+    evidence: f.evidence,
+    event_ids: f.event_ids,
   };
 }
 
 /**
  * The resolved records of the key's findings quiet since before `quietBeforeMicros`
  * (event time), removed from the open set. A resolved record carries no occurrence,
- * so merged counts stay those of the open records.
+ * so merged counts stay those of the open records; it repeats the last evidence.
  */
 export function resolveQuiet(
   state: KeyFindings,
@@ -88,15 +101,7 @@ export function resolveQuiet(
   for (const [id, f] of Object.entries(state.open)) {
     if (f.last_seen >= quietBeforeMicros) continue;
     delete state.open[id];
-    resolved.push({
-      id,
-      tenant,
-      ...f,
-      evidence: [`no occurrence for ${quietMinutes} minutes of event time after the last one`],
-      event_ids: [],
-      occurrences: 0,
-      status: 'resolved',
-    });
+    resolved.push({ id, tenant, ...f, occurrences: 0, status: 'resolved' });
   }
   return resolved;
 }
