@@ -11,7 +11,9 @@ import {
 } from '@aispm/core';
 import { demoCommand } from './commands/demo.ts';
 import { gatewayCommand } from './commands/gateway.ts';
+import { inventoryCommand } from './commands/inventory.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { postureCommand } from './commands/posture.ts';
 import { scanCommand } from './commands/scan.ts';
 import { upCommand } from './commands/up.ts';
 import { UsageError } from './usage.ts';
@@ -28,6 +30,8 @@ Commands:
   gateway   run the OTLP/HTTP ingest gateway alone (distributed mode)
   migrate   apply ClickHouse migrations
   scan      scan JSON-lines texts for prompt injection and jailbreaks
+  inventory list the AI assets (apps, agents, models, tools, ...) with owner and approval
+  posture   print posture scores per tenant and asset, with the top actions
 
 Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
 environment variables, listed in the README.`;
@@ -44,6 +48,8 @@ const COMMANDS: Record<string, Command> = {
   migrate: { run: migrateCommand, logLevel: 'warn' },
   gateway: { run: gatewayCommand, logLevel: 'info' },
   scan: { run: scanCommand, logLevel: 'warn' },
+  inventory: { run: inventoryCommand, logLevel: 'warn' },
+  posture: { run: postureCommand, logLevel: 'warn' },
 };
 
 async function main(argv: string[]): Promise<number> {

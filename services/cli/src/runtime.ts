@@ -3,7 +3,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { consumerGroups, type Config, type Logger } from '@aispm/core';
 import { KafkaBus, SqliteBus, type Bus } from '@aispm/bus';
 import { ChdbStore, ClickHouseStore, migrate, type Store } from '@aispm/store';
-import { GenAiSink, KafkaChangelog, Processor, StoreStateTable, TraceStage, behaviourRaiser } from '@aispm/processor';
+import {
+  EMPTY_POLICY,
+  GenAiSink,
+  KafkaChangelog,
+  PostureJob,
+  Processor,
+  StoreStateTable,
+  TraceStage,
+  behaviourRaiser,
+  policySource,
+} from '@aispm/processor';
 
 /**
  * The pipeline in one process: a bus, a store with its migrations applied, and
@@ -18,6 +28,8 @@ export interface Runtime {
   /** Trace assembly: attributes events to their agents and merges calls reported twice. */
   traces: TraceStage;
   processor: Processor;
+  /** Writes the posture scores to the store every AISPM_POSTURE_INTERVAL_S. */
+  posture: PostureJob;
   /** The entities stage, or null when AISPM_PROCESSOR_FLEET is false. */
   entities: Processor | null;
   /** Stores the GenAI log events and metric points the gateway takes on /v1/logs and /v1/metrics. */
@@ -96,6 +108,14 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     maxBatchSize: config.processor.maxBatchSize,
   });
   await genai.start();
+  const { policyFile, postureIntervalS } = config.processor.detection;
+  const posture = new PostureJob({
+    store,
+    policy: policyFile ? policyOf(policyFile, log) : EMPTY_POLICY,
+    intervalMs: postureIntervalS * 1000,
+    log,
+  });
+  posture.start();
   const backlog = (): Backlog | null => {
     // Kafka keeps what the stages have not processed: nothing to drain there, and the lag is the whole group's.
     if (!bus.backlog || bus.kind === 'kafka') return null;
@@ -122,6 +142,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     processor,
     entities,
     genai,
+    posture,
     backlog,
     async drain(progress, signal) {
       let reported = 0;
@@ -142,6 +163,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       await processor.stop();
       await entities?.stop();
       await genai.stop();
+      await posture.stop();
       await bus.close();
       await store.close();
     },
@@ -170,6 +192,9 @@ function traceStage(config: Config, log: Logger, bus: Bus, store: Store): TraceS
     concurrency: config.processor.concurrency,
   });
 }
+
+/** The inventory policy in force, re-read when its file changes. */
+const policyOf = (file: string, log: Logger) => policySource(file, 10, log);
 
 function stageProcessor(config: Config, log: Logger, bus: Bus, store: Store, stage: 'agents' | 'entities'): Processor {
   const { topics } = config;

@@ -53,6 +53,20 @@ export {
   type Severity,
 } from './finding/finding.ts';
 export { createFindingCodec } from './finding/finding-codec.ts';
+export {
+  toOcsfDetectionFinding,
+  atlasAttacks,
+  OCSF_VERSION,
+  ATLAS_VERSION,
+  DETECTION_FINDING_CLASS_UID,
+  OCSF_ACTIVITY,
+  OCSF_SEVERITY,
+  OCSF_STATUS,
+  type OcsfOptions,
+  type OcsfDetectionFinding,
+  type OcsfAttack,
+  type OcsfActivity,
+} from './finding/ocsf.ts';
 
 // publishing and partitioning (the Bus itself is @aispm/bus)
 export type { OutgoingRecord, Publisher } from './publisher.ts';
@@ -148,3 +162,43 @@ export {
   type TextDetector,
 } from './detect/scanner.ts';
 export { contentScannerFor, CONTENT_DETECT_DEFAULTS, type ContentDetectOptions } from './detect/scanners.ts';
+// content detection: PII and secrets
+export {
+  createSensitiveDetector,
+  defaultSensitiveDetector,
+  detectSensitive,
+  isReference,
+  SENSITIVE_DEFAULTS,
+  compileSensitivePack,
+  loadSensitivePack,
+  DEFAULT_SENSITIVE_PACK,
+  type SensitiveDetector,
+  type SensitiveDetectorOptions,
+  type SensitiveFamily,
+  type SensitivePack,
+  type SensitivePackSource,
+  type SensitiveRule,
+} from './detect/sensitive/index.ts';
+export { DETECTIONS_ATTRIBUTE, encodeDetections, decodeDetections, mergeDetections } from './detect/carried.ts';
+// guard mode (the shim's in-process allow / redact / block) and other libraries' guardrail verdicts
+export {
+  createGuard,
+  compileGuardPolicy,
+  loadGuardPolicy,
+  isGuardPolicy,
+  GuardPolicyError,
+  GUARD_ACTIONS,
+  DEFAULT_GUARD_RULES,
+  guardrailDetections,
+  isGuardrailSpan,
+  AISPM_GUARD_DETECTIONS,
+  GEN_AI_GUARDRAIL,
+  type CreateGuardOptions,
+  type Guard,
+  type GuardResult,
+  type GuardAction,
+  type GuardPolicy,
+  type GuardPolicyInput,
+  type GuardRuleInput,
+  type GuardrailSpan,
+} from './detect/guard/index.ts';

@@ -34,3 +34,120 @@ export {
   type DriftSource,
   type DriftThresholds,
 } from './findings/drift.ts';
+export { behaviourRaiser, policySource, type BehaviourOptions } from './findings/behaviour.ts';
+export { type FindingRaiser } from './scorer.ts';
+// Detections, inventory and posture (issue 21).
+export type {
+  Detection,
+  Detector,
+  DetectorInput,
+  InventoryPolicy,
+  ParamSpec,
+  ParamType,
+  Rule,
+  RuleSet,
+} from './detectors/types.ts';
+export {
+  createDetectionEngine,
+  toFinding,
+  MAX_EVIDENCE,
+  MAX_EVIDENCE_LENGTH,
+  type BehaviourFinding,
+  type DetectionEngine,
+  type DetectionEngineOptions,
+  type DetectorMemos,
+  type EngineInput,
+} from './detectors/engine.ts';
+export {
+  BASELINE_DETECTOR,
+  BASELINE_RULES,
+  BehaviourPackError,
+  DEFAULT_BEHAVIOUR_PACK,
+  RulePackSource,
+  compileRules,
+  isRulePackSource,
+  loadRules,
+  parseBehaviourPack,
+  parseOverrides,
+  ruleCatalogue,
+  type BehaviourPack,
+  type CompiledRules,
+  type LoadRulesOptions,
+  type RuleCatalogue,
+  type RuleOverride,
+  type RulePackSourceOptions,
+  type TenantOverrides,
+} from './detectors/rule-pack.ts';
+export {
+  EMPTY_POLICY,
+  PolicyError,
+  approval,
+  grantedScopes,
+  hostOf,
+  isInternal,
+  loadPolicy,
+  ownerOf,
+  parsePolicy,
+  type Approval,
+  type ApprovalKind,
+} from './detectors/policy.ts';
+export { DEFAULT_DETECTORS } from './detectors/registry.ts';
+export { contentVerdicts, type ContentVerdict } from './detectors/content-detections.ts';
+export { canonicalModel, sameModel } from './detectors/models.ts';
+export { globMatch } from './detectors/glob.ts';
+export { content, contentRuleOf } from './detectors/content.ts';
+export { excessiveAgency } from './detectors/excessive-agency.ts';
+export { toxicCombination, type TrifectaMemo } from './detectors/toxic-combination.ts';
+export { exfiltration } from './detectors/exfiltration.ts';
+export { shadowAi } from './detectors/shadow-ai.ts';
+export { silentModelChange, type FingerprintMemo } from './detectors/silent-model-change.ts';
+export { denialOfWallet } from './detectors/denial-of-wallet.ts';
+export {
+  ASSET_KINDS,
+  annotateAssets,
+  approvalKindOf,
+  assetRef,
+  findingAsset,
+  isAssetKind,
+  judgeAsset,
+  type AssetKind,
+  type AssetRow,
+  type InventoryAsset,
+} from './inventory/inventory.ts';
+export {
+  ASSETS_TABLE,
+  FINDINGS_LIMIT,
+  FINDINGS_TABLE,
+  INVENTORY_LIMIT,
+  openFindingsPerAsset,
+  readAssets,
+  readInventory,
+  readOpenFindings,
+  readTenants,
+  type ReadInventoryOptions,
+  type StoreQuery,
+} from './inventory/read.ts';
+export {
+  CATEGORIES,
+  CATEGORY_OF_TYPE,
+  DEFAULT_POSTURE_OPTIONS,
+  categoryOf,
+  findingWeight,
+  postureOf,
+  POSTURE_TABLE,
+  TENANT_ROW,
+  PostureJob,
+  computePosture,
+  postureRows,
+  type AssetPosture,
+  type Category,
+  type Posture,
+  type PostureAction,
+  type PostureAssetInput,
+  type PostureFinding,
+  type PostureOptions,
+  type Score as PostureScore,
+  type PostureJobOptions,
+  type PostureJobStats,
+  type PostureRun,
+} from './posture/index.ts';

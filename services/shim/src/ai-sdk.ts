@@ -9,6 +9,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { AISPM, GEN_AI, OPERATIONS } from './attributes.ts';
+import { guardOf } from './guard-hook.ts';
 import { parseJsonText } from './json.ts';
 import { principalAttributes, type ShimTracing } from './tracing.ts';
 
@@ -51,6 +52,47 @@ export function aiTelemetry(tracing: ShimTracing, options: AiTelemetryOptions = 
     tracer: new MappingTracer(tracing, options),
   };
 }
+
+/**
+ * Guard mode for the `ai` SDK, as a language model middleware (structurally the SDK's
+ * LanguageModelV3Middleware): `wrapLanguageModel({ model, middleware: shim.aiGuard() })`. Its prompt is
+ * checked before each model call: blocked, the call throws GuardBlockedError and the provider is never
+ * called; redacted, the model gets the redacted prompt. The verdict goes on the SDK's model call span (when
+ * `experimental_telemetry` is on), else on a span of its own.
+ */
+export interface AiGuardMiddleware {
+  readonly specificationVersion: 'v3';
+  transformParams<P extends { prompt: unknown }>(options: { type: string; params: P }): PromiseLike<P>;
+}
+
+export function aiGuard(tracing: ShimTracing): AiGuardMiddleware {
+  return {
+    specificationVersion: 'v3',
+    async transformParams<P extends { prompt: unknown }>({ params }: { type: string; params: P }): Promise<P> {
+      const hook = guardOf(tracing);
+      if (hook === undefined) return params;
+      await hook.ready;
+      const guard = hook.now();
+      const active = trace.getActiveSpan();
+      const inner = active === undefined ? undefined : (innerSpans.get(active) ?? active);
+      const span =
+        inner?.isRecording() === true
+          ? inner
+          : tracing.tracer.startSpan('run_guardrail aispm', {
+              attributes: { [GEN_AI.operation]: 'run_guardrail', ...principalAttributes(tracing.principal) },
+            });
+      try {
+        const prompt = guard.aiPrompt(span, params.prompt);
+        return prompt === params.prompt ? params : { ...params, prompt };
+      } finally {
+        if (span !== inner) span.end();
+      }
+    },
+  };
+}
+
+/** The SDK's spans as the shim wraps them, to the spans underneath (the guard records events with attributes). */
+const innerSpans = new WeakMap<Span, Span>();
 
 /** Metadata the SDK sets that is safe to keep as is. */
 const KEPT_PREFIXES = [
@@ -107,6 +149,7 @@ class MappingSpan implements Span {
   constructor(span: Span, name: string, tracing: ShimTracing, options: AiTelemetryOptions) {
     this.#span = span;
     this.#tracing = tracing;
+    innerSpans.set(this, span);
     this.#kind =
       name === 'ai.toolCall'
         ? 'tool'

@@ -14,6 +14,7 @@ export function wrapMessagesCreate(
   baseUrl: (self: unknown) => string | undefined,
 ): Create {
   return wrapCreate(tracing, PROVIDER, original, baseUrl, {
+    guard: 'anthropic.messages',
     request: (span, body, self) => {
       tracing.capture.setMessages(span, GEN_AI.inputMessages, inputMessages(body));
       disableNativeTracing(self);

@@ -40,6 +40,8 @@ export const AISPM = {
   toolRisk: 'aispm.tool.risk',
   /** The capture policy the content attributes were written under (so nothing downstream applies it twice). */
   capturePolicy: 'aispm.capture.policy',
+  /** Guard mode: the guard's verdicts on the span's texts, a JSON array of ContentDetection (redacted excerpts). */
+  guardDetections: 'aispm.guard.detections',
 } as const;
 
 export const OPERATIONS = {

@@ -1,5 +1,6 @@
 import { context, trace, type Span } from '@opentelemetry/api';
 import { OPERATIONS } from './attributes.ts';
+import { guardOf, type RequestShape } from './guard-hook.ts';
 import { str, type Json } from './json.ts';
 import { observeStream } from './stream.ts';
 import { recordError, startModelSpan, type ShimTracing } from './tracing.ts';
@@ -19,6 +20,8 @@ export interface CallReader<R, C> {
 export interface CreateReader<R, C> extends CallReader<R, C> {
   /** Records the request on the span; `self` is the SDK resource the method was called on. */
   request(span: Span, body: Json, self: unknown): void;
+  /** In guard mode: how the guard reads the request's prompt texts. */
+  guard?: RequestShape;
 }
 
 /**
@@ -34,10 +37,48 @@ export function wrapCreate<R, C>(
   reader: CreateReader<R, C>,
 ): Create {
   return function create(this: unknown, body: Json, options?: unknown): unknown {
+    const hook = reader.guard === undefined ? undefined : guardOf(tracing);
+    const guard = hook?.current();
+    // Guard mode, still loading: the call waits for the guard (or fails, if it cannot load); never goes out unchecked.
+    if (hook !== undefined && guard === undefined) return deferred(hook.ready, () => create.call(this, body, options));
     const span = startModelSpan(tracing, OPERATIONS.chat, provider, str(body?.model), baseUrl(this));
-    reader.request(span, body, this);
-    return traceCall(tracing, span, body?.stream === true, reader, () => original.call(this, body, options));
+    let sent = body;
+    if (guard !== undefined && reader.guard !== undefined) {
+      try {
+        sent = guard.request(span, reader.guard, body, provider);
+      } catch (err) {
+        // Blocked: the provider is never called.
+        recordError(span, err, tracing.capture);
+        span.end();
+        return rejected(err);
+      }
+    }
+    reader.request(span, sent, this);
+    return traceCall(tracing, span, sent?.stream === true, reader, () => original.call(this, sent, options));
   };
+}
+
+type ApiPromise = PromiseLike<unknown> & { withResponse?: () => unknown; asResponse?: () => unknown };
+
+/**
+ * What `create` returns while the guard loads: a promise of the SDK call's result that also answers
+ * `withResponse()` and `asResponse()` (the SDKs' own stream helpers call them), started once.
+ */
+function deferred(ready: Promise<void>, run: () => unknown): Promise<unknown> {
+  const box = ready.then(() => ({ call: run() as ApiPromise }));
+  const out = box.then((b) => b.call);
+  out.catch(() => undefined);
+  return Object.assign(out, {
+    withResponse: () => box.then((b) => (b.call.withResponse ? b.call.withResponse() : b.call)),
+    asResponse: () => box.then((b) => (b.call.asResponse ? b.call.asResponse() : b.call)),
+  });
+}
+
+/** A rejected call, shaped like the SDKs' promises; a rejection nobody awaits is not an unhandled one. */
+function rejected(err: unknown): Promise<never> {
+  const out = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  out.catch(() => undefined);
+  return Object.assign(out, { withResponse: () => rejected(err), asResponse: () => rejected(err) });
 }
 
 /**

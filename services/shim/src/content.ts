@@ -1,10 +1,17 @@
 import type { Span } from '@opentelemetry/api';
 import {
+  contentScannerFor,
+  DETECTIONS_ATTRIBUTE,
   effectivePolicy,
+  encodeDetections,
   hmacHex,
+  mergeDetections,
   redact,
   truncateUtf8,
   type CapturePolicy,
+  type ContentChannel,
+  type ContentDetectOptions,
+  type ContentDetection,
   type IdentifierOptions,
 } from '@aispm/core';
 import { AISPM } from './attributes.ts';
@@ -23,6 +30,8 @@ export interface CaptureSettings {
    * pseudonymising.
    */
   identifiers?: IdentifierOptions;
+  /** The content detectors, run on each text before the policy applies (AISPM_DETECT*); on when absent. */
+  detect?: ContentDetectOptions;
 }
 
 /** One message of a prompt or completion, in the GenAI conventions' `{role, parts}` shape. */
@@ -63,13 +72,18 @@ export class ContentCapture {
 
   /** Sets gen_ai.input.messages / gen_ai.output.messages under the policy. */
   setMessages(span: Span, key: string, messages: ContentMessage[]): void {
-    if (this.#policy === 'none' || messages.length === 0) return;
+    if (messages.length === 0) return;
+    this.#detect(span, messageTexts(messages, key === OUTPUT_MESSAGES));
+    if (this.#policy === 'none') return;
     this.#set(span, key, () => JSON.stringify(messages.map((m) => this.#maskMessage(m))));
   }
 
   /** Sets a tool's arguments or result (any JSON value, or text) under the policy. */
   setPayload(span: Span, key: string, payload: unknown): void {
-    if (this.#policy === 'none' || payload === undefined) return;
+    if (payload === undefined) return;
+    const channel: ContentChannel = key === TOOL_ARGUMENTS ? 'tool_arguments' : 'tool_output';
+    this.#detect(span, [[typeof payload === 'string' ? payload : safeJson(payload), channel]]);
+    if (this.#policy === 'none') return;
     this.#set(span, key, () => this.#mask(typeof payload === 'string' ? payload : safeJson(payload)));
   }
 
@@ -77,6 +91,25 @@ export class ContentCapture {
   text(text: string): string {
     return this.#policy === 'redacted' || this.#policy === 'full' ? this.#mask(text) : '';
   }
+
+  /**
+   * The content detectors on the raw texts, before the policy: their verdicts go
+   * on the span (DETECTIONS_ATTRIBUTE), merged with those already there, so they
+   * reach aispm under every policy, `none` included. Never the text itself.
+   */
+  #detect(span: Span, texts: [string, ContentChannel][]): void {
+    const scanner = contentScannerFor(this.settings.detect);
+    let found: ContentDetection[] = [];
+    for (const [text, channel] of texts)
+      if (text !== '') found = mergeDetections(found, scanner.scanText(text, channel));
+    if (found.length === 0) return;
+    const all = mergeDetections(this.#detections.get(span) ?? [], found);
+    this.#detections.set(span, all);
+    span.setAttribute(DETECTIONS_ATTRIBUTE, encodeDetections(all));
+  }
+
+  /** Each span's verdicts so far (a span gets its input and its output at different times). */
+  readonly #detections = new WeakMap<Span, ContentDetection[]>();
 
   #set(span: Span, key: string, serialize: () => string): void {
     span.setAttribute(AISPM.capturePolicy, this.#policy);
@@ -109,6 +142,31 @@ export class ContentCapture {
     // The redaction input is capped: the kept text is at most maxContentBytes anyway.
     return this.#policy === 'redacted' ? redact(text.slice(0, this.settings.maxContentBytes * 2 + 1024)).text : text;
   }
+}
+
+const OUTPUT_MESSAGES = 'gen_ai.output.messages';
+const TOOL_ARGUMENTS = 'gen_ai.tool.call.arguments';
+
+/**
+ * The texts of chat messages with the channel each is read as: the app's own
+ * system instructions are not scanned; tool results are third-party content;
+ * a model's output is a completion.
+ */
+function messageTexts(messages: ContentMessage[], output: boolean): [string, ContentChannel][] {
+  const texts: [string, ContentChannel][] = [];
+  for (const m of messages) {
+    if (!output && (m.role === 'system' || m.role === 'developer')) continue;
+    for (const part of m.parts) {
+      if (part.type === 'text')
+        texts.push([
+          part.content,
+          output || m.role === 'assistant' ? 'completion' : m.role === 'tool' ? 'tool_output' : 'user_prompt',
+        ]);
+      else if (part.type === 'tool_call') texts.push([safeJson(part.arguments), 'tool_arguments']);
+      else texts.push([safeJson(part.response), 'tool_output']);
+    }
+  }
+  return texts;
 }
 
 function safeJson(value: unknown): string {

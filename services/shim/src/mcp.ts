@@ -1,6 +1,7 @@
 import { GEN_AI } from './attributes.ts';
 import { obj, str } from './json.ts';
-import { runInSpan, startToolSpan } from './tools.ts';
+import { guardOf } from './guard-hook.ts';
+import { runInSpan, startGuardedToolSpan } from './tools.ts';
 import { recordError, type ShimTracing } from './tracing.ts';
 
 type CallTool = (this: unknown, params: { name: string; arguments?: unknown }, ...rest: unknown[]) => Promise<unknown>;
@@ -16,17 +17,29 @@ export function wrapCallTool(
   original: CallTool,
   serverUrl: (self: unknown) => string | undefined,
 ): CallTool {
-  return function callTool(this: unknown, params, ...rest) {
-    const span = startToolSpan(tracing, {
-      name: params?.name ?? 'unknown',
-      type: 'extension',
-      arguments: params?.arguments,
-      ...(serverUrl(this) === undefined ? {} : { url: serverUrl(this) }),
-    });
+  return function callTool(this: unknown, params, ...rest): Promise<unknown> {
+    const hook = guardOf(tracing);
+    // Guard mode: the call waits for the guard to load (or fails if it cannot); never goes out unchecked.
+    if (hook !== undefined && hook.current() === undefined)
+      return hook.ready.then((): Promise<unknown> => callTool.call(this, params, ...rest));
+    let started: ReturnType<typeof startGuardedToolSpan>;
+    try {
+      started = startGuardedToolSpan(tracing, {
+        name: params?.name ?? 'unknown',
+        type: 'extension',
+        arguments: params?.arguments,
+        ...(serverUrl(this) === undefined ? {} : { url: serverUrl(this) }),
+      });
+    } catch (err) {
+      // Blocked by the guard: the MCP server is never called.
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const { span } = started;
+    const sent = started.arguments === params?.arguments ? params : { ...params, arguments: started.arguments };
     return runInSpan(
       tracing,
       span,
-      () => original.call(this, params, ...rest),
+      () => original.call(this, sent, ...rest),
       (s, result) => {
         const read = obj(result);
         tracing.capture.setPayload(s, GEN_AI.toolResult, read.structuredContent ?? read.content ?? read.toolResult);

@@ -20,6 +20,7 @@ export function wrapChatCreate(
   baseUrl: (self: unknown) => string | undefined,
 ): Create {
   return wrapCreate(tracing, PROVIDER, original, baseUrl, {
+    guard: 'openai.chat',
     request: (span, body) => {
       if (Array.isArray(body?.messages)) {
         tracing.capture.setMessages(span, GEN_AI.inputMessages, body.messages.map(chatMessage));
@@ -36,6 +37,7 @@ export function wrapResponsesCreate(
   baseUrl: (self: unknown) => string | undefined,
 ): Create {
   return wrapCreate(tracing, PROVIDER, original, baseUrl, {
+    guard: 'openai.responses',
     request: (span, body) => {
       setText(span, GEN_AI.conversationId, str(body?.conversation) ?? str(body?.previous_response_id));
       tracing.capture.setMessages(span, GEN_AI.inputMessages, responsesInput(body));

@@ -4,9 +4,16 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { aiTelemetry, type AiTelemetryOptions, type AiTelemetrySettings } from './ai-sdk.ts';
+import {
+  aiGuard,
+  aiTelemetry,
+  type AiGuardMiddleware,
+  type AiTelemetryOptions,
+  type AiTelemetrySettings,
+} from './ai-sdk.ts';
 import { BoundedExportProcessor, type QueueOptions, type QueueStats } from './bounded-processor.ts';
 import { ContentCapture, type CaptureSettings } from './content.ts';
+import { attachGuard, guardOf, startGuard, type GuardOptions } from './guard-hook.ts';
 import { agentHelpers, type AgentHelpers } from './helpers.ts';
 import { instrumentClient } from './instrument.ts';
 import { KafkaEventExporter, type KafkaExporterStats } from './kafka-exporter.ts';
@@ -50,6 +57,13 @@ export interface RegisterOptions {
   shutdownTimeoutMs?: number;
   /** Where warnings go (default: JSON log lines on stderr). */
   warn?: (message: string) => void;
+  /**
+   * Guard mode: prompts (openai, @anthropic-ai/sdk, the `ai` SDK through aiGuard()) and tool arguments and
+   * results (withTool, MCP callTool) are checked in-process against a policy before they go on: `block` throws
+   * GuardBlockedError (code guard_blocked) and the provider or tool is never called, `redact` sends the text
+   * with the stretch masked. The detectors load only when this is set.
+   */
+  guard?: GuardOptions;
 }
 
 export interface ShimStats extends QueueStats {
@@ -62,6 +76,10 @@ export interface Shim extends AgentHelpers {
   instrument<T>(client: T): T;
   /** `experimental_telemetry` settings for the `ai` SDK, mapped to the GenAI conventions under the capture policy. */
   aiTelemetry(options?: AiTelemetryOptions): AiTelemetrySettings;
+  /** Guard mode for the `ai` SDK: `wrapLanguageModel({ model, middleware: shim.aiGuard() })` (passes all through without guard mode). */
+  aiGuard(): AiGuardMiddleware;
+  /** Resolves once guard mode has loaded its policy and detectors (at once without guard mode); rejects if it cannot. */
+  guardReady(): Promise<void>;
   stats(): ShimStats;
   forceFlush(): Promise<void>;
   /** Exports what is queued (waiting at most shutdownTimeoutMs), then stops; never throws. */
@@ -89,6 +107,7 @@ export function register(options: RegisterOptions): Shim {
     hmacKey: options.capture?.hmacKey ?? config.capture.hmacKey,
     maxContentBytes: options.capture?.maxContentBytes ?? config.capture.maxContentBytes,
     identifiers: options.capture?.identifiers ?? { ...config.capture.identifiers, keyFile: null },
+    detect: options.capture?.detect ?? config.capture.detect,
   });
   const tenant = options.tenant ?? config.tenant;
   let kafka: KafkaEventExporter | undefined;
@@ -123,6 +142,7 @@ export function register(options: RegisterOptions): Shim {
     },
     toolRisks: new Map(Object.entries(options.tools ?? {})),
   };
+  if (options.guard !== undefined) attachGuard(tracing, startGuard(options.guard, warn));
   const patcher = options.patchOnImport === false ? [] : [new AiSdkInstrumentation(tracing)];
   const sdk = new NodeSDK({
     serviceName: options.service,
@@ -142,6 +162,8 @@ export function register(options: RegisterOptions): Shim {
     ...agentHelpers(tracing),
     instrument: (client) => instrumentClient(tracing, client),
     aiTelemetry: (telemetry) => aiTelemetry(tracing, telemetry),
+    aiGuard: () => aiGuard(tracing),
+    guardReady: () => guardOf(tracing)?.ready ?? Promise.resolve(),
     stats: () => ({ ...queue.stats(), ...(kafka ? { events: { ...kafka.stats } } : {}) }),
     forceFlush: () => queue.forceFlush(),
     shutdown: () =>

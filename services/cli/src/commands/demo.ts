@@ -12,6 +12,7 @@ import {
   type Logger,
   type OutgoingRecord,
 } from '@aispm/core';
+import { loadPolicy } from '@aispm/processor';
 import { progressBar } from '../progress.ts';
 import { startRuntime } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
@@ -126,7 +127,7 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
   } finally {
     bar?.stop();
   }
-  const summary = await summarize(runtime.store, config.tenant, options.top);
+  const summary = await summarize(runtime.store, config.tenant, options.top, loadPolicy(DEMO_POLICY));
   const seconds = (performance.now() - started) / 1000;
   const traces = runtime.traces.stats();
   const deadLettered = [runtime.processor.stats().deadLettered, traces.deadLettered]

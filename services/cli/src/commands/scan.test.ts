@@ -85,3 +85,29 @@ describe('aispm scan', () => {
     expect(bad.stderr).toContain('--channel expects one of');
   });
 });
+
+describe('aispm scan for PII and secrets', () => {
+  it('reports them among the detections, redacted, and skips them with --no-sensitive', async () => {
+    const key = 'AKIAZ7QK4NXPW3MRT2LE';
+    const text = `deploy with ${key} and mail ops.lead@acme-corp.example`;
+    const line = `${JSON.stringify({ text, channel: 'tool_arguments' })}\n`;
+    const run = await aispm([], line);
+    expect(run.code, run.stderr).toBe(0);
+    const [out] = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const found = out!.detections as { detector: string; rule: string; excerpt: string }[];
+    expect(
+      found
+        .filter((d) => d.detector === 'sensitive')
+        .map((d) => d.rule)
+        .sort(),
+    ).toEqual(['pii.email', 'secret.aws_access_key']);
+    expect(out!.sensitive).toBe(2);
+    expect(run.stdout).not.toContain(key);
+    expect(run.stdout).not.toContain('ops.lead@acme-corp.example');
+    const off = await aispm(['--no-sensitive'], line);
+    expect(JSON.parse(off.stdout.trim())).toMatchObject({ sensitive: 0 });
+  });
+});

@@ -4,9 +4,11 @@ import { parseArgs } from 'node:util';
 import {
   CONTENT_CHANNELS,
   createInjectionDetector,
+  createSensitiveDetector,
   DETECT_DEFAULTS,
   type ContentChannel,
   type InjectionDetector,
+  type SensitiveDetector,
   type InjectionVerdict,
   type Logger,
 } from '@aispm/core';
@@ -14,14 +16,18 @@ import { positiveNumber, UsageError } from '../usage.ts';
 
 export const SCAN_HELP = `Usage: aispm scan [options] [file]
 
-Scans texts for prompt injection and jailbreaks with the rule pack and the
-learned scorer the shim and the gateway use. Reads JSON lines from <file> (or
+Scans texts for prompt injection and jailbreaks, and for PII and secrets, with
+the rule packs and the learned scorer the shim and the gateway use. Reads JSON lines from <file> (or
 stdin when there is none or it is "-"), each {"text": "...", "channel": "..."}
 with an optional "id", and writes one JSON verdict per line, in order:
 
-  {"line":1,"id":"…","score":0.97,"label":"attack","detections":[{"rule":"inj.override.ignore_previous",
-   "kind":"instruction_override","severity":"critical","score":0.9,"excerpt":"…","offsets":[0,37],"via":"text"}],
+  {"line":1,"id":"…","score":0.97,"label":"attack","detections":[{"detector":"injection",
+   "rule":"inj.override.ignore_previous","kind":"instruction_override","severity":"critical","score":0.9,
+   "excerpt":"…","offsets":[0,37],"via":"text"}],"sensitive":1,
    "frameworks":{"owaspLlm":["LLM01"],"owaspAgentic":["ASI01"],"atlas":["AML.T0051.000"]},"truncated":false}
+
+score and label are the injection verdict's; "sensitive" counts the PII and
+secrets found (each among the detections, detector "sensitive").
 
 A line that is not such an object gets {"line":N,"error":"…"} instead and a
 message on stderr; the scan goes on and exits 0. Excerpts are redacted: no PII
@@ -38,12 +44,15 @@ Options:
   --rules <file>         rule pack (default rules/injection/injection.v1.json)
   --model <file>         learned scorer weights (default rules/injection/model.v1.json)
   --no-model             rules only
+  --no-sensitive         skip the PII and secrets detector
   -h, --help             show this help`;
 
 interface ScanOptions {
   channel: ContentChannel;
   maxLineBytes: number;
   maxTextBytes: number;
+  /** The PII and secrets detector, or null when skipped. */
+  sensitive?: SensitiveDetector | null;
 }
 
 export async function scanCommand(argv: string[], _log: Logger): Promise<number> {
@@ -57,6 +66,7 @@ export async function scanCommand(argv: string[], _log: Logger): Promise<number>
       rules: { type: 'string' },
       model: { type: 'string' },
       'no-model': { type: 'boolean', default: false },
+      'no-sensitive': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,10 +78,12 @@ export async function scanCommand(argv: string[], _log: Logger): Promise<number>
   const channel = values.channel;
   if (!isChannel(channel))
     throw new UsageError(`--channel expects one of ${CONTENT_CHANNELS.join(', ')}, got "${channel}"`);
+  const maxTextBytes = positiveNumber('--max-text-bytes', values['max-text-bytes']);
   const options: ScanOptions = {
     channel,
     maxLineBytes: positiveNumber('--max-line-bytes', values['max-line-bytes']),
-    maxTextBytes: positiveNumber('--max-text-bytes', values['max-text-bytes']),
+    maxTextBytes,
+    sensitive: values['no-sensitive'] ? null : createSensitiveDetector({ maxChars: maxTextBytes }),
   };
   const detector = createInjectionDetector({
     ...(values.rules ? { rules: values.rules } : {}),
@@ -201,19 +213,34 @@ function scanLine(raw: string, detector: InjectionDetector, options: ScanOptions
     return { ok: false, error: `"channel" must be one of ${CONTENT_CHANNELS.join(', ')}` };
   }
   const verdict = detector.detect(text, channel ?? options.channel, { maxBytes: options.maxTextBytes });
+  const sensitive = options.sensitive?.detect(text, channel ?? options.channel) ?? [];
   const record = {
     ...(typeof id === 'string' || typeof id === 'number' ? { id: String(id) } : {}),
     score: verdict.score,
     label: verdict.label,
-    detections: verdict.signals.map((signal) => ({
-      rule: signal.id,
-      kind: signal.kind,
-      severity: signal.severity,
-      score: signal.score,
-      excerpt: signal.excerpt,
-      offsets: signal.offsets,
-      via: signal.via,
-    })),
+    detections: [
+      ...verdict.signals.map((signal) => ({
+        detector: 'injection',
+        rule: signal.id,
+        kind: signal.kind,
+        severity: signal.severity,
+        score: signal.score,
+        excerpt: signal.excerpt,
+        offsets: signal.offsets,
+        via: signal.via,
+      })),
+      ...sensitive.map((d) => ({
+        detector: d.detector,
+        rule: d.rule,
+        kind: d.kind,
+        severity: d.severity,
+        score: d.score,
+        excerpt: d.excerpt,
+        offsets: [d.start, d.end],
+        via: d.via,
+      })),
+    ],
+    sensitive: sensitive.length,
     frameworks: verdict.frameworks,
     truncated: verdict.truncated,
   };

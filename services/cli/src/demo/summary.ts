@@ -1,3 +1,4 @@
+import { computePosture, readInventory, type InventoryPolicy, type Posture } from '@aispm/processor';
 import type { Store } from '@aispm/store';
 import { THIRD_PARTY_FLEET } from './third-party.ts';
 import { LABEL_ATTRIBUTE, SCENARIOS } from './traffic.ts';
@@ -28,6 +29,10 @@ export interface DemoSummary {
   detections: DetectionCount[];
   /** The strongest detection findings. */
   topDetections: DetectionFinding[];
+  /** The AI asset inventory: assets per kind, and those the policy does not approve. */
+  inventory: { kinds: Record<string, number>; unapproved: { kind: string; name: string }[] };
+  /** The tenant's posture score now, its categories and what would raise it most. */
+  posture: Pick<Posture, 'score' | 'categories' | 'open_findings' | 'actions'>;
 }
 
 export interface DetectionCount {
@@ -84,7 +89,12 @@ export interface Episode {
 
 export const ALERT_SCORE = 0.5;
 
-export async function summarize(store: Store, tenant: string, top: number): Promise<DemoSummary> {
+export async function summarize(
+  store: Store,
+  tenant: string,
+  top: number,
+  policy: InventoryPolicy,
+): Promise<DemoSummary> {
   const p = { tenant, label: LABEL_ATTRIBUTE, alert: ALERT_SCORE, top };
   const [counts] = await store.query<Record<string, string>>(
     `SELECT count() AS events, countIf(attributes[{label:String}] != '') AS injected,
@@ -127,7 +137,21 @@ export async function summarize(store: Store, tenant: string, top: number): Prom
     { ...p, fleetTop: FLEET_TOP },
   );
   const { detections, topDetections } = await detectionsOf(store, tenant, top);
+  const assets = await readInventory(store, tenant, policy, { findings: false });
+  const kinds: Record<string, number> = {};
+  for (const a of assets) kinds[a.kind] = (kinds[a.kind] ?? 0) + 1;
+  const posture = await computePosture(store, tenant, policy);
   return {
+    inventory: {
+      kinds,
+      unapproved: assets.filter((a) => a.approval === 'unapproved').map((a) => ({ kind: a.kind, name: a.name })),
+    },
+    posture: {
+      score: posture.score,
+      categories: posture.categories,
+      open_findings: posture.open_findings,
+      actions: posture.actions,
+    },
     detections,
     topDetections,
     events: Number(counts?.events ?? 0),
@@ -313,6 +337,17 @@ export function formatSummary(
     ...summary.topDetections.map(
       (f) => `    ${f.severity.padEnd(8)} ${f.type.padEnd(20)} ${f.title} [${f.references}] — ${f.evidence}`,
     ),
+    '',
+    `  inventory         ${Object.entries(summary.inventory.kinds)
+      .map(([kind, count]) => `${count} ${kind}`)
+      .join(' · ')}`,
+    `  not approved      ${summary.inventory.unapproved.map((a) => `${a.kind} ${a.name}`).join(', ') || 'none'}`,
+    `  posture score     ${summary.posture.score.toFixed(0)}/100 (${summary.posture.open_findings} open findings): ${Object.entries(
+      summary.posture.categories,
+    )
+      .map(([c, v]) => `${c} ${v.toFixed(0)}`)
+      .join(' · ')}`,
+    ...summary.posture.actions.slice(0, 3).map((a, i) => `    ${i + 1}. +${a.points.toFixed(1)} ${a.title}`),
     '',
   ];
   return lines.join('\n');

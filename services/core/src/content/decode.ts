@@ -16,6 +16,8 @@ export interface View {
   from: Int32Array | null;
   /** Original offset where unit i ends (exclusive); null for the original itself. */
   to: Int32Array | null;
+  /** The encodings undone to reach it: `text` (or absent) for the original, else e.g. `json`, `json+url`, `html`. */
+  via?: string;
 }
 
 /** Layers of encoding undone at most (JSON in JSON in a URL ... nests rarely deeper). */
@@ -33,7 +35,7 @@ const DECODABLE =
  * after `+`, a JSON value after `:+`) are not cut up by the other chain's.
  */
 export function decodedViews(text: string): View[] {
-  const original: View = { text, from: null, to: null };
+  const original: View = { text, from: null, to: null, via: 'text' };
   if (!DECODABLE.test(text)) return [original];
   const formLike = text.includes('+') && (PERCENT.test(text) || QUERY.test(text));
   const chains = formLike ? [true, false] : [false];
@@ -129,6 +131,8 @@ function decodeOnce(view: View, plusAsSpace: boolean): View | null {
   const to = new Int32Array(n);
   let length = 0;
   let changed = false;
+  /** ENCODING_* bits of what this pass undid. */
+  let undone = 0;
   const start = (i: number): number => (view.from === null ? i : view.from[i]!);
   const end = (i: number): number => (view.to === null ? i + 1 : view.to[i]!);
   const emit = (unit: string, a: number, b: number): void => {
@@ -144,6 +148,7 @@ function decodeOnce(view: View, plusAsSpace: boolean): View | null {
       emit(' ', i, i + 1);
       i++;
       changed = true;
+      undone |= ENCODING_FORM;
       continue;
     }
     if (c === 92 /* \ */ && i + 1 < n) {
@@ -153,6 +158,7 @@ function decodeOnce(view: View, plusAsSpace: boolean): View | null {
         emit(simple, i, i + 2);
         i += 2;
         changed = true;
+        undone |= ENCODING_JSON;
         continue;
       }
       if (next === 'u') {
@@ -161,6 +167,7 @@ function decodeOnce(view: View, plusAsSpace: boolean): View | null {
           emit(String.fromCharCode(code), i, i + 6);
           i += 6;
           changed = true;
+          undone |= ENCODING_JSON;
           continue;
         }
       }
@@ -170,6 +177,7 @@ function decodeOnce(view: View, plusAsSpace: boolean): View | null {
           emit(String.fromCharCode(code), i, i + 4);
           i += 4;
           changed = true;
+          undone |= ENCODING_JSON;
           continue;
         }
       }
@@ -179,6 +187,7 @@ function decodeOnce(view: View, plusAsSpace: boolean): View | null {
         for (const unit of decoded.units) emit(unit, i, decoded.end);
         i = decoded.end;
         changed = true;
+        undone |= ENCODING_URL;
         continue;
       }
     } else if (c === 38 /* & */) {
@@ -191,29 +200,58 @@ function decodeOnce(view: View, plusAsSpace: boolean): View | null {
           for (const unit of value) for (let k = 0; k < unit.length; k++) emit(unit[k]!, i, i + entity[0].length);
           i += entity[0].length;
           changed = true;
+          undone |= ENCODING_HTML;
           continue;
         }
       }
     } else if (isInvisible(c)) {
       i++;
       changed = true;
+      undone |= ENCODING_UNICODE;
       continue;
     } else if (isOtherSpace(c)) {
       emit(' ', i, i + 1);
       i++;
       changed = true;
+      undone |= ENCODING_UNICODE;
       continue;
     } else if (c >= 0xff01 && c <= 0xff5e) {
       emit(String.fromCharCode(c - 0xfee0), i, i + 1);
       i++;
       changed = true;
+      undone |= ENCODING_UNICODE;
       continue;
     }
     emit(text[i]!, i, i + 1);
     i++;
   }
   if (!changed) return null;
-  return { text: out.join(''), from: from.subarray(0, length), to: to.subarray(0, length) };
+  return {
+    text: out.join(''),
+    from: from.subarray(0, length),
+    to: to.subarray(0, length),
+    via: viaName(view.via, undone),
+  };
+}
+
+const ENCODING_JSON = 1;
+const ENCODING_URL = 2;
+const ENCODING_FORM = 4;
+const ENCODING_HTML = 8;
+const ENCODING_UNICODE = 16;
+const ENCODING_NAMES: [number, string][] = [
+  [ENCODING_JSON, 'json'],
+  [ENCODING_URL, 'url'],
+  [ENCODING_FORM, 'form'],
+  [ENCODING_HTML, 'html'],
+  [ENCODING_UNICODE, 'unicode'],
+];
+
+/** The view's `via`: what the view before it undid, then what this pass undid (each name once). */
+function viaName(before: string | undefined, undone: number): string {
+  const names = before === undefined || before === 'text' ? [] : before.split('+');
+  for (const [bit, name] of ENCODING_NAMES) if ((undone & bit) !== 0 && !names.includes(name)) names.push(name);
+  return names.join('+');
 }
 
 /** A `%XX` escape, or a whole UTF-8 sequence of them, decoded; null when not a valid escape. */

@@ -96,6 +96,18 @@ const SAMPLES = [
   'Tel 0049 30 1234567',
   'Telefon: 030 1234567',
   'call (415) 555-0100',
+  'NI number AB123456C',
+  'HMRC national insurance: AB 12 34 56 C',
+  'Passwort: Sommer2024! und mot de passe : Lune9876#',
+  'CF RSSMRA85T10A562S',
+  'DNI 12345678Z, NIE X1234567L',
+  'NIR 1 84 12 76 451 089 46',
+  'CPF 529.982.247-25 e cpf 52998224725',
+  'Steuer-ID: 86 095 742 719',
+  'Aadhaar 2341 2341 2346',
+  'SIN 130 692 544',
+  'Teléfono: 612 345 678',
+  'Celular (11) 91234-5678',
 ];
 
 describe('redaction rule prefilters', () => {
@@ -123,6 +135,22 @@ describe('redaction rule prefilters', () => {
       ...[' is ', ' ', '\t', ':', '=', '"', "'", '@', '.', '-', '_', '+', '/', '(', ')', '00', '0', '1', '4', '9'],
       ...['1234', '4111', '5678', '20', 'DE89', 'a', 'Z', 'x', 'aB3', 'Qr5x', 'abcdEFGH', '%40', '%2B', '\\u0040'],
       ...['\\"', '&#64;', '&amp;', '\u200b', '\uff11', 'example.com'],
+      ...[
+        'SIN',
+        'ni number',
+        'Passwort',
+        'senha',
+        ' est ',
+        'Steuer-ID',
+        'Aadhaar',
+        'CPF',
+        'NINO',
+        'tel',
+        'RSSMRA85T10A562S',
+        '12345678Z',
+        '529.982.247-25',
+      ],
+      ...['86095742719', '130692544', '234123412346', '184127645108946', 'AB123456C', '612 345 678'],
     );
     const run = fc.array(pieces, { maxLength: 80 }).map((parts) => parts.join(''));
     // A run of characters a token is made of, to reach the rules' minimum lengths.

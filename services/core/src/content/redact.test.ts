@@ -73,6 +73,19 @@ describe('redact', () => {
       'postgres://app:[SECRET:connection_string]@db:5432/x',
     ],
     ['ADO.NET password', 'Server=db;User Id=sa;Password=s3cret!;', 'Server=db;User Id=sa;Password=[SECRET:password];'],
+    ['UK NINO as printed, named', 'NI number: AB 12 34 56 C.', 'NI number: [UK_NINO].'],
+    ['UK NINO compact, named', 'National Insurance number AB123456C', 'National Insurance number [UK_NINO]'],
+    ['Canadian SIN, named', 'SIN: 130-692-544', 'SIN: [CA_SIN]'],
+    ['French NIR', 'n° sécu 2 69 05 49 588 157 80', 'n° sécu [FR_NIR]'],
+    ['Spanish DNI', 'DNI 12345678-Z', 'DNI [ES_DNI]'],
+    ['Spanish NIE', 'NIE X1234567L.', 'NIE [ES_DNI].'],
+    ['Italian codice fiscale', 'CF: RSSMRA85T10A562S', 'CF: [IT_CODICE_FISCALE]'],
+    ['German Steuer-ID, named', 'Steuer-IdNr. 86 095 742 719', 'Steuer-IdNr. [DE_TAX_ID]'],
+    ['Brazilian CPF, formatted', 'CPF 529.982.247-25', 'CPF [BR_CPF]'],
+    ['Brazilian CPF, compact and named', 'cpf: 52998224725', 'cpf: [BR_CPF]'],
+    ['Indian Aadhaar, named', 'Aadhaar no. 2341 2341 2346', 'Aadhaar no. [IN_AADHAAR]'],
+    ['phone after its name', 'Teléfono: 612 345 678', 'Teléfono: [PHONE]'],
+    ['Brazilian mobile after its name', 'celular (11) 91234-5678', 'celular [PHONE]'],
   ])('masks %s', (_, text, masked) => {
     expect(redact(text).text).toBe(masked);
   });
@@ -92,6 +105,19 @@ describe('redact', () => {
     ['an address without a domain', 'root@localhost'],
     ['a short sk- word', 'use sk-learn for that'],
     ['prose mentioning a bearer', 'The Bearer of this letter is welcome'],
+    ['an HMRC example NINO (QQ is never issued)', 'NI: QQ 12 34 56 C'],
+    ['a NINO shape without its name', 'part AB123456C in stock, lot AB 12 34 56 C'],
+    ['a Luhn-valid 9-digit number without a SIN named', 'order 130 692 544 shipped'],
+    ['a SIN-named number failing Luhn', 'SIN 130 692 545'],
+    ['a NIR failing its key', '1 84 12 76 451 089 47'],
+    ['a DNI with the wrong letter', 'DNI 12345678A'],
+    ['a codice fiscale with the wrong check letter', 'CF RSSMRA85T10A562T'],
+    ['a Steuer-ID shape without its name', 'Rechnung 86095742719'],
+    ['a named Steuer-ID failing its check', 'Steuer-ID 86095742718'],
+    ['a CPF failing its check', 'CPF 529.982.247-26'],
+    ['a compact CPF without its name', 'pedido 52998224725'],
+    ['an Aadhaar-shaped number without its name', 'ref 2341 2341 2346'],
+    ['a date after a phone word', 'contact 2024-03-12 about it'],
   ])('leaves %s alone', (_, text) => {
     expect(redact(text)).toEqual({ text, kinds: [] });
   });
@@ -150,6 +176,16 @@ describe('redact', () => {
     ['00 prefixes', '0049 '.repeat(1 << 17)],
     ['trunk prefixes', '030 '.repeat(1 << 18)],
     ['Telegram shapes', '1234567890:'.repeat(1 << 16)],
+    ['NINO shapes', 'AB 12 34 56 '.repeat(1 << 16)],
+    ['codice fiscale shapes', 'RSSMRA85T10A562'.repeat(1 << 16)],
+    ['DNI shapes', '1234567-'.repeat(1 << 17)],
+    ['NIR shapes', '1 84 12 76 451 089 4'.repeat(1 << 15)],
+    ['CPF shapes', '529.982.247-'.repeat(1 << 16)],
+    ['Steuer-ID with its name', `Steuer-ID ${'86 095 742 71'.repeat(1 << 16)}`],
+    ['SIN with its name', `SIN ${'130 692 54'.repeat(1 << 16)}`],
+    ['Aadhaar with its name', `Aadhaar ${'2341 2341 234'.repeat(1 << 16)}`],
+    ['phone words', 'tel. 12 '.repeat(1 << 17)],
+    ['phone words and digit groups', `Teléfono ${'12 345'.repeat(1 << 17)}`],
   ])('stays linear on 1 MB of %s', (_, text) => {
     const started = performance.now();
     redact(text);

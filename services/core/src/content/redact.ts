@@ -17,6 +17,8 @@ export interface Finding {
   kind: RedactionKind;
   /** The matched text as decoded (`a@b.io` for `a%40b.io`): what a pseudonym is computed from. */
   value: string;
+  /** How the text was read when it matched: `text`, or the encodings undone (`json`, `json+url`, `html`, ...). */
+  via: string;
 }
 
 /**
@@ -149,7 +151,7 @@ function applyRule(view: View, piece: Piece, rule: RedactionRule, out: Piece[], 
       if (start < kept || end <= start) continue;
       if (start > kept) out.push({ text: text.slice(kept, start), offset: offset + kept });
       const [from, to] = originalRange(view, offset + start, offset + end);
-      found.push({ start: from, end: to, kind: mask.kind, value: text.slice(start, end) });
+      found.push({ start: from, end: to, kind: mask.kind, value: text.slice(start, end), via: view.via ?? 'text' });
       count++;
       kept = end;
     }

@@ -18,6 +18,8 @@ export interface TextDetector {
 export interface ContentScanner {
   /** The verdicts on one span's texts, strongest first, at most MAX_EVENT_DETECTIONS. */
   scan(raw: RawContent, kind: EventKind): ContentDetection[];
+  /** The verdicts on one text of a known channel (the shim knows each message's role). */
+  scanText(text: string, channel: ContentChannel): ContentDetection[];
 }
 
 /**
@@ -37,6 +39,11 @@ export function channelsOf(raw: RawContent, kind: EventKind): [string, ContentCh
 
 export function createContentScanner(detectors: readonly TextDetector[]): ContentScanner {
   return {
+    scanText(text, channel) {
+      const found: ContentDetection[] = [];
+      for (const detector of detectors) for (const d of detector.detect(text, channel)) found.push(d);
+      return strongestFirst(found);
+    },
     scan(raw, kind) {
       if (detectors.length === 0) return [];
       const found: ContentDetection[] = [];
@@ -44,7 +51,9 @@ export function createContentScanner(detectors: readonly TextDetector[]): Conten
         for (const segment of channel === 'user_prompt' ? transcriptSegments(text) : [{ start: 0, text, channel }])
           for (const detector of detectors)
             for (const d of detector.detect(segment.text, segment.channel))
-              found.push(segment.start === 0 ? d : { ...d, start: d.start + segment.start, end: d.end + segment.start });
+              found.push(
+                segment.start === 0 ? d : { ...d, start: d.start + segment.start, end: d.end + segment.start },
+              );
       return strongestFirst(found);
     },
   };

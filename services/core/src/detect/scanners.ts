@@ -1,5 +1,6 @@
 import { createContentScanner, injectionTextDetector, type ContentScanner, type TextDetector } from './scanner.ts';
 import { createInjectionDetector } from './detect.ts';
+import { createSensitiveDetector } from './sensitive/detect.ts';
 import type { InjectionVerdict } from './types.ts';
 
 /** The `capture.detect` section of the configuration (AISPM_DETECT*): plain data, so it crosses to decode workers. */
@@ -11,7 +12,7 @@ export interface ContentDetectOptions {
 
 export const CONTENT_DETECT_DEFAULTS: ContentDetectOptions = { enabled: true, maxBytes: 32_768 };
 
-const NONE: ContentScanner = { scan: () => [] };
+const NONE: ContentScanner = { scan: () => [], scanText: () => [] };
 /** One scanner per distinct options, per thread: rule packs and the model load once, on first use. */
 const scanners = new Map<string, ContentScanner>();
 
@@ -34,5 +35,6 @@ function defaultTextDetectors(options: ContentDetectOptions): TextDetector[] {
     detect: (text: string, channel?: Parameters<typeof injection.detect>[1]): InjectionVerdict =>
       injection.detect(text, channel, { maxBytes: options.maxBytes }),
   };
-  return [injectionTextDetector(bounded)];
+  const sensitive = createSensitiveDetector({ maxChars: options.maxBytes });
+  return [injectionTextDetector(bounded), { id: 'sensitive', detect: (text, channel) => sensitive.detect(text, channel) }];
 }

@@ -284,13 +284,36 @@ describe('spanToEvent on the same spans from the OTel SDK and from OTLP/JSON', (
     expect(otlp.spans.map((s) => s.spanId).sort()).toEqual(sdkSpans.map((s) => s.spanId).sort());
   });
 
-  describe.each(CASES)('%s', (_, event) => {
+  /**
+   * What the content detectors find in each fixture's texts, before the capture
+   * policy: the fixtures' prompts hold an email or a phone number. Checked
+   * by rule and channel here; the detectors' own tests check the rest.
+   */
+  const DETECTED: Record<string, string[]> = {
+    'GenAI invoke_agent': ['pii.email@user_prompt'],
+    'GenAI chat': ['pii.email@completion', 'pii.email@user_prompt'],
+    'GenAI execute_tool': ['pii.email@tool_arguments'],
+    'OpenInference LLM': ['pii.phone@user_prompt'],
+    'OpenInference TOOL': [],
+    // 4111 1111 1111 1111 is a published test card: redacted, but no finding.
+    'OpenLLMetry chat': [],
+    'OpenLLMetry tool': [],
+  };
+  const withoutDetections = (e: AiEvent): AiEvent => ({ ...e, detections: [] });
+  const detected = (e: AiEvent): string[] => (e.detections ?? []).map((d) => `${d.rule}@${d.channel}`).sort();
+
+  describe.each(CASES)('%s', (name, event) => {
     it('maps the SDK span attribute by attribute', () => {
-      expect(mapped(bySpanId(sdkSpans, event.span_id))).toEqual(event);
+      const got = mapped(bySpanId(sdkSpans, event.span_id));
+      expect(withoutDetections(got)).toEqual(event);
+      expect(detected(got)).toEqual(DETECTED[name]);
+      // Verdicts never quote what they found.
+      for (const d of got.detections ?? [])
+        expect(d.excerpt).not.toMatch(/jane\.doe@example\.com|415 555 0100|4111 1111/);
     });
 
     it('maps the OTLP/JSON span to the same event', () => {
-      expect(mapped(bySpanId(otlp.spans, event.span_id))).toEqual(event);
+      expect(mapped(bySpanId(otlp.spans, event.span_id))).toEqual(mapped(bySpanId(sdkSpans, event.span_id)));
     });
 
     it('is a valid event that survives the Avro codec', () => {

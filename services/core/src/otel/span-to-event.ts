@@ -1,5 +1,8 @@
 import { captureContent, effectivePolicy, type CaptureOptions } from '../content/capture.ts';
+import { DETECTIONS_ATTRIBUTE, decodeDetections, mergeDetections } from '../detect/carried.ts';
 import { contentScannerFor } from '../detect/scanners.ts';
+import { AISPM_GUARD_DETECTIONS, guardrailDetections, isGuardrailSpan } from '../detect/guard/third-party.ts';
+import type { ContentDetection } from '../detect/verdict.ts';
 import {
   deriveIdentifierKey,
   escapeIdentifier,
@@ -161,17 +164,38 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
         ) ?? '_OTHER')
       : null,
     finish_reasons: fields.list('finish_reasons', reasons, 16, 64),
-    content: captureContent(
-      raw,
-      options.capture,
-      identifier(attributes, 'aispm.capture.policy') ?? undefined,
-    ),
+    content: captureContent(raw, options.capture, identifier(attributes, 'aispm.capture.policy') ?? undefined),
     attributes: eventAttributes(span, unusable, fields.originals, raws),
     // Before the capture policy keeps (or drops) the texts: verdicts travel under every policy.
-    detections: contentScannerFor(options.capture.detect).scan(raw, kind),
+    // The shim's verdicts on texts its own policy kept from us, then ours on what arrived.
+    detections: mergeDetections(
+      [...decodeDetections(attributes.get(DETECTIONS_ATTRIBUTE)), ...guardrailVerdicts(span)],
+      contentScannerFor(options.capture.detect).scan(raw, kind),
+    ),
   };
   const reason = invalidReason(event, options.nowMs ?? Date.now());
   return reason === null ? { event } : { rejected: reason };
+}
+
+/**
+ * Verdicts of guardrails that ran in the app (our shim's guard, OpenLIT,
+ * OpenLLMetry, OpenInference, the OTel GenAI proposal), read off the span. Most
+ * spans have none: the key scan decides before any object is built.
+ */
+function guardrailVerdicts(span: SpanInput): ContentDetection[] {
+  let guarded = false;
+  for (const key of span.attributes.keys())
+    if (key.startsWith('gen_ai.guardrail.') || key.startsWith('guard.') || key === AISPM_GUARD_DETECTIONS) {
+      guarded = true;
+      break;
+    }
+  if (!guarded && span.attributes.get('openinference.span.kind') !== 'GUARDRAIL') return [];
+  const input = {
+    name: span.name,
+    attributes: Object.fromEntries(span.attributes),
+    status: { code: span.status.code === 'error' ? 2 : span.status.code === 'ok' ? 1 : 0 },
+  };
+  return isGuardrailSpan(input) ? guardrailDetections(input) : [];
 }
 
 /** The protector of a tenant's identifiers under these capture options (see defaultIdentifierOptions). */

@@ -48,7 +48,7 @@ export function behaviourRaiser(options: BehaviourOptions = {}): FindingRaiser &
 }
 
 /** The policy in force: re-read when the file's modification time or size changes, at most every `everyS` seconds. */
-function policySource(file: string, everyS: number, log: Logger): () => InventoryPolicy {
+export function policySource(file: string, everyS: number, log: Logger): () => InventoryPolicy {
   let current = loadPolicy(file);
   let signature = sign(file);
   let nextCheck = Date.now() + everyS * 1000;

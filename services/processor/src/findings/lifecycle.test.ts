@@ -6,7 +6,6 @@ import { anomalyFinding } from './from-score.ts';
 import { MAX_OPEN_PER_KEY, newKeyFindings, resolveQuiet, track } from './lifecycle.ts';
 
 const DAY_MS = 86_400_000;
-const MINUTE_MS = 60_000;
 const now = (): number => T0_MS + 30 * DAY_MS;
 const billing: SimulatedAgent = { agent: 'billing-bot', everyS: 10, inputTokens: 800, outputTokens: 150 };
 

@@ -91,12 +91,7 @@ export function track(state: KeyFindings, f: Finding): void {
  * (event time), removed from the open set. A resolved record carries no occurrence,
  * so merged counts stay those of the open records; it repeats the last evidence.
  */
-export function resolveQuiet(
-  state: KeyFindings,
-  tenant: string,
-  quietBeforeMicros: number,
-  quietMinutes: number,
-): Finding[] {
+export function resolveQuiet(state: KeyFindings, tenant: string, quietBeforeMicros: number): Finding[] {
   const resolved: Finding[] = [];
   for (const [id, f] of Object.entries(state.open)) {
     if (f.last_seen >= quietBeforeMicros) continue;
