@@ -65,7 +65,7 @@ describe('aispm demo', () => {
     const run = await full();
     expect(run.code, run.stderr).toBe(0);
     const expected = new Set(SCENARIOS.flatMap((s) => s.detects ?? []));
-    expect(expected.size).toBeGreaterThanOrEqual(6);
+    expect(expected.size).toBeGreaterThanOrEqual(9);
     for (const type of expected) {
       const line = new RegExp(`^\\s+${type}\\s+(\\d+) findings: (\\d+) injected · (\\d+) benign`, 'm').exec(run.stdout);
       expect(line, `${type} in the detections summary`).not.toBeNull();
@@ -75,6 +75,25 @@ describe('aispm demo', () => {
     const benign = [...run.stdout.matchAll(/^\s+(\w+)\s+\d+ findings: \d+ injected · (\d+) benign/gm)];
     expect(benign.length).toBeGreaterThanOrEqual(expected.size);
     for (const [, type, count] of benign) expect(Number(count), `${type} findings on benign traffic`).toBe(0);
+  });
+
+  it('shows the inventory with the unapproved model and the posture score with what would raise it', async () => {
+    const run = await full();
+    expect(run.code, run.stderr).toBe(0);
+    const notApproved = /not approved\s+(.*)$/m.exec(run.stdout)?.[1] ?? '';
+    expect(notApproved.split(', ').sort()).toEqual([
+      'app marketing-genie',
+      'endpoint api.deepseek.com',
+      'model deepseek-chat',
+      'provider deepseek',
+    ]);
+    expect(number(run.stdout, /inventory\s+.*?(\d+) model/)).toBeGreaterThanOrEqual(9);
+    const score = number(run.stdout, /posture score\s+(\d+)\/100/);
+    expect(score).toBeGreaterThanOrEqual(0);
+    expect(score).toBeLessThan(100);
+    const actions = [...run.stdout.matchAll(/^\s+\d\. \+(\d+\.\d) (.+)$/gm)];
+    expect(actions).toHaveLength(3);
+    for (const [, points] of actions) expect(Number(points)).toBeGreaterThan(0);
   });
 
   it('attributes the third-party fleet through its traces and merges each call reported twice', async () => {

@@ -176,8 +176,8 @@ export async function summarize(
       reason: (row.reasons as string[])[0] ?? '',
     })),
     topEvents: { labeled: Number(topEvents?.labeled ?? 0), of: Number(topEvents?.of ?? 0) },
-    // The behavioural scenarios are judged by their scores; the others by the detectors' findings (below).
-    detected: SCENARIOS.filter((sc) => !sc.detects).map(({ label }) => {
+    // Scenarios the baselines should flag by score; every scenario's findings are counted below.
+    detected: SCENARIOS.filter((sc) => sc.scored).map(({ label }) => {
       const row = perLabel.find((r) => r.label === label);
       return {
         label,

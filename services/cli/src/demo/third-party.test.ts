@@ -144,7 +144,11 @@ describe('third-party demo traffic', () => {
         });
       } else {
         expect(invalidReason(r.event, endMs)).toBeNull();
-        expect(codec.decode(codec.encode(r.event))).toEqual({ ...r.event, attribution: null });
+        expect(codec.decode(codec.encode(r.event))).toEqual({
+          ...r.event,
+          attribution: null,
+          detections: r.event.detections ?? [],
+        });
       }
     }
   });

@@ -30,7 +30,11 @@ describe('demo traffic', () => {
     const codec = createEventCodec();
     for (const event of events) {
       expect(invalidReason(event, endMs)).toBeNull();
-      expect(codec.decode(codec.encode(event))).toEqual({ ...event, attribution: null });
+      expect(codec.decode(codec.encode(event))).toEqual({
+        ...event,
+        attribution: null,
+        detections: event.detections ?? [],
+      });
     }
   });
 

@@ -49,6 +49,8 @@ export type Category = (typeof CATEGORIES)[number];
 export const CATEGORY_OF_TYPE: Readonly<Record<string, Category>> = {
   prompt_injection: 'injection_exposure',
   jailbreak: 'injection_exposure',
+  // A guard that had to block or redact is an attack that reached the app.
+  guardrail: 'injection_exposure',
   sensitive_data: 'data_leakage',
   exfiltration: 'data_leakage',
   excessive_agency: 'agency',
