@@ -1,12 +1,14 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createEventCodec, type AiEvent } from '@aispm/core';
+import { createEventCodec, type AiEvent, type Finding } from '@aispm/core';
 import { generateTraffic } from '@aispm/cli';
-import { Scorer } from '@aispm/processor';
+import { behaviourRaiser, Scorer } from '@aispm/processor';
 import { cv, machineBusy, median, type Benchmark } from './harness.ts';
 
 /**
- * In-process analytics: Avro decode → baseline → score (and drift windows), no
+ * In-process analytics: Avro decode → baseline → score (and drift windows) →
+ * behavioural detectors and the findings lifecycle, as the agents stage runs them
+ * (AISPM_BENCH_DETECTIONS=false leaves the detectors out, for a comparison), no
  * I/O, on the demo's mixed traffic spread over 100,000 distinct entities (each
  * demo agent cloned into ENTITIES / 9 keys, so every entity keeps one agent's
  * profile). One pass of PASS_EVENTS pre-encoded events is replayed PASSES times,
@@ -72,7 +74,12 @@ const bench: Benchmark = {
     const codec = createEventCodec();
     const endMs = startMs + (PASSES + 1) * PASS_HOURS * 3_600_000;
     const heapBefore = memoryAfterGc();
-    const scorer = new Scorer({ now: () => endMs });
+    const detections = process.env.AISPM_BENCH_DETECTIONS !== 'false';
+    const scorer = new Scorer({
+      now: () => endMs,
+      ...(detections ? { findings: { raiser: behaviourRaiser(), quietMinutes: 60 } } : {}),
+    });
+    let findings = 0;
     const rates: number[] = [];
     const wallRates: number[] = [];
     let flagged = 0;
@@ -85,7 +92,9 @@ const bench: Benchmark = {
       for (const bytes of encoded) {
         const event: AiEvent = codec.decode(bytes);
         event.time += shiftUs;
-        const score = scorer.score(event);
+        const found: Finding[] = [];
+        const score = scorer.score(event, undefined, undefined, found);
+        findings += found.length;
         if (!score.learning) {
           scored++;
           if (score.score >= 0.5) {
@@ -128,6 +137,8 @@ const bench: Benchmark = {
         passes: PASSES,
         warmup_passes: WARMUP,
         event_time_covered_hours: PASSES * PASS_HOURS,
+        detections,
+        findings_raised: findings,
         wall_events_per_sec: Math.round(median(wallRates)),
         snapshot_bytes_per_entity: Math.round(snapshotBytes / Math.min(sampled, 1000)),
         flagged_share_non_learning: Number((flagged / Math.max(scored, 1)).toFixed(5)),

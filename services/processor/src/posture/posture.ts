@@ -60,7 +60,6 @@ export const CATEGORY_OF_TYPE: Readonly<Record<string, Category>> = {
   behaviour_drift: 'model_integrity',
   behaviour_anomaly: 'anomalies',
   denial_of_wallet: 'anomalies',
-  guardrail: 'anomalies',
 };
 
 export const DEFAULT_POSTURE_OPTIONS = {
