@@ -11,7 +11,11 @@ import {
   type InjectionDetector,
   type RedactionKind,
   type SensitiveDetector,
+  type AiEvent,
+  type Finding,
 } from '@aispm/core';
+import { DEMO_POLICY, LABEL_ATTRIBUTE, SCENARIOS, generateTraffic } from '@aispm/cli';
+import { behaviourRaiser, Scorer } from '@aispm/processor';
 import { CORPUS, ENCODINGS, variants } from '../test/privacy/corpus.ts';
 import { machineBusy, percentile, repeat, type Benchmark } from './harness.ts';
 
@@ -212,6 +216,56 @@ function documents(pool: readonly { text: string }[], count: number): string[] {
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/**
+ * The behavioural detectors on the demo's labeled traffic (its scenarios and the
+ * benign fleet, as the agents stage would see them): per finding type, recall is
+ * the share of the scenarios expected to raise it (Scenario.detects) that did, on
+ * one of their own events; the false-positive rate is the share of benign events
+ * that raised it; precision is the share of its findings' events that are injected.
+ */
+function evaluateBehaviour(
+  seed: number,
+): Record<string, { recall: number; fpr: number; precision: number; scenarios: number }> {
+  const endMs = Date.UTC(2026, 10, 2);
+  const events = [...generateTraffic({ seed, total: 40_000, tenant: 'bench', spanMs: 24 * 3_600_000, endMs })];
+  const scorer = new Scorer({
+    now: () => endMs,
+    findings: { raiser: behaviourRaiser({ policyFile: DEMO_POLICY }), quietMinutes: 60 },
+  });
+  const labelOf = (e: AiEvent): string => e.attributes[LABEL_ATTRIBUTE] ?? '';
+  const byEvent = new Map(events.map((e) => [e.event_id, labelOf(e)]));
+  const raised = new Map<string, { scenarios: Set<string>; benign: Set<string>; injected: number; all: number }>();
+  for (const event of events) {
+    const found: Finding[] = [];
+    scorer.score(event, undefined, undefined, found);
+    for (const f of found) {
+      if (f.type === 'behaviour_anomaly' || f.type === 'behaviour_drift') continue;
+      const r = raised.get(f.type) ?? { scenarios: new Set(), benign: new Set(), injected: 0, all: 0 };
+      raised.set(f.type, r);
+      const labels = f.event_ids.map((id) => byEvent.get(id) ?? '');
+      r.all++;
+      if (labels.some((l) => l !== '')) r.injected++;
+      for (const l of labels) if (l !== '') r.scenarios.add(l);
+      // A finding on benign traffic only: its event counts against the false-positive rate.
+      if (labels.every((l) => l === '')) r.benign.add(event.event_id);
+    }
+  }
+  const benignEvents = events.filter((e) => labelOf(e) === '').length;
+  const out: Record<string, { recall: number; fpr: number; precision: number; scenarios: number }> = {};
+  const types = new Set(SCENARIOS.flatMap((sc) => sc.detects ?? []));
+  for (const type of types) {
+    const expected = SCENARIOS.filter((sc) => sc.detects?.includes(type)).map((sc) => sc.label);
+    const r = raised.get(type);
+    out[type] = {
+      recall: expected.filter((l) => r?.scenarios.has(l)).length / expected.length,
+      fpr: (r?.benign.size ?? 0) / benignEvents,
+      precision: r && r.all > 0 ? r.injected / r.all : 1,
+      scenarios: expected.length,
+    };
+  }
+  return out;
+}
+
 const bench: Benchmark = {
   description:
     'detector precision, recall and false-positive rate on the project corpora; injection and sensitive-data scan cost for 2 KB',
@@ -339,8 +393,22 @@ const bench: Benchmark = {
       `sensitive p50: ${sensitiveDense.median.toFixed(1)} µs benign 2 KB (logs, code, configs), ${sensitivePositive.median.toFixed(1)} µs sensitive 2 KB, ${sensitiveProse.median.toFixed(1)} µs prose 2 KB`,
     );
 
+    const behaviour = evaluateBehaviour(7);
+    for (const [type, b] of Object.entries(behaviour))
+      progress(
+        `${type}: recall ${r3(b.recall)} of ${b.scenarios} scenarios, FPR ${b.fpr.toExponential(2)}, precision ${r3(b.precision)}`,
+      );
+    const behaviourMetrics = Object.fromEntries(
+      Object.entries(behaviour).flatMap(([type, b]) => [
+        [`recall_${type}`, { value: r3(b.recall), unit: 'ratio' }],
+        [`fpr_${type}`, { value: Number(b.fpr.toPrecision(3)), unit: 'ratio' }],
+        [`precision_${type}`, { value: r3(b.precision), unit: 'ratio' }],
+      ]),
+    );
+
     return {
       metrics: {
+        ...behaviourMetrics,
         recall_injection: { value: r3(f.recall), unit: 'ratio' },
         fpr_injection: { value: r3(f.fpr), unit: 'ratio' },
         precision_injection: { value: r3(f.precision), unit: 'ratio' },
@@ -384,6 +452,7 @@ const bench: Benchmark = {
         sensitive_rules_enabled: sensitive.pack.rules.filter((rule) => rule.enabled).length,
         sensitive_corpus_pass_ms: Math.round(sensitiveMs),
         sensitive_per_channel: perChannel,
+        behaviour_traffic: 'demo scenarios + 40,000 benign fleet events, seed 7 (services/cli/src/demo/traffic.ts)',
       },
       noisy: machineBusy() || scan.cv > 0.25 || sensitiveDense.cv > 0.25,
     };

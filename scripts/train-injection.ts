@@ -3,12 +3,12 @@
  * Trains the injection detector's learned scorer: logistic regression over hashed
  * n-grams of the normalised text (services/core/src/detect/features.ts), on the
  * labeled corpus test/corpus/injection/*.jsonl, and writes the weights to
- * rules/injection/model.v1.json. Deterministic: a fixed seed, fixed epochs, a
+ * rules/injection/model.v2.json. Deterministic: a fixed seed, fixed epochs, a
  * train/validation split by a hash of each example's id, no native code.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   DEFAULT_FEATURE_SPACE,
@@ -17,6 +17,10 @@ import {
   modelText,
   quantiseWeights,
   splitShare,
+  createInjectionDetector,
+  CONTENT_CHANNELS,
+  type ContentChannel,
+  type FeatureSpace,
 } from '@aispm/core';
 
 const HELP = `Usage: node scripts/train-injection.ts [options]
@@ -26,13 +30,15 @@ Trains the prompt-injection scorer (logistic regression over hashed character
 writes its weights. Every run with the same corpus and options writes the same file.
 
 Corpus: JSON lines {id, text, channel, label: "attack"|"benign", lang, category}.
-Examples whose id hashes (FNV-1a) into the validation share are held out; the
-decision threshold is set on them for the target false-positive rate and
-validation precision and recall are printed.
+Examples whose id hashes (FNV-1a) into the validation share are held out and
+never used for a choice: the decision threshold is set for the target
+false-positive rate on out-of-fold scores of k-fold cross-validation over the
+training share, and the held-out precision and recall at that threshold are
+printed (an honest estimate for texts like the corpus').
 
 Options:
   --corpus <dir>        directory of *.jsonl files (default test/corpus/injection)
-  --out <file>          where the model goes (default rules/injection/model.v1.json)
+  --out <file>          where the model goes (default rules/injection/model.v2.json)
   --epochs <n>          passes over the training set (default 20)
   --seed <n>            shuffle and dropout seed (default 20261207)
   --lr <x>              AdaGrad learning rate (default 0.3)
@@ -42,10 +48,16 @@ Options:
   --bits <n>            hash space 2^n buckets (default ${DEFAULT_FEATURE_SPACE.bits})
   --char-min <n>        shortest character n-gram (default ${DEFAULT_FEATURE_SPACE.charMin})
   --char-max <n>        longest character n-gram (default ${DEFAULT_FEATURE_SPACE.charMax})
+  --lexicon <file>      intent lexicon under rules/injection/ for concept features, "none" for none (default ${DEFAULT_FEATURE_SPACE.lexicon ?? 'none'})
+  --gate-bits <n>       the gate (a first stage over words and concepts that lets most benign texts
+                        skip the full model) in 2^n buckets, 0 for no gate (default 16)
+  --gate-keep <x>       share of the attacks the model finds (cross-validated) the gate must pass (default 0.995)
+  --cv <k>              folds of cross-validation on the training share that choose the threshold (default 5)
   --validation <x>      held-out share, by id hash (default 0.2)
-  --target-fpr <x>      validation false-positive rate the threshold allows (default 0.01)
+  --target-fpr <x>      cross-validated false-positive rate the threshold allows (default 0.01)
   --all                 after choosing the threshold, retrain on train + validation
   --dry-run             train and report, write nothing
+  --verbose             print the loss of every epoch
   -h, --help            show this help`;
 
 const { values } = parseArgs({
@@ -61,10 +73,15 @@ const { values } = parseArgs({
     bits: { type: 'string', default: String(DEFAULT_FEATURE_SPACE.bits) },
     'char-min': { type: 'string', default: String(DEFAULT_FEATURE_SPACE.charMin) },
     'char-max': { type: 'string', default: String(DEFAULT_FEATURE_SPACE.charMax) },
+    cv: { type: 'string', default: '5' },
+    'gate-bits': { type: 'string', default: '16' },
+    'gate-keep': { type: 'string', default: '0.995' },
+    lexicon: { type: 'string', default: DEFAULT_FEATURE_SPACE.lexicon ?? 'none' },
     validation: { type: 'string', default: '0.2' },
     'target-fpr': { type: 'string', default: '0.01' },
     all: { type: 'boolean', default: false },
     'dry-run': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -90,17 +107,29 @@ const options = {
   minDf: num('min-df'),
   validation: num('validation'),
   targetFpr: num('target-fpr'),
+  cv: num('cv'),
+  gateBits: num('gate-bits'),
+  gateKeep: num('gate-keep'),
 };
-const space = {
-  ...DEFAULT_FEATURE_SPACE,
+const space: FeatureSpace = {
   bits: num('bits'),
   charMin: num('char-min'),
   charMax: num('char-max'),
+  wordBigrams: DEFAULT_FEATURE_SPACE.wordBigrams,
+  ...(values.lexicon === 'none' ? {} : { lexicon: values.lexicon }),
 };
 if (space.bits < 10 || space.bits > 22 || space.charMin < 1 || space.charMax < space.charMin) {
   process.stderr.write('train-injection: --bits must be 10..22 and --char-min <= --char-max\n');
   process.exit(2);
 }
+if (options.gateBits !== 0 && (options.gateBits < 10 || options.gateBits > 22)) {
+  process.stderr.write('train-injection: --gate-bits must be 0 or 10..22\n');
+  process.exit(2);
+}
+/** The shipped rule pack without a model: the threshold is chosen for rules and model together, as they run. */
+const rulesOnly = createInjectionDetector({ model: null });
+/** The gate reads words, word pairs and concepts: no character n-grams, most of the model's cost. */
+const gateSpace = { ...space, bits: options.gateBits, chars: false };
 
 interface Example {
   id: string;
@@ -110,6 +139,10 @@ interface Example {
   category: string;
   buckets: Int32Array;
   signs: Int8Array;
+  /** The gate's features (empty without a gate). */
+  gate: { buckets: Int32Array; signs: Int8Array };
+  /** What the rule pack alone scores the text (the detector combines it with the model's probability). */
+  rules: number;
 }
 
 /** mulberry32: the shuffle and dropout draw from it, so runs repeat exactly. */
@@ -157,8 +190,15 @@ function readCorpus(dir: string): { examples: Example[]; files: Record<string, s
         return;
       }
       seen.add(row.id);
-      const { buckets, signs } = featureVector(modelText(row.text), space);
+      const text = modelText(row.text);
+      const { buckets, signs } = featureVector(text, space);
+      const gate =
+        options.gateBits > 0 ? featureVector(text, gateSpace) : { buckets: new Int32Array(0), signs: new Int8Array(0) };
+      const channel = (CONTENT_CHANNELS as readonly string[]).includes(String(row.channel))
+        ? (row.channel as ContentChannel)
+        : 'user_prompt';
       examples.push({
+        rules: rulesOnly.detect(row.text, channel).score,
         id: row.id,
         label: row.label === 'attack' ? 1 : 0,
         lang: typeof row.lang === 'string' ? row.lang : '?',
@@ -166,6 +206,7 @@ function readCorpus(dir: string): { examples: Example[]; files: Record<string, s
         category: typeof row.category === 'string' ? row.category : '?',
         buckets,
         signs,
+        gate,
       });
     });
   }
@@ -174,7 +215,7 @@ function readCorpus(dir: string): { examples: Example[]; files: Record<string, s
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
-function train(examples: readonly Example[], size: number): { weights: Float64Array; bias: number } {
+function train(examples: readonly Example[], size: number, name: string): { weights: Float64Array; bias: number } {
   const random = generator(options.seed);
   // Document frequency: a feature seen in fewer than min-df training texts names one text, not a pattern.
   const df = new Uint32Array(size);
@@ -219,7 +260,10 @@ function train(examples: readonly Example[], size: number): { weights: Float64Ar
       biasSquares += g * g;
       bias -= (options.lr * g) / Math.sqrt(biasSquares);
     }
-    process.stderr.write(`  epoch ${epoch + 1}/${options.epochs}: loss ${(loss / examples.length).toFixed(4)}\n`);
+    if (values.verbose || epoch + 1 === options.epochs)
+      process.stderr.write(
+        `  ${name}: epoch ${epoch + 1}/${options.epochs}, loss ${(loss / examples.length).toFixed(4)}\n`,
+      );
   }
   return { weights, bias };
 }
@@ -285,11 +329,74 @@ process.stderr.write(
     `train ${trainSet.length}, validation ${validation.length}\n`,
 );
 const size = 1 << space.bits;
-let model = train(trainSet, size);
-const scored = validation.map((e) => ({ label: e.label, z: logit(e, model.weights, model.bias), ex: e }));
-const threshold = validation.length > 0 ? thresholdFor(scored, options.targetFpr) : 0;
-const atThreshold = figures(scored, threshold);
-const atHalf = figures(scored, 0);
+/** An example read through the gate's features, for training and scoring the gate. */
+const asGate = (e: Example): Example => ({ ...e, buckets: e.gate.buckets, signs: e.gate.signs });
+// Out-of-fold logits of the training share (fold by id hash): the threshold is chosen on them, not on the held-out.
+const folds = Math.max(0, Math.floor(options.cv));
+const outOfFold: { label: number; z: number; rules: number; gate: number }[] = [];
+if (folds >= 2) {
+  const foldOf = (e: Example): number => Math.min(folds - 1, Math.floor(splitShare(`fold:${e.id}`) * folds));
+  for (let fold = 0; fold < folds; fold++) {
+    const rest = trainSet.filter((e) => foldOf(e) !== fold);
+    const fitted = train(rest, size, `fold ${fold + 1}/${folds}`);
+    const gate = options.gateBits > 0 ? train(rest.map(asGate), 1 << options.gateBits, `gate fold ${fold + 1}`) : null;
+    for (const e of trainSet.filter((x) => foldOf(x) === fold))
+      outOfFold.push({
+        label: e.label,
+        z: logit(e, fitted.weights, fitted.bias),
+        rules: e.rules,
+        gate: gate === null ? 0 : logit(asGate(e), gate.weights, gate.bias),
+      });
+  }
+}
+let model = train(trainSet, size, 'final');
+const gateModel = options.gateBits > 0 ? train(trainSet.map(asGate), 1 << options.gateBits, 'gate') : null;
+// Without cross-validation the threshold falls back on the held-out share (then its figures flatter).
+const threshold =
+  outOfFold.length > 0
+    ? thresholdFor(outOfFold, options.targetFpr)
+    : validation.length > 0
+      ? thresholdFor(
+          validation.map((e) => ({ label: e.label, z: logit(e, model.weights, model.bias) })),
+          options.targetFpr,
+        )
+      : 0;
+const atCv = figures(outOfFold, threshold);
+// The gate's cutoff: under the gate logit of all but (1 - keep) of the attacks the model finds out of fold.
+const found = outOfFold
+  .filter((s) => s.label === 1 && s.z >= threshold)
+  .map((s) => s.gate)
+  .sort((a, b) => a - b);
+const gateCutoff =
+  gateModel !== null && found.length > 0 ? found[Math.floor((1 - options.gateKeep) * found.length)]! - 1e-6 : -Infinity;
+/**
+ * The detector flags a text when the noisy-or of the rules' score r and the model's p reaches 0.5: when
+ * p ≥ 1 − 0.5 / (1 − r), i.e. when the model's logit minus the threshold reaches logit(1 − 0.5 / (1 − r)).
+ * So each text has an effective logit, z − that, and the combined threshold is chosen on those out of fold,
+ * the gate in front (a text it passes over has p = 0: only the rules can flag it).
+ */
+const effective = (z: number, rules: number, gate: number): number => {
+  if (rules >= 0.5) return Infinity;
+  if (gate < gateCutoff) return -Infinity;
+  const need = 1 - 0.5 / (1 - rules);
+  return z - Math.log(need / (1 - need));
+};
+const combinedOutOfFold = outOfFold.map((s) => ({ label: s.label, z: effective(s.z, s.rules, s.gate) }));
+const combinedThreshold = combinedOutOfFold.length > 0 ? thresholdFor(combinedOutOfFold, options.targetFpr) : threshold;
+const atCombined = figures(combinedOutOfFold, combinedThreshold);
+/** Out-of-fold figures with the gate in front: a text it passes over counts as benign, as in the detector. */
+const gateCv = figures(
+  outOfFold.map((s) => ({ label: s.label, z: s.gate < gateCutoff ? -Infinity : s.z })),
+  threshold,
+);
+const benignOutOfFold = outOfFold.filter((s) => s.label === 0);
+const gateSkips = benignOutOfFold.filter((s) => s.gate < gateCutoff).length / Math.max(1, benignOutOfFold.length);
+/** Held-out texts as the detector reads them (rules, gate and model): flagged when z reaches combinedThreshold. */
+const scored = validation.map((e) => {
+  const gate = gateModel === null ? 0 : logit(asGate(e), gateModel.weights, gateModel.bias);
+  return { label: e.label, z: effective(logit(e, model.weights, model.bias), e.rules, gate), ex: e };
+});
+const atThreshold = figures(scored, combinedThreshold);
 // Recall per language and channel on the held-out texts: where the model is weak.
 const breakdown: Record<string, string> = {};
 for (const key of ['lang', 'channel'] as const) {
@@ -299,13 +406,13 @@ for (const key of ['lang', 'channel'] as const) {
     groups.set(name, [...(groups.get(name) ?? []), s]);
   }
   for (const [name, list] of [...groups].sort()) {
-    const f = figures(list, threshold);
+    const f = figures(list, combinedThreshold);
     breakdown[name] = `recall ${round(f.recall, 3)} (${f.attacks}), fpr ${round(f.fpr, 3)} (${f.benign})`;
   }
 }
 if (values.all) {
   process.stderr.write('  retraining on train + validation with the chosen threshold\n');
-  model = train(examples, size);
+  model = train(examples, size, 'all');
 }
 const { scale, weights } = quantiseWeights(model.weights);
 const report = {
@@ -315,31 +422,72 @@ const report = {
   train: trainSet.length,
   validation: validation.length,
   corpus: { dir: relative(process.cwd(), corpusDir) || corpusDir, files },
+  lexicon:
+    space.lexicon === undefined
+      ? null
+      : createHash('sha256')
+          .update(readFileSync(join(dirname(DEFAULT_MODEL), space.lexicon)))
+          .digest('hex')
+          .slice(0, 16),
   options,
   retrainedOnAll: values.all,
-  thresholdLogit: round(threshold),
+  /** The model's own threshold (for the gate's cutoff), and the one for rules, gate and model together. */
+  modelThresholdLogit: round(threshold),
+  thresholdLogit: round(combinedThreshold),
+  crossValidated: { folds, recall: round(atCv.recall), fpr: round(atCv.fpr), precision: round(atCv.precision) },
+  crossValidatedWithRules: {
+    recall: round(atCombined.recall),
+    fpr: round(atCombined.fpr),
+    precision: round(atCombined.precision),
+  },
+  gate:
+    gateModel === null
+      ? null
+      : {
+          cutoffLogit: round(gateCutoff),
+          crossValidatedRecall: round(gateCv.recall),
+          crossValidatedBenignSkipped: round(gateSkips),
+        },
   validationAtThreshold: {
     precision: round(atThreshold.precision),
     recall: round(atThreshold.recall),
     fpr: round(atThreshold.fpr),
   },
-  validationAtHalf: { precision: round(atHalf.precision), recall: round(atHalf.recall), fpr: round(atHalf.fpr) },
 };
 process.stderr.write(
-  `validation at the chosen threshold (target FPR ${options.targetFpr}): precision ${report.validationAtThreshold.precision}, ` +
+  `cross-validated (${folds} folds of the training share) at the chosen threshold: precision ${report.crossValidated.precision}, ` +
+    `recall ${report.crossValidated.recall}, FPR ${report.crossValidated.fpr}\n` +
+    `  with the rules and the gate, at the detector's threshold: precision ${report.crossValidatedWithRules.precision}, ` +
+    `recall ${report.crossValidatedWithRules.recall}, FPR ${report.crossValidatedWithRules.fpr}\n`,
+);
+if (report.gate !== null)
+  process.stderr.write(
+    `gate (cross-validated): recall with the gate ${report.gate.crossValidatedRecall}, benign texts it skips ${report.gate.crossValidatedBenignSkipped}\n`,
+  );
+process.stderr.write(
+  `held-out, rules + gate + model at the detector's threshold (target FPR ${options.targetFpr}): precision ${report.validationAtThreshold.precision}, ` +
     `recall ${report.validationAtThreshold.recall}, FPR ${report.validationAtThreshold.fpr} ` +
-    `(${atThreshold.attacks} attack, ${atThreshold.benign} benign)\n` +
-    `validation at p=0.5 before calibration: precision ${report.validationAtHalf.precision}, recall ${report.validationAtHalf.recall}, FPR ${report.validationAtHalf.fpr}\n`,
+    `(${atThreshold.attacks} attack, ${atThreshold.benign} benign)\n`,
 );
 for (const [name, line] of Object.entries(breakdown)) process.stderr.write(`  ${name.padEnd(24)} ${line}\n`);
 const file = {
   model: 'injection-ngram-logreg',
-  version: 1,
+  version: 2,
   space,
   // Shifted so that p = 0.5 is the chosen threshold.
-  bias: round(model.bias - (Number.isFinite(threshold) ? threshold : 0), 6),
+  bias: round(model.bias - (Number.isFinite(combinedThreshold) ? combinedThreshold : 0), 6),
   scale,
   weights,
+  ...(gateModel === null
+    ? {}
+    : {
+        gate: {
+          space: gateSpace,
+          bias: round(gateModel.bias, 6),
+          ...quantiseWeights(gateModel.weights),
+          cutoff: round(gateCutoff, 6),
+        },
+      }),
   training: report,
 };
 if (values['dry-run']) process.stderr.write('dry run: nothing written\n');

@@ -10,9 +10,24 @@ export interface GenAiBatch {
 
 /**
  * `count` ExportTraceServiceRequests of `spans` GenAI spans each, made by the real OTel
- * SDK: chat calls by nine agents with tokens, and every third span a tool call.
+ * SDK: chat calls by nine agents with tokens, and every third span a tool call. With
+ * `texts`, each chat carries a prompt and a completion and each tool call its
+ * arguments and result, taken in turn from `texts` (as GenAI instrumentations record
+ * them when content capture is on).
  */
-export function genAiBatches(count: number, spans: number): GenAiBatch[] {
+export function genAiBatches(count: number, spans: number, texts: readonly string[] = []): GenAiBatch[] {
+  let next = 0;
+  const text = (): string => texts[next++ % texts.length]!;
+  const content = (tool: boolean): Record<string, string> => {
+    if (texts.length === 0) return {};
+    if (tool)
+      return { 'gen_ai.tool.call.arguments': JSON.stringify({ query: text() }), 'gen_ai.tool.call.result': text() };
+    const message = (role: string, t: string) => ({ role, parts: [{ type: 'text', content: t }] });
+    return {
+      'gen_ai.input.messages': JSON.stringify([message('user', text())]),
+      'gen_ai.output.messages': JSON.stringify([{ ...message('assistant', text()), finish_reason: 'stop' }]),
+    };
+  };
   return Array.from({ length: count }, (_, b) => {
     const memory = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({
@@ -30,6 +45,7 @@ export function genAiBatches(count: number, spans: number): GenAiBatch[] {
                 'gen_ai.tool.name': 'search',
                 'gen_ai.agent.name': `agent-${i % 9}`,
                 'aispm.tool.risk': 'read',
+                ...content(true),
               }
             : {
                 'gen_ai.operation.name': 'chat',
@@ -41,6 +57,7 @@ export function genAiBatches(count: number, spans: number): GenAiBatch[] {
                 'gen_ai.usage.output_tokens': 20 + (i % 50),
                 'server.address': 'api.openai.com',
                 'enduser.id': `user-${i % 800}`,
+                ...content(false),
               },
         })
         .end();

@@ -1,6 +1,6 @@
 // @aispm/cli: the `aispm` command. Exported for tests and embedding.
 
-export { runDemo, type DemoOptions, type DemoResult } from './commands/demo.ts';
+export { runDemo, DEMO_POLICY, type DemoOptions, type DemoResult } from './commands/demo.ts';
 export { startRuntime, type Runtime } from './runtime.ts';
 export {
   generateTraffic,

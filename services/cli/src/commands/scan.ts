@@ -42,7 +42,7 @@ Options:
   --max-text-bytes <n>   bytes of each text scanned; the rest is skipped and the verdict says
                          "truncated" (default ${DETECT_DEFAULTS.maxBytes})
   --rules <file>         rule pack (default rules/injection/injection.v1.json)
-  --model <file>         learned scorer weights (default rules/injection/model.v1.json)
+  --model <file>         learned scorer weights (default rules/injection/model.v2.json)
   --no-model             rules only
   --no-sensitive         skip the PII and secrets detector
   -h, --help             show this help`;

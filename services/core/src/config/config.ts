@@ -377,19 +377,22 @@ export const CONFIG_KEYS = {
   } satisfies Key<number>,
   findingQuietMinutes: {
     env: 'AISPM_FINDING_QUIET_MINUTES',
-    expected: 'an integer from 1 to 525600 (minutes of event time without an occurrence after which a finding is resolved)',
+    expected:
+      'an integer from 1 to 525600 (minutes of event time without an occurrence after which a finding is resolved)',
     schema: z.coerce.number().int().min(1).max(525_600),
     default: 60,
   } satisfies Key<number>,
   rulesFile: {
     env: 'AISPM_RULES_FILE',
-    expected: 'a path to a behaviour rule pack (JSON, like rules/behaviour/behaviour.v1.json); reloaded when it changes',
+    expected:
+      'a path to a behaviour rule pack (JSON, like rules/behaviour/behaviour.v1.json); reloaded when it changes',
     schema: z.string().min(1).nullable(),
     default: null,
   } satisfies Key<string | null>,
   rulesOverridesFile: {
     env: 'AISPM_RULES_OVERRIDES_FILE',
-    expected: 'a path to per-tenant rule overrides (JSON: tenant → rule → enabled, severity, params); reloaded when it changes',
+    expected:
+      'a path to per-tenant rule overrides (JSON: tenant → rule → enabled, severity, params); reloaded when it changes',
     schema: z.string().min(1).nullable(),
     default: null,
   } satisfies Key<string | null>,

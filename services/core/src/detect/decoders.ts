@@ -32,6 +32,18 @@ export function encodedPayloads(text: string, out: Payload[]): void {
   if (base64Run >= 20) scanBase64(text, out);
 }
 
+/** Per ASCII unit: 1 when base64 (either alphabet), 2 when a hex digit, 4 when a separator of spaced hex. */
+const UNIT_CLASS = (() => {
+  const table = new Uint8Array(128);
+  const mark = (chars: string, bit: number): void => {
+    for (const c of chars) table[c.charCodeAt(0)]! |= bit;
+  };
+  mark('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-', 1);
+  mark('0123456789abcdefABCDEF', 2);
+  mark(' :', 4);
+  return table;
+})();
+
 /** The longest run of base64 characters, and the most hex digits in one run of hex digits, spaces and colons. */
 function runs(text: string): { base64Run: number; hexDigits: number } {
   let base64Run = 0;
@@ -40,15 +52,13 @@ function runs(text: string): { base64Run: number; hexDigits: number } {
   let h = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    const digit = c >= 48 && c <= 57;
-    const lower = c >= 97 && c <= 122;
-    const upper = c >= 65 && c <= 90;
-    if (digit || lower || upper || c === 43 || c === 47 || c === 95 || c === 45) {
+    const k = c < 128 ? UNIT_CLASS[c]! : 0;
+    if ((k & 1) !== 0) {
       if (++b > base64Run) base64Run = b;
     } else b = 0;
-    if (digit || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)) {
+    if ((k & 2) !== 0) {
       if (++h > hexDigits) hexDigits = h;
-    } else if (c !== 32 && c !== 58) h = 0;
+    } else if ((k & 4) === 0) h = 0;
   }
   return { base64Run, hexDigits };
 }

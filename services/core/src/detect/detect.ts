@@ -8,8 +8,11 @@ import { hiddenHtml, markdownExfiltration, type Finding } from './hidden.ts';
 import { DEFAULT_MODEL, loadModel, scoreText, type InjectionModel } from './model.ts';
 import { countInvisible, normalise, type Normalised } from './normalise.ts';
 import {
-  candidatePatterns,
+  collectCandidates,
   loadRulePack,
+  markLiterals,
+  MAX_OCCURRENCES,
+  type Prefilter,
   type BuiltinSignal,
   type CompiledPattern,
   type CompiledRule,
@@ -182,16 +185,15 @@ function detect(
   for (const payload of payloads.slice(0, MAX_PAYLOADS)) {
     readings.push({ norm: normalise(payload.text), via: payload.via, span: [payload.start, payload.end] });
   }
-  const candidates = new Set<CompiledPattern>();
+  const candidates: CompiledPattern[] = [];
   const indirect = INDIRECT_CHANNELS.has(channel);
-  const firstAt = rules.prefilter.firstAt;
   for (const reading of readings) {
     const before = raws.length;
-    candidates.clear();
-    candidatePatterns(rules, reading.norm.text, candidates);
+    candidates.length = 0;
+    if (markLiterals(rules.prefilter, reading.norm.text)) collectCandidates(rules, candidates);
     for (const pattern of candidates) {
       if (!pattern.rule.channels.has(channel)) continue;
-      matchPattern(pattern, reading, raws, firstAt);
+      matchPattern(pattern, reading, raws, rules.prefilter);
     }
     let modelScore = 0;
     if (model !== null) {
@@ -212,23 +214,73 @@ function detect(
   return verdict(raws, text, indirect, truncated, opts);
 }
 
-function matchPattern(pattern: CompiledPattern, reading: Reading, raws: Raw[], firstAt: Int32Array): void {
-  const { regex, rule } = pattern;
+function matchPattern(pattern: CompiledPattern, reading: Reading, raws: Raw[], filter: Prefilter): void {
+  const { rule } = pattern;
   const { norm } = reading;
-  // A pattern that starts with an anchor cannot match before that anchor's first occurrence.
-  regex.lastIndex = pattern.lead >= 0 ? firstAt[pattern.lead]! : 0;
-  for (let k = 0; k < MAX_MATCHES_PER_PATTERN; k++) {
-    const match = regex.exec(norm.text);
-    if (match === null) break;
+  const text = norm.text;
+  const lead = pattern.lead;
+  const count = lead >= 0 ? filter.occurrenceCount[lead]! : MAX_OCCURRENCES + 1;
+  const report = (match: RegExpExecArray): void => {
     const [start, end] = reading.span ?? [norm.from[match.index] ?? 0, norm.to[match.index + match[0].length - 1] ?? 0];
     // A phrase in quotes is more often talked about (a security discussion, a test case) than said: the rule
     // weighs less and the model, which reads the context, decides.
-    const quoted = isQuoted(norm.text, match.index, match.index + match[0].length);
+    const quoted = isQuoted(text, match.index, match.index + match[0].length);
     raws.push({ rule, score: rule.confidence * (quoted ? QUOTED_WEIGHT : 1), start, end, via: reading.via });
+  };
+  if (count <= MAX_OCCURRENCES) {
+    // A match begins at an occurrence of the pattern's lead literals: try the sticky regex there and nowhere else.
+    const { sticky } = pattern;
+    const base = lead * MAX_OCCURRENCES;
+    let found = 0;
+    let after = 0;
+    for (let k = 0; k < count && found < MAX_MATCHES_PER_PATTERN; k++) {
+      const at = filter.occurrences[base + k]!;
+      if (at < after || !setsWithin(pattern, filter, at, at + pattern.maxLength)) continue;
+      sticky.lastIndex = at;
+      const match = sticky.exec(text);
+      if (match === null) continue;
+      report(match);
+      found++;
+      after = match.index + Math.max(1, match[0].length);
+    }
+    sticky.lastIndex = 0;
+    return;
+  }
+  const { regex } = pattern;
+  // A pattern that starts with an anchor cannot match before that anchor's first occurrence.
+  regex.lastIndex = lead >= 0 ? filter.firstAt[lead]! : 0;
+  for (let k = 0; k < MAX_MATCHES_PER_PATTERN; k++) {
+    const match = regex.exec(text);
+    if (match === null) break;
+    report(match);
     // An empty match would repeat forever; step past it.
     if (match[0].length === 0) regex.lastIndex++;
   }
   regex.lastIndex = 0;
+}
+
+/**
+ * Whether each of the pattern's anchor sets has an occurrence in [from, to): a match starting at `from` is no
+ * longer than the pattern's longest, and holds a literal of every set. A set whose occurrences overflowed the
+ * slots counts as present.
+ */
+function setsWithin(pattern: CompiledPattern, filter: Prefilter, from: number, to: number): boolean {
+  const { sets, lead } = pattern;
+  for (let m = 0; m < sets.length; m++) {
+    const set = sets[m]!;
+    if (set === lead) continue;
+    const count = filter.occurrenceCount[set]!;
+    if (count > MAX_OCCURRENCES) continue;
+    const base = set * MAX_OCCURRENCES;
+    let inside = false;
+    for (let k = 0; k < count && !inside; k++) {
+      const at = filter.occurrences[base + k]!;
+      if (at >= to) break;
+      inside = at >= from;
+    }
+    if (!inside) return false;
+  }
+  return true;
 }
 
 /** How much a rule's confidence counts when its match sits inside quotes. */
@@ -298,24 +350,11 @@ function verdict(
     score >= opts.attackThreshold ? 'attack' : score >= opts.suspiciousThreshold ? 'suspicious' : 'benign';
   const frameworks: Frameworks = { owaspLlm: [], owaspAgentic: [], atlas: [] };
   const signals: DetectionSignal[] = [];
-  // Redaction runs once per verdict with signals, over the stretch the excerpts come from with a wide margin,
-  // so a secret cut by an excerpt's edge is still recognised whole; each excerpt is redacted again on its own.
+  // Redaction runs once per verdict with signals, over the stretches the excerpts come from with a margin (merged
+  // where they overlap), so a secret cut by an excerpt's edge is still recognised whole; each excerpt is redacted
+  // again on its own, which catches what the cut leaves of a secret longer than the margin.
   const reported = ranked.slice(0, opts.maxSignals);
-  let low = text.length;
-  let high = 0;
-  for (const raw of reported) {
-    low = Math.min(low, raw.start);
-    high = Math.max(high, raw.end);
-  }
-  const windowStart = Math.max(0, low - REDACT_MARGIN);
-  const sensitive =
-    reported.length === 0
-      ? []
-      : findSensitive(text.slice(windowStart, Math.min(text.length, high + REDACT_MARGIN))).map((f) => ({
-          ...f,
-          start: f.start + windowStart,
-          end: f.end + windowStart,
-        }));
+  const sensitive = reported.length === 0 ? [] : sensitiveAround(text, reported, opts.maxExcerpt);
   for (const raw of reported) {
     const { rule } = raw;
     addOnce(frameworks.owaspLlm, rule.owaspLlm);
@@ -341,7 +380,28 @@ function addOnce(list: string[], value: string): void {
 const round = (x: number): number => Math.round(x * 1000) / 1000;
 
 /** Characters around the excerpts searched for PII and secrets. */
-const REDACT_MARGIN = 512;
+const REDACT_MARGIN = 128;
+
+/** PII and secrets (findSensitive) in the stretches around the signals' excerpts, in order, offsets in `text`. */
+function sensitiveAround(text: string, raws: readonly Raw[], maxExcerpt: number): ReturnType<typeof findSensitive> {
+  // The stretch excerpt() reads for each signal, widened by the margin.
+  const windows = raws
+    .map((raw): [number, number] => {
+      const from = Math.max(0, raw.start - 16);
+      const to = Math.min(text.length, Math.max(raw.end, raw.start + 1) + 16, from + maxExcerpt * 2);
+      return [Math.max(0, from - REDACT_MARGIN), Math.min(text.length, to + REDACT_MARGIN)];
+    })
+    .sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const w of windows) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
+    else merged.push(w);
+  }
+  return merged.flatMap(([a, b]) =>
+    findSensitive(text.slice(a, b)).map((f) => ({ ...f, start: f.start + a, end: f.end + a })),
+  );
+}
 
 /**
  * The matched stretch with a little context, with every PII and secret that

@@ -16,7 +16,16 @@ export {
   type RulePack,
   type CompiledRule,
 } from './rule-pack.ts';
-export { loadModel, modelFromJson, quantiseWeights, DEFAULT_MODEL, type InjectionModel } from './model.ts';
+export {
+  loadModel,
+  modelFromJson,
+  quantiseWeights,
+  gateLogit,
+  DEFAULT_MODEL,
+  type InjectionModel,
+  type ModelGate,
+} from './model.ts';
+export { loadLexicon, compileLexicon, conceptsOf, DEFAULT_LEXICON, type Lexicon } from './lexicon.ts';
 export { featureVector, splitShare, DEFAULT_FEATURE_SPACE, type FeatureSpace } from './features.ts';
 export {
   CONTENT_CHANNELS,

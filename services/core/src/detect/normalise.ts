@@ -319,12 +319,13 @@ class Output {
     if (this.length === this.units.length) this.grow();
     const at = this.length++;
     this.units[at] = unit;
-    if (this.base === null) {
+    const base = this.base;
+    if (base === null) {
       this.from[at] = a;
       this.to[at] = b;
     } else {
-      this.from[at] = this.base.from[a]!;
-      this.to[at] = this.base.to[b - 1]!;
+      this.from[at] = base.from[a]!;
+      this.to[at] = base.to[b - 1]!;
     }
   }
 

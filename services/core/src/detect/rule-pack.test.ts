@@ -5,6 +5,8 @@ import { normalise } from './normalise.ts';
 import {
   anchorsOf,
   BUILTIN_SIGNALS,
+  leadingSet,
+  maxLengthOf,
   candidatePatterns,
   compileRulePack,
   DEFAULT_RULE_PACK,
@@ -88,6 +90,17 @@ describe('rule pack', () => {
     expect(anchorsOf('忽略(?:之前|以前)的指令')).toEqual(['的指令']);
     expect(anchorsOf('ab(?:cd)?')).toBeNull();
     expect(patternProblem('(?:a|b){0,3} ok')).toBeNull();
+  });
+
+  it('knows where a match starts and how long it can be', () => {
+    expect(leadingSet('(?:ignore|forget) (?:all )?previous')).toEqual(['ignore', 'forget']);
+    expect(leadingSet('(?:the |your )?(?:system|developer) prompt')).toEqual(['the ', 'your ', 'system', 'developer']);
+    expect(leadingSet('what (?:is|are) your rules')).toEqual(['what is', 'what are']);
+    expect(leadingSet('[a-z]{2} rules')).toBeNull();
+    expect(maxLengthOf('ab(?:cd|e){0,2}x?')).toBe(7);
+    expect(maxLengthOf('a[bc]{1,3}(?!zz)\\.')).toBe(5);
+    expect(maxLengthOf('(?:a|bb)+')).toBe(Infinity);
+    for (const pattern of pack.patterns) expect(pattern.maxLength, pattern.source).toBeGreaterThan(0);
   });
 
   it('finds, through its anchors, every pattern that matches a text', () => {

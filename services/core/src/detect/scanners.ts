@@ -36,5 +36,8 @@ function defaultTextDetectors(options: ContentDetectOptions): TextDetector[] {
       injection.detect(text, channel, { maxBytes: options.maxBytes }),
   };
   const sensitive = createSensitiveDetector({ maxChars: options.maxBytes });
-  return [injectionTextDetector(bounded), { id: 'sensitive', detect: (text, channel) => sensitive.detect(text, channel) }];
+  return [
+    injectionTextDetector(bounded),
+    { id: 'sensitive', detect: (text, channel) => sensitive.detect(text, channel) },
+  ];
 }

@@ -42,13 +42,10 @@ const SEVERITY_RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, hi
 /**
  * Literal prefixes a format publishes (`AKIA`, `sk-ant-`, `ghp_`): an excerpt may
  * show them, since they tell an analyst what leaked and nothing of the secret.
- * Longest first.
+ * Longest first. Not a PEM header: secret scanners flag the header itself, so a
+ * stored excerpt holding one would set them off (the kind says it all).
  */
 const PUBLIC_PREFIXES = [
-  '-----BEGIN OPENSSH PRIVATE KEY-----',
-  '-----BEGIN RSA PRIVATE KEY-----',
-  '-----BEGIN EC PRIVATE KEY-----',
-  '-----BEGIN PRIVATE KEY-----',
   'sk-ant-api03-',
   'github_pat_',
   'sk-ant-',
