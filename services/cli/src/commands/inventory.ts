@@ -15,13 +15,13 @@ import { openReadSource } from './inventory-source.ts';
 export const INVENTORY_HELP = `Usage: aispm inventory [options]
 
 Lists the AI assets the events name — apps, agents, models, providers, tools, MCP
-servers, identities and destinations — per tenant, with when each was first and
+servers, identities, model endpoints and tool destinations — per tenant, with when each was first and
 last seen, how many events named it, the apps and agents it was seen with, its
 owner and approval status from the inventory policy, and its open findings.
 
-Approval: "approved" or "unapproved" for providers, models, apps and endpoints
-(destinations and MCP servers, by host) when the policy lists that kind; "-"
-(unjudged) otherwise.
+Approval: "approved" or "unapproved" for providers, models, apps, model
+endpoints and MCP servers (by host) when the policy lists that kind; "-"
+(unjudged) otherwise: a tool's destination is the exfiltration detector's to judge.
 
 Reads the store: in embedded mode through the SQL endpoint of a running
 \`aispm up\` when AISPM_SQL_KEYS holds the tenant's key (tenant:key) and the
