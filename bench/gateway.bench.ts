@@ -29,28 +29,38 @@ const bench: Benchmark = {
     const { brokers } = broker;
     // Benign texts of the injection corpus, as prompts, completions and tool payloads: what the detectors see most.
     const texts = benignTexts();
-    const phases: { name: string; texts: readonly string[]; detect: boolean }[] = [
+    const phases: { name: string; texts: readonly string[]; detect: boolean; conversations?: boolean }[] = [
       { name: 'content, detectors on', texts, detect: true },
       { name: 'content, detectors off', texts, detect: false },
       { name: 'no content', texts: [], detect: true },
+      { name: 'conversations, detectors on', texts, detect: true, conversations: true },
+      { name: 'conversations, detectors off', texts, detect: false, conversations: true },
     ];
     const bus = new KafkaBus({ brokers });
     const results: PhaseResult[] = [];
     try {
       for (const phase of phases) {
         progress(`phase: ${phase.name}`);
-        results.push(await runPhase(bus, brokers, phase.texts, phase.detect, progress));
+        results.push(await runPhase(bus, brokers, phase, progress));
       }
     } finally {
       await bus.close();
       await broker.stop();
     }
-    const [on, off, none] = results as [PhaseResult, PhaseResult, PhaseResult];
+    const [on, off, none, chatOn, chatOff] = results as [
+      PhaseResult,
+      PhaseResult,
+      PhaseResult,
+      PhaseResult,
+      PhaseResult,
+    ];
     return {
       metrics: {
         spans_per_sec_per_core: { value: Math.round(on.median), unit: 'spans/s' },
         spans_per_sec_per_core_detect_off: { value: Math.round(off.median), unit: 'spans/s' },
         spans_per_sec_per_core_no_content: { value: Math.round(none.median), unit: 'spans/s' },
+        spans_per_sec_per_core_conversations: { value: Math.round(chatOn.median), unit: 'spans/s' },
+        spans_per_sec_per_core_conversations_detect_off: { value: Math.round(chatOff.median), unit: 'spans/s' },
         p99_request_ms: { value: Number(percentile(on.latencies, 0.99).toFixed(2)), unit: 'ms' },
       },
       params: {
@@ -65,7 +75,8 @@ const bench: Benchmark = {
       noisy: machineBusy() || results.some((r) => r.cv > 0.1),
       notes: [
         'per core = spans / CPU seconds of the process minus the sender thread (gateway, Kafka producer, GC)',
-        'spans_per_sec_per_core: chat spans carry a prompt and a completion, tool spans arguments and a result; content detectors on (AISPM_DETECT=true)',
+        'spans_per_sec_per_core: chat spans carry a prompt and a completion, tool spans arguments and a result, every text unique; content detectors on (AISPM_DETECT=true)',
+        'conversations: each chat prompt re-sends its agent conversation so far (up to 8 messages), as chat APIs are called',
         ...results.map(
           (r, i) => `${phases[i]!.name}: repeat samples ${r.samples.map((x) => Math.round(x)).join(', ')}`,
         ),
@@ -85,10 +96,10 @@ interface PhaseResult {
 async function runPhase(
   bus: KafkaBus,
   brokers: string[],
-  texts: readonly string[],
-  detect: boolean,
+  phase: { texts: readonly string[]; detect: boolean; conversations?: boolean },
   progress: (message: string) => void,
 ): Promise<PhaseResult> {
+  const { texts, detect } = phase;
   const config = loadConfig({
     AISPM_MODE: 'distributed',
     KAFKA_BROKERS: brokers.join(','),
@@ -101,7 +112,7 @@ async function runPhase(
   const gateway = await startGateway({ bus, config, log: silentLogger });
   try {
     const url = `${gateway.url}/v1/traces`;
-    const bodies = genAiBatches(16, BATCH, texts).map((b) => b.body);
+    const bodies = genAiBatches(16, BATCH, texts, { conversations: phase.conversations }).map((b) => b.body);
     const latencies: number[] = [];
     let failures = 0;
     let measuring = false;

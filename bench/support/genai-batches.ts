@@ -13,19 +13,36 @@ export interface GenAiBatch {
  * SDK: chat calls by nine agents with tokens, and every third span a tool call. With
  * `texts`, each chat carries a prompt and a completion and each tool call its
  * arguments and result, taken in turn from `texts` (as GenAI instrumentations record
- * them when content capture is on).
+ * them when content capture is on); with `conversations`, each chat's prompt is its
+ * agent's conversation so far plus a new message, as chat APIs are called.
  */
-export function genAiBatches(count: number, spans: number, texts: readonly string[] = []): GenAiBatch[] {
+export function genAiBatches(
+  count: number,
+  spans: number,
+  texts: readonly string[] = [],
+  options: { conversations?: boolean } = {},
+): GenAiBatch[] {
   let next = 0;
-  const text = (): string => texts[next++ % texts.length]!;
+  // Each text made unique, so no cache of verdicts sees the same one twice (except as conversation history).
+  const text = (): string => `${texts[next % texts.length]!} (#${next++})`;
+  /** Per agent: the messages so far, re-sent with every call as chat APIs take them, up to 8 before a new conversation. */
+  const histories = new Map<number, { role: string; parts: { type: string; content: string }[] }[]>();
   const content = (tool: boolean): Record<string, string> => {
     if (texts.length === 0) return {};
     if (tool)
       return { 'gen_ai.tool.call.arguments': JSON.stringify({ query: text() }), 'gen_ai.tool.call.result': text() };
     const message = (role: string, t: string) => ({ role, parts: [{ type: 'text', content: t }] });
+    const answer = message('assistant', text());
+    let input = [message('user', text())];
+    if (options.conversations) {
+      const agent = next % 9;
+      const history = histories.get(agent) ?? [];
+      input = [...(history.length >= 8 ? [] : history), ...input];
+      histories.set(agent, [...input, answer]);
+    }
     return {
-      'gen_ai.input.messages': JSON.stringify([message('user', text())]),
-      'gen_ai.output.messages': JSON.stringify([{ ...message('assistant', text()), finish_reason: 'stop' }]),
+      'gen_ai.input.messages': JSON.stringify(input),
+      'gen_ai.output.messages': JSON.stringify([{ ...answer, finish_reason: 'stop' }]),
     };
   };
   return Array.from({ length: count }, (_, b) => {

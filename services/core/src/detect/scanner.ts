@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EventKind } from '../event/types.ts';
 import type { RawContent } from '../content/capture.ts';
 import type { InjectionDetector } from './detect.ts';
@@ -17,10 +18,24 @@ export interface TextDetector {
 
 export interface ContentScanner {
   /** The verdicts on one span's texts, strongest first, at most MAX_EVENT_DETECTIONS. */
-  scan(raw: RawContent, kind: EventKind): ContentDetection[];
+  scan(raw: RawContent, kind: EventKind, tenant?: string): ContentDetection[];
   /** The verdicts on one text of a known channel (the shim knows each message's role). */
-  scanText(text: string, channel: ContentChannel): ContentDetection[];
+  scanText(text: string, channel: ContentChannel, tenant?: string): ContentDetection[];
 }
+
+export interface ContentScannerOptions {
+  /**
+   * Verdicts remembered per text, per tenant and channel, most recently used kept
+   * (default 10,000; 0: none). A chat model call re-sends the whole conversation,
+   * so most of a prompt's messages were scanned on the calls before: each is
+   * scanned once.
+   */
+  cacheEntries?: number;
+}
+
+/** Texts up to this length key the cache as they are; longer ones by their SHA-1 (collisions are not a concern here). */
+const KEY_AS_IS = 128;
+const NONE: readonly ContentDetection[] = Object.freeze([]) as readonly ContentDetection[];
 
 /**
  * Which channel each text of a span is. A tool call's result is third-party
@@ -37,23 +52,46 @@ export function channelsOf(raw: RawContent, kind: EventKind): [string, ContentCh
   return texts;
 }
 
-export function createContentScanner(detectors: readonly TextDetector[]): ContentScanner {
+export function createContentScanner(
+  detectors: readonly TextDetector[],
+  options: ContentScannerOptions = {},
+): ContentScanner {
+  const capacity = options.cacheEntries ?? 10_000;
+  // Tenants are walls: the tenant is part of every key.
+  const cache = new Map<string, readonly ContentDetection[]>();
+  const detect = (text: string, channel: ContentChannel, tenant: string): readonly ContentDetection[] => {
+    const key =
+      capacity > 0
+        ? `${tenant}\u0000${channel}\u0000${text.length <= KEY_AS_IS ? text : createHash('sha1').update(text).digest('base64')}`
+        : '';
+    if (capacity > 0) {
+      const hit = cache.get(key);
+      if (hit !== undefined) {
+        cache.delete(key);
+        cache.set(key, hit);
+        return hit;
+      }
+    }
+    let found: ContentDetection[] | null = null;
+    for (const detector of detectors) for (const d of detector.detect(text, channel)) (found ??= []).push(d);
+    const verdicts = found ?? NONE;
+    if (capacity > 0) {
+      if (cache.size >= capacity) cache.delete(cache.keys().next().value!);
+      cache.set(key, verdicts);
+    }
+    return verdicts;
+  };
   return {
-    scanText(text, channel) {
-      const found: ContentDetection[] = [];
-      for (const detector of detectors) for (const d of detector.detect(text, channel)) found.push(d);
-      return strongestFirst(found);
+    scanText(text, channel, tenant = '') {
+      return strongestFirst([...detect(text, channel, tenant)]);
     },
-    scan(raw, kind) {
+    scan(raw, kind, tenant = '') {
       if (detectors.length === 0) return [];
       const found: ContentDetection[] = [];
       for (const [text, channel] of channelsOf(raw, kind))
         for (const segment of channel === 'user_prompt' ? transcriptSegments(text) : [{ start: 0, text, channel }])
-          for (const detector of detectors)
-            for (const d of detector.detect(segment.text, segment.channel))
-              found.push(
-                segment.start === 0 ? d : { ...d, start: d.start + segment.start, end: d.end + segment.start },
-              );
+          for (const d of detect(segment.text, segment.channel, tenant))
+            found.push(segment.start === 0 ? d : { ...d, start: d.start + segment.start, end: d.end + segment.start });
       return strongestFirst(found);
     },
   };
@@ -96,8 +134,10 @@ export function transcriptSegments(text: string): Segment[] {
   let start = 0;
   let channel: ContentChannel | null = 'user_prompt';
   let from = 0;
+  // A message ends before the line break that starts the next: the same message reads the same wherever it stands.
   const push = (end: number): void => {
-    if (channel !== null && end > from) segments.push({ start: from, text: text.slice(from, end), channel });
+    const last = end > from && text.charCodeAt(end - 1) === 10 ? end - 1 : end;
+    if (channel !== null && last > from) segments.push({ start: from, text: text.slice(from, last), channel });
   };
   ROLE_LINE.lastIndex = 0;
   for (let m = ROLE_LINE.exec(text); m !== null; m = ROLE_LINE.exec(text)) {

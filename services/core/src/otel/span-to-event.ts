@@ -170,7 +170,7 @@ export function spanToEvent(span: SpanInput, options: SpanToEventOptions): SpanT
     // The shim's verdicts on texts its own policy kept from us, then ours on what arrived.
     detections: mergeDetections(
       [...decodeDetections(attributes.get(DETECTIONS_ATTRIBUTE)), ...guardrailVerdicts(span)],
-      contentScannerFor(options.capture.detect).scan(raw, kind),
+      contentScannerFor(options.capture.detect).scan(raw, kind, options.tenant),
     ),
   };
   const reason = invalidReason(event, options.nowMs ?? Date.now());
