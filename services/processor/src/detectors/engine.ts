@@ -70,6 +70,16 @@ export function createDetectionEngine(options: DetectionEngineOptions): Detectio
   const compiled = (): CompiledRules => (isRulePackSource(source) ? source.current() : source);
   let failures = 0;
   const ruleIds = new Map(detectors.map((d) => [d, Object.keys(d.rules)]));
+  // The detectors with a rule enabled, per rule set (one per pack version and tenant): asked on every event.
+  const activeIn = new WeakMap<RuleSet, readonly Detector[]>();
+  const active = (rules: RuleSet): readonly Detector[] => {
+    let list = activeIn.get(rules);
+    if (list === undefined) {
+      list = detectors.filter((d) => ruleIds.get(d)!.some((id) => rules.get(id)?.enabled));
+      activeIn.set(rules, list);
+    }
+    return list;
+  };
 
   const rulesFor = (tenant: string): RuleSet => compiled().forTenant(tenant);
 
@@ -77,8 +87,7 @@ export function createDetectionEngine(options: DetectionEngineOptions): Detectio
     const rules = rulesFor(input.event.tenant);
     const full: DetectorInput = { ...input, rules, policy: policyOf() };
     const out: Detection[] = [];
-    for (const detector of detectors) {
-      if (!ruleIds.get(detector)!.some((id) => rules.get(id)?.enabled)) continue;
+    for (const detector of active(rules)) {
       let memo = memos[detector.id];
       if (!(detector.id in memos) || (detector.accepts && !detector.accepts(memo))) {
         memo = detector.initial();

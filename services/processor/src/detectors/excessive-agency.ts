@@ -85,8 +85,25 @@ export const excessiveAgency: Detector<null> = {
   },
 };
 
+/** Grants per rule (compiled once per pack version and tenant) and set of scopes: agents repeat theirs on every event. */
+const grantsOf = new WeakMap<Rule, Map<string, ReadonlySet<string>>>();
+const MAX_SCOPE_SETS = 4096;
+
 /** The risk classes a set of scopes grants, by the rule's `scope_grants`. */
-export function grantedRisks(rule: Rule, scopes: readonly string[]): Set<string> {
+export function grantedRisks(rule: Rule, scopes: readonly string[]): ReadonlySet<string> {
+  let known = grantsOf.get(rule);
+  if (known === undefined) grantsOf.set(rule, (known = new Map()));
+  const key = scopes.join('\u0000');
+  let granted = known.get(key);
+  if (granted === undefined) {
+    granted = computeGrants(rule, scopes);
+    if (known.size >= MAX_SCOPE_SETS) known.clear();
+    known.set(key, granted);
+  }
+  return granted;
+}
+
+function computeGrants(rule: Rule, scopes: readonly string[]): Set<string> {
   const grants = mapParam(rule, 'scope_grants');
   const out = new Set<string>();
   for (const scope of scopes)

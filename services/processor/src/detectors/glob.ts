@@ -32,9 +32,26 @@ export function globMatch(pattern: string, name: string): boolean {
   return i === p.length;
 }
 
+/**
+ * Answers per pattern list (a rule's params, the policy's lists: the same arrays
+ * for as long as that pack or policy is in force), by name: the detectors ask the
+ * same few names on every event. Bounded: a list's answers are dropped when full.
+ */
+const answers = new WeakMap<readonly string[], Map<string, boolean>>();
+const MAX_ANSWERS = 4096;
+
 /** Whether any of `patterns` matches `name`. */
-export const matchesAny = (patterns: readonly string[], name: string): boolean =>
-  patterns.some((pattern) => globMatch(pattern, name));
+export function matchesAny(patterns: readonly string[], name: string): boolean {
+  let known = answers.get(patterns);
+  if (known === undefined) answers.set(patterns, (known = new Map()));
+  let answer = known.get(name);
+  if (answer === undefined) {
+    answer = patterns.some((pattern) => globMatch(pattern, name));
+    if (known.size >= MAX_ANSWERS) known.clear();
+    known.set(name, answer);
+  }
+  return answer;
+}
 
 /** The first of `patterns` that matches `name`, or null. */
 export const firstMatch = (patterns: readonly string[], name: string): string | null =>
