@@ -92,7 +92,7 @@ const MAX_SCOPE_SETS = 4096;
 /** The risk classes a set of scopes grants, by the rule's `scope_grants`. */
 export function grantedRisks(rule: Rule, scopes: readonly string[]): ReadonlySet<string> {
   let known = grantsOf.get(rule);
-  if (known === undefined) grantsOf.set(rule, (known = new Map()));
+  if (known === undefined) grantsOf.set(rule, (known = new Map<string, ReadonlySet<string>>()));
   const key = scopes.join('\u0000');
   let granted = known.get(key);
   if (granted === undefined) {

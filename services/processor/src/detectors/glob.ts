@@ -43,7 +43,7 @@ const MAX_ANSWERS = 4096;
 /** Whether any of `patterns` matches `name`. */
 export function matchesAny(patterns: readonly string[], name: string): boolean {
   let known = answers.get(patterns);
-  if (known === undefined) answers.set(patterns, (known = new Map()));
+  if (known === undefined) answers.set(patterns, (known = new Map<string, boolean>()));
   let answer = known.get(name);
   if (answer === undefined) {
     answer = patterns.some((pattern) => globMatch(pattern, name));
