@@ -9,11 +9,13 @@ import {
   type LogLevel,
   type Logger,
 } from '@aispm/core';
+import { dashboardsCommand } from './commands/dashboards.ts';
 import { demoCommand } from './commands/demo.ts';
 import { gatewayCommand } from './commands/gateway.ts';
 import { inventoryCommand } from './commands/inventory.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { postureCommand } from './commands/posture.ts';
+import { reportCommand } from './commands/report.ts';
 import { scanCommand } from './commands/scan.ts';
 import { upCommand } from './commands/up.ts';
 import { UsageError } from './usage.ts';
@@ -32,6 +34,8 @@ Commands:
   scan      scan JSON-lines texts for prompt injection and jailbreaks
   inventory list the AI assets (apps, agents, models, tools, ...) with owner and approval
   posture   print posture scores per tenant and asset, with the top actions
+  dashboards  build: write the Grafana dashboards, datasource and alert rules as files
+  report    write a self-contained HTML posture and compliance report
 
 Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
 environment variables, listed in the README.`;
@@ -50,6 +54,8 @@ const COMMANDS: Record<string, Command> = {
   scan: { run: scanCommand, logLevel: 'warn' },
   inventory: { run: inventoryCommand, logLevel: 'warn' },
   posture: { run: postureCommand, logLevel: 'warn' },
+  dashboards: { run: dashboardsCommand, logLevel: 'warn' },
+  report: { run: reportCommand, logLevel: 'warn' },
 };
 
 async function main(argv: string[]): Promise<number> {
