@@ -23,18 +23,18 @@ import { UsageError } from './usage.ts';
 const HELP = `Usage: aispm <command> [options]
 
 aispm watches AI apps and agents: their OpenTelemetry spans flow through a bus
-into stream analytics that learn normal behaviour and score anomalies, and land
-in ClickHouse.
+into stream analytics that learn normal behaviour, score anomalies and detect
+attacks and violations, and land in ClickHouse.
 
 Commands:
   demo      run a synthetic fleet through the pipeline and summarise what it found
   up        run the pipeline until Ctrl-C
   gateway   run the OTLP/HTTP ingest gateway alone (distributed mode)
   migrate   apply ClickHouse migrations
-  scan      scan JSON-lines texts for prompt injection and jailbreaks
+  scan      scan JSON-lines texts for prompt injection, jailbreaks, PII and secrets
   inventory list the AI assets (apps, agents, models, tools, ...) with owner and approval
   posture   print posture scores per tenant and asset, with the top actions
-  dashboards  build: write the Grafana dashboards, datasource and alert rules as files
+  dashboards build: write the Grafana dashboards, datasource and alert rules as files
   report    write a self-contained HTML posture and compliance report
 
 Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
