@@ -53,7 +53,11 @@ export async function openStore(config: Config, log: Logger): Promise<Store> {
     kind === 'chdb'
       ? await ChdbStore.open({ path: join(config.dataDir, 'chdb'), database: config.clickhouse.database })
       : await ClickHouseStore.open({ ...config.clickhouse });
-  const applied = await migrate(store);
+  const retention = config.clickhouse.rollupRetentionDays;
+  const applied = await migrate(
+    store,
+    retention === undefined ? {} : { variables: { rollup_retention_days: retention } },
+  );
   if (applied.length > 0) log.info('migrations applied', { applied });
   return store;
 }

@@ -9,7 +9,7 @@ import {
   consumerGroups,
 } from '@aispm/core';
 import type { Batch, Bus, Subscription } from '@aispm/bus';
-import { clickhouseTime, type Row, type Store } from '@aispm/store';
+import { clickhouseTime, dedupToken as storeToken, type Row, type Store } from '@aispm/store';
 
 /** Tables of schemas/clickhouse/007_genai_logs_metrics.sql. */
 export const GENAI_LOGS_TABLE = 'genai_log_events';
@@ -97,8 +97,15 @@ export class GenAiSink {
         });
       }
     }
-    // A failed insert throws: the batch stays uncommitted and comes again.
-    if (rows.length > 0) await this.#options.store.insert(table, rows);
+    // A failed insert throws: the batch stays uncommitted and comes again, and its insert carries the same
+    // token (the records' offsets are the rows'), so the engine drops it if the first one was written after all.
+    const first = batch.records[0]?.offset;
+    const last = batch.records.at(-1)?.offset;
+    const dedupToken = storeToken(
+      ['genai', batch.topic, batch.partition, `${first}-${last}`, table],
+      batch.records.map((r) => r.offset),
+    );
+    if (rows.length > 0) await this.#options.store.insert(table, rows, { dedupToken });
     this.stats[kind] += rows.length;
   }
 }

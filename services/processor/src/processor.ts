@@ -11,7 +11,7 @@ import {
   type Finding,
 } from '@aispm/core';
 import { type Batch, type Bus, type BusRecord, type Subscription } from '@aispm/bus';
-import { type Store } from '@aispm/store';
+import { dedupToken, type Row, type Store } from '@aispm/store';
 import { Scorer, type FindingRaiser, type ScorerOptions } from './scorer.ts';
 import type { StateBackend } from './state/backend.ts';
 import type { Checkpoint } from './state/checkpoint.ts';
@@ -375,7 +375,8 @@ export class Processor {
     const turn = this.scoring.then(() => this.scoreInTurn(batch, entry, offset));
     this.scoring = turn.catch(() => undefined);
     const { scored, earlier, settle } = await turn;
-    const written = this.write(scored, batch.partition, entry)
+    const range = `${batch.records[0]?.offset ?? ''}-${offset}`;
+    const written = this.write(scored, batch.partition, entry, range)
       .then(({ fresh, findings }): BatchCounts => ({
         stored: fresh.scores.length + scored.unkept,
         skipped: scored.skipped,
@@ -405,13 +406,19 @@ export class Processor {
     batch: ScoredBatch,
     partition: number,
     entry: PartitionEntry,
+    range: string,
   ): Promise<{ fresh: Fresh; findings: Finding[] }> {
     const { scored, drift, dead, batchFindings } = batch;
     const fresh = await this.stage.fresh(scored, entry);
     const findings = this.findings(fresh.scores, batchFindings);
     await Promise.all([
       this.stage.emit(fresh, scored, partition),
-      this.writeRows(findings, drift),
+      this.writeRows(findings, drift, batchFindings, [
+        this.options.stage ?? 'agents',
+        this.stage.topic,
+        String(partition),
+        range,
+      ]),
       this.publish(findings, dead),
     ]);
     return { fresh, findings };
@@ -562,12 +569,40 @@ export class Processor {
     return this.options.findingThreshold ?? 0.8;
   }
 
-  private async writeRows(findings: Finding[], drift: DriftReport[]): Promise<void> {
+  /**
+   * Findings and drift reports, each insert with a deduplication token: where the batch
+   * came from (stage, topic, partition, offset range) and a digest of the rows. A replay
+   * of the batch (a crash before its checkpoint) makes the same rows from the same state
+   * and the engine drops them (issue 22). The findings of the batch's events and those
+   * of the batch as a whole (drift, resolutions) go in two inserts: after a restore the
+   * probe (Stage.fresh) leaves out the events already stored and their findings, so the
+   * replay's event findings differ from the first run's, while its batch findings are
+   * the same and must meet the same token.
+   */
+  private async writeRows(
+    findings: Finding[],
+    drift: DriftReport[],
+    batchFindings: Finding[],
+    source: string[],
+  ): Promise<void> {
     const { store } = this.options;
-    const writes: Promise<void>[] = [];
-    if (findings.length > 0) writes.push(store.insert('findings', findings.map(findingRow)));
-    if (drift.length > 0) writes.push(store.insert('drift_reports', drift.map(driftRow)));
-    await Promise.all(writes);
+    const ofBatch = new Set(batchFindings.map((f) => f.id));
+    // The batch's own rows are named by their content alone: a drift sweep or a quiet-period
+    // resolution may come round again in another partition's batch after a replay.
+    const insert = (table: string, part: 'events' | 'batch', rows: Row[]): Promise<void> =>
+      rows.length === 0
+        ? Promise.resolve()
+        : store.insert(table, rows, {
+            dedupToken: dedupToken(
+              part === 'events' ? [...source, table, part] : [source[0]!, source[1]!, table, part],
+              rows.map((r) => JSON.stringify(r)),
+            ),
+          });
+    await Promise.all([
+      insert('findings', 'events', findings.filter((f) => !ofBatch.has(f.id)).map(findingRow)),
+      insert('findings', 'batch', findings.filter((f) => ofBatch.has(f.id)).map(findingRow)),
+      insert('drift_reports', 'batch', drift.map(driftRow)),
+    ]);
   }
 
   private async publish(findings: Finding[], dead: OutgoingRecord[]): Promise<void> {

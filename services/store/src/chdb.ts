@@ -17,9 +17,11 @@ import {
   singleStatement,
   stringLiteral,
 } from './sql-text.ts';
+import { dedupSettings, SUPPORTED_DEDUP_SETTINGS_SQL } from './dedup.ts';
 import type {
   AvroColumns,
   AvroRecords,
+  InsertOptions,
   QueryParams,
   RawQueryOptions,
   RawResult,
@@ -93,7 +95,9 @@ interface InsertLane extends Lane {
  * fewer statements, and fewer parts for the engine to merge later. Only while no
  * query or command was queued after the waiting insert, so every statement still
  * sees exactly the writes queued before it. If the engine refuses the insert,
- * every caller whose rows it held gets the error.
+ * every caller whose rows it held gets the error. An insert with a dedup token
+ * (InsertOptions) never joins nor is joined: its token must name exactly its rows,
+ * so that a replay of them is recognised whatever else was being written then.
  */
 export class ChdbStore implements Store {
   readonly kind = 'chdb';
@@ -113,6 +117,10 @@ export class ChdbStore implements Store {
   private readonly configFile: string;
   /** Open readers (reader()): close() waits for their statements and releases their connections. */
   private readonly readers = new Set<ChdbReader>();
+  /** The insert deduplication settings the engine has (dedup.ts), learnt when the store opens. */
+  private dedupNames: ReadonlySet<string> = new Set();
+  /** Numbers inserts with a dedup token, which never join another (see queueInsert). */
+  private tokenInserts = 0;
 
   constructor(options: ChdbStoreOptions) {
     const { path } = options;
@@ -130,6 +138,8 @@ export class ChdbStore implements Store {
       try {
         await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
         await session.queryAsync(`USE ${database}`);
+        const names = (await session.queryAsync(SUPPORTED_DEDUP_SETTINGS_SQL, { format: 'TSV' })).text();
+        this.dedupNames = new Set(names.split('\n').filter((n) => n.length > 0));
       } catch (err) {
         throw new StoreError(
           'store_open_failed',
@@ -163,12 +173,22 @@ export class ChdbStore implements Store {
     return parseJsonEachRow<T>(result.text());
   }
 
-  async insert(table: string, rows: readonly Row[]): Promise<void> {
+  async insert(table: string, rows: readonly Row[], options: InsertOptions = {}): Promise<void> {
     assertIdentifier('table', table);
     if (rows.length === 0) return;
-    return this.queueInsert(table, `rows ${table}`, rows, ({ session }, joined) =>
-      this.insertNow(session, table, joined),
+    const { dedupToken } = options;
+    return this.queueInsert(table, this.joinKey(`rows ${table}`, dedupToken), rows, ({ session }, joined) =>
+      this.insertNow(session, table, joined, dedupSettings(dedupToken, this.dedupNames)),
     );
+  }
+
+  /**
+   * The key under which an insert may join another (queueInsert). An insert with a
+   * dedup token never joins: the token names exactly its rows, and a replay must
+   * find them under it again, whatever else was being inserted at the time.
+   */
+  private joinKey(key: string, dedupToken: string | undefined): string {
+    return dedupToken === undefined ? key : `${key} token#${++this.tokenInserts}`;
   }
 
   /**
@@ -178,32 +198,37 @@ export class ChdbStore implements Store {
    * megabytes into the page cache, where each await would leave the table's
    * connection idle until the event loop comes round again.
    */
-  async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
+  async insertAvro(
+    table: string,
+    mapping: AvroColumns,
+    records: AvroRecords,
+    options: InsertOptions = {},
+  ): Promise<void> {
     const scratch = this.scratchFile(table);
+    const { dedupToken } = options;
     // Built before the empty check, so a bad mapping is refused even without records.
-    const statement = avroInsertStatement(
-      table,
-      mapping,
-      (structure) => `file(${stringLiteral(scratch)}, 'Avro', ${structure}) ${AVRO_SETTINGS_CLAUSE}`,
-    );
+    const statement = (settings: string): string =>
+      avroInsertStatement(
+        table,
+        mapping,
+        (structure) => `file(${stringLiteral(scratch)}, 'Avro', ${structure}) ${settings}`,
+      );
+    const key = `avro ${statement('')} ${records.schema}`;
     if (records.bodies.length === 0) return;
-    return this.queueInsert(
-      table,
-      `avro ${statement} ${records.schema}`,
-      records.bodies,
-      async ({ session }, bodies) => {
-        writeOver(scratch, avroFile(records.schema, bodies));
-        try {
-          await session.queryAsync(statement);
-        } catch (err) {
-          throw new StoreError(
-            'store_insert_failed',
-            `chdb refused the insert of ${bodies.length} Avro records into ${table}: ${describeError(err)}; check that the records match the mapping's structure and the table's columns`,
-            { cause: err, engineCode: engineCodeOf(err) },
-          );
-        }
-      },
-    );
+    return this.queueInsert(table, this.joinKey(key, dedupToken), records.bodies, async ({ session }, bodies) => {
+      writeOver(scratch, avroFile(records.schema, bodies));
+      try {
+        await session.queryAsync(
+          statement(settingsClause({ ...AVRO_INSERT_SETTINGS, ...dedupSettings(dedupToken, this.dedupNames) })),
+        );
+      } catch (err) {
+        throw new StoreError(
+          'store_insert_failed',
+          `chdb refused the insert of ${bodies.length} Avro records into ${table}: ${describeError(err)}; check that the records match the mapping's structure and the table's columns`,
+          { cause: err, engineCode: engineCodeOf(err) },
+        );
+      }
+    });
   }
 
   /** The file insertAvro writes a table's records to: one per table, as a table's inserts run one at a time. */
@@ -236,7 +261,12 @@ export class ChdbStore implements Store {
     return done;
   }
 
-  private async insertNow(session: Session, table: string, rows: readonly Row[]): Promise<void> {
+  private async insertNow(
+    session: Session,
+    table: string,
+    rows: readonly Row[],
+    settings: Record<string, string | number>,
+  ): Promise<void> {
     let payload: InsertPayload;
     try {
       payload = insertPayload(rows);
@@ -248,7 +278,7 @@ export class ChdbStore implements Store {
       );
     }
     try {
-      await session.insert({ table, ...payload });
+      await session.insert({ table, ...payload, settings });
     } catch (err) {
       throw new StoreError(
         'store_insert_failed',
@@ -430,10 +460,12 @@ function setStatement(settings: Readonly<Record<string, string | number>>): stri
   return `SET ${parts.join(', ')}`;
 }
 
-/** AVRO_INSERT_SETTINGS as the SETTINGS clause of chdb's INSERT … SELECT. */
-const AVRO_SETTINGS_CLAUSE = `SETTINGS ${Object.entries(AVRO_INSERT_SETTINGS)
-  .map(([name, value]) => `${name} = ${value}`)
-  .join(', ')}`;
+/** Settings as the SETTINGS clause of chdb's INSERT … SELECT (AVRO_INSERT_SETTINGS and the dedup settings). */
+function settingsClause(settings: Readonly<Record<string, string | number>>): string {
+  return `SETTINGS ${Object.entries(settings)
+    .map(([name, value]) => `${name} = ${typeof value === 'number' ? String(value) : stringLiteral(value)}`)
+    .join(', ')}`;
+}
 
 type InsertPayload =
   { format: 'JSONCompactEachRow'; columns: string[]; values: Buffer } | { format: 'JSONEachRow'; values: Buffer };

@@ -4,9 +4,11 @@ import { type Config, describeError } from '@aispm/core';
 import { PINNED_SETTINGS, toBindable } from './parity.ts';
 import { avroFile } from './avro-file.ts';
 import { AVRO_INSERT_SETTINGS, assertIdentifier, avroInsertStatement, singleStatement } from './sql-text.ts';
+import { dedupSettings, SUPPORTED_DEDUP_SETTINGS_SQL } from './dedup.ts';
 import type {
   AvroColumns,
   AvroRecords,
+  InsertOptions,
   QueryParams,
   RawQueryOptions,
   RawResult,
@@ -55,6 +57,8 @@ export class ClickHouseStore implements Store {
   private readonly client: ClickHouseClient;
   private ready: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  /** The insert deduplication settings the server has (dedup.ts), asked at the first insert. */
+  private dedupNames: Promise<ReadonlySet<string>> | null = null;
 
   constructor(options: ClickHouseStoreOptions) {
     this.options = options;
@@ -90,16 +94,28 @@ export class ClickHouseStore implements Store {
     });
   }
 
-  async insert(table: string, rows: readonly Row[]): Promise<void> {
+  async insert(table: string, rows: readonly Row[], options: InsertOptions = {}): Promise<void> {
     assertIdentifier('table', table);
     if (rows.length === 0) return;
-    await this.operate({ sql: `INSERT INTO ${table} FORMAT JSONEachRow`, insert: { table, rows: rows.length } }, () =>
-      this.client.insert({ table, values: rows, format: 'JSONEachRow' }),
+    await this.operate(
+      { sql: `INSERT INTO ${table} FORMAT JSONEachRow`, insert: { table, rows: rows.length } },
+      async () =>
+        this.client.insert({
+          table,
+          values: rows,
+          format: 'JSONEachRow',
+          clickhouse_settings: dedupSettings(options.dedupToken, await this.supportedDedup()),
+        }),
     );
   }
 
   /** The records go in the request body as an Avro container file, read by the input() table function. */
-  async insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void> {
+  async insertAvro(
+    table: string,
+    mapping: AvroColumns,
+    records: AvroRecords,
+    options: InsertOptions = {},
+  ): Promise<void> {
     const statement = avroInsertStatement(table, mapping, (structure) => `input(${structure})`);
     if (records.bodies.length === 0) return;
     const query = `${statement} FORMAT Avro`;
@@ -107,7 +123,10 @@ export class ClickHouseStore implements Store {
       const result = await this.client.exec({
         query,
         values: Readable.from(avroFile(records.schema, records.bodies)),
-        clickhouse_settings: AVRO_INSERT_SETTINGS,
+        clickhouse_settings: {
+          ...AVRO_INSERT_SETTINGS,
+          ...dedupSettings(options.dedupToken, await this.supportedDedup()),
+        },
       });
       // The answer to an INSERT is empty; reading it to the end frees the socket for the next request.
       for await (const _ of result.stream) void _;
@@ -148,6 +167,21 @@ export class ClickHouseStore implements Store {
         return Promise.resolve();
       },
     };
+  }
+
+  /** Which insert deduplication settings the server has; asked once (again after a failure). */
+  private supportedDedup(): Promise<ReadonlySet<string>> {
+    if (this.dedupNames === null) {
+      const attempt = (async () => {
+        const result = await this.client.query({ query: SUPPORTED_DEDUP_SETTINGS_SQL, format: 'JSONEachRow' });
+        return new Set((await result.json<{ name: string }>()).map((r) => r.name));
+      })();
+      this.dedupNames = attempt;
+      attempt.catch(() => {
+        if (this.dedupNames === attempt) this.dedupNames = null;
+      });
+    }
+    return this.dedupNames;
   }
 
   /** Closes the client's sockets. Idempotent. */

@@ -3,9 +3,18 @@
 
 export { ChdbStore, type ChdbStoreOptions } from './chdb.ts';
 export { ClickHouseStore, type ClickHouseStoreOptions } from './clickhouse.ts';
-export { migrate, MIGRATIONS_DIR, type MigrateOptions, type MigrationFile, type AppliedMigration } from './migrate.ts';
+export {
+  migrate,
+  MIGRATIONS_DIR,
+  MIGRATION_DEFAULTS,
+  type MigrationVariables,
+  type MigrateOptions,
+  type MigrationFile,
+  type AppliedMigration,
+} from './migrate.ts';
 export { eventRow, clickhouseTime, EVENTS_FROM_AVRO, EVENTS_TABLE } from './event-row.ts';
 export { StoreError } from './store-error.ts';
+export { dedupSettings, dedupToken } from './dedup.ts';
 export type {
   Store,
   StoreReader,
@@ -15,4 +24,5 @@ export type {
   QueryParams,
   AvroColumns,
   AvroRecords,
+  InsertOptions,
 } from './store.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeError } from '@aispm/core';
+import { CONFIG_KEYS, describeError } from '@aispm/core';
 import { splitStatements, type Statement } from './sql-text.ts';
 import type { Store } from './store.ts';
 import { StoreError } from './store-error.ts';
@@ -25,7 +25,23 @@ export interface AppliedMigration {
   checksum: string;
 }
 
+/**
+ * Values a migration takes from configuration, written `{{name}}` in its SQL and
+ * substituted when it runs (the file's checksum is of the text as written, so a
+ * changed value is not a changed migration: it applies to what is created after).
+ */
+export interface MigrationVariables {
+  /** Days the per-minute rollups keep a minute (AISPM_RETENTION_DAYS_ROLLUPS). */
+  rollup_retention_days: number;
+}
+
+export const MIGRATION_DEFAULTS: Readonly<MigrationVariables> = {
+  rollup_retention_days: CONFIG_KEYS.retentionDaysRollups.default,
+};
+
 export interface MigrateOptions {
+  /** Values for the migrations' `{{name}}` placeholders; MIGRATION_DEFAULTS for those not given. */
+  variables?: Partial<MigrationVariables>;
   /** The folder of NNN_name.sql files; schemas/clickhouse by default. */
   dir?: string;
   /** Called before each pending migration runs, for progress output. */
@@ -54,6 +70,7 @@ export async function migrate(store: Store, options: MigrateOptions = {}): Promi
     `SELECT version, name, checksum FROM ${MIGRATIONS_TABLE}`,
   );
   const applied = new Map(recorded.map((m) => [m.version, m]));
+  const variables = { ...MIGRATION_DEFAULTS, ...definedOf(options.variables ?? {}) };
   checkApplied(files, applied);
 
   const done: AppliedMigration[] = [];
@@ -61,7 +78,7 @@ export async function migrate(store: Store, options: MigrateOptions = {}): Promi
     options.onApply?.(migration);
     for (const [index, statement] of migration.statements.entries()) {
       try {
-        await store.command(statement.text);
+        await store.command(substitute(statement.text, variables));
       } catch (err) {
         throw new StoreError(
           'migration_failed',
@@ -76,6 +93,24 @@ export async function migrate(store: Store, options: MigrateOptions = {}): Promi
     done.push(record);
   }
   return done;
+}
+
+function definedOf(values: Partial<MigrationVariables>): Partial<MigrationVariables> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+/** The statement with each `{{name}}` replaced by its value; refuses an unknown name or a value that is not a finite number. */
+function substitute(text: string, variables: Readonly<MigrationVariables>): string {
+  return text.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/g, (_, name: string) => {
+    const value: unknown = (variables as unknown as Record<string, unknown>)[name];
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new StoreError(
+        'migration_bad_variable',
+        `{{${name}}} has no value (${JSON.stringify(value)}); known: ${Object.keys(MIGRATION_DEFAULTS).join(', ')}`,
+      );
+    }
+    return String(value);
+  });
 }
 
 /** The migration files of a folder in version order; refuses misnamed .sql files and duplicate versions. */

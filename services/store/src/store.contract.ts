@@ -303,6 +303,44 @@ INSERT INTO first (id) VALUES (1);
         expect(await store.query(`SELECT count() AS n FROM ${EVENTS_TABLE} FINAL`)).toEqual([{ n: '3' }]);
       }));
 
+    it('drops an insert whose dedup token was inserted before, in the table and through its materialized views; never one without a token', () =>
+      withStore(async (store) => {
+        await migrate(store);
+        const second = Math.floor(Date.now() / 86_400_000) * 86_400 - 86_400;
+        const events = sampleEvents(second * 1_000_000 + 123_456);
+        const codec = createEventCodec();
+        const bodies = events.map((event) => codec.ownBody(codec.encode(event))!);
+        // The rollup counts every row inserted into events (a background merge of events may fold
+        // its duplicate rows, never the rollup's counts); FINAL counts each event once.
+        const counts = async (): Promise<unknown[]> =>
+          store.query(
+            `SELECT (SELECT count() FROM ${EVENTS_TABLE} FINAL) AS events,
+                    (SELECT countMerge(events) FROM events_per_minute) AS rolled,
+                    (SELECT sumMerge(errors) FROM events_per_minute) AS errors`,
+          );
+        // Rows and Avro records, each insert twice with its token (a replayed batch).
+        for (let i = 0; i < 2; i++) {
+          await store.insert(EVENTS_TABLE, events.map(eventRow), { dedupToken: 'contract/rows/0-2' });
+          await store.insertAvro(
+            EVENTS_TABLE,
+            EVENTS_FROM_AVRO,
+            { schema: codec.schema, bodies },
+            { dedupToken: 'contract/avro/0-2' },
+          );
+        }
+        expect(await counts()).toEqual([{ events: '3', rolled: '6', errors: '2' }]);
+        // Two inserts under one token at once: the second is dropped, whichever runs second.
+        await Promise.all([
+          store.insert(EVENTS_TABLE, events.map(eventRow), { dedupToken: 'contract/rows/3-5' }),
+          store.insert(EVENTS_TABLE, events.map(eventRow), { dedupToken: 'contract/rows/3-5' }),
+        ]);
+        expect(await counts()).toEqual([{ events: '3', rolled: '9', errors: '3' }]);
+        // Without a token nothing is dropped, however alike the inserts.
+        await store.insert(EVENTS_TABLE, events.map(eventRow));
+        await store.insert(EVENTS_TABLE, events.map(eventRow));
+        expect(await counts()).toEqual([{ events: '3', rolled: '15', errors: '5' }]);
+      }));
+
     it('refuses Avro records that do not match the mapping with store_insert_failed, and goes on', () =>
       withStore(async (store) => {
         await migrate(store);

@@ -27,6 +27,21 @@ export interface AvroRecords {
   bodies: readonly Uint8Array[];
 }
 
+/** How an insert is written. */
+export interface InsertOptions {
+  /**
+   * Makes the insert exactly-once: a later insert into the same table with the same
+   * token is dropped by the engine (insert_deduplication_token), and so are the rows
+   * it would have sent through the table's materialized views. Give it a value
+   * derived from where the rows came from (topic, partition, offset range), so a
+   * replay of the same batch carries the same token. Holds for tables with a
+   * deduplication window (non_replicated_deduplication_window, migration 013) and
+   * within that many recent inserts. Without a token the insert is never dropped as
+   * a duplicate (insert_deduplicate = 0), however alike two inserts are.
+   */
+  dedupToken?: string;
+}
+
 /** What StoreReader.query runs a statement with. */
 export interface RawQueryOptions {
   /** The output format when the statement names none (`FORMAT …` in the statement wins), e.g. 'TabSeparated', 'Native'. */
@@ -70,14 +85,14 @@ export interface Store {
   /** Runs a query and returns its rows as objects (64-bit integers as strings, as ClickHouse's JSON does). */
   query<T extends Row = Row>(sql: string, params?: QueryParams): Promise<T[]>;
   /** Inserts rows in one batch; resolves once they are written. */
-  insert(table: string, rows: readonly Row[]): Promise<void>;
+  insert(table: string, rows: readonly Row[], options?: InsertOptions): Promise<void>;
   /**
    * Inserts Avro records in one batch, the engine reading their fields as `mapping`
    * says; resolves once they are written. For records already encoded (an event as
    * it came off the topic, a score as it goes to one), this spares a row object and
    * its JSON per record, and the engine parses binary instead of text.
    */
-  insertAvro(table: string, mapping: AvroColumns, records: AvroRecords): Promise<void>;
+  insertAvro(table: string, mapping: AvroColumns, records: AvroRecords, options?: InsertOptions): Promise<void>;
   /**
    * Opens a read-only connection that returns raw bytes in any output format
    * (Native, RowBinaryWithNamesAndTypes, JSON…), with the engine's defaults rather

@@ -21,7 +21,14 @@ export interface Config {
   bus: { fsync: 'normal' | 'full' };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   kafka: { brokers: string[]; clientId: string; sessionTimeoutMs: number };
-  clickhouse: { url: string; username: string; password: string; database: string };
+  clickhouse: {
+    url: string;
+    username: string;
+    password: string;
+    database: string;
+    /** Days the per-minute rollups are kept (migration 014's TTL, given to migrate() as rollup_retention_days). */
+    rollupRetentionDays?: number;
+  };
   capture: {
     policy: CapturePolicy;
     hmacKey: string | null;
@@ -242,6 +249,13 @@ export const CONFIG_KEYS = {
     schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/),
     default: 'aispm',
   } satisfies Key<string>,
+  retentionDaysRollups: {
+    env: 'AISPM_RETENTION_DAYS_ROLLUPS',
+    expected:
+      'an integer from 1 to 3650 (days the per-minute rollup tables keep a minute, set when migrate creates them)',
+    schema: z.coerce.number().int().min(1).max(3650),
+    default: 400,
+  } satisfies Key<number>,
   capturePolicy: {
     env: 'AISPM_CAPTURE_POLICY',
     expected: `one of ${CAPTURE_POLICIES.join(', ')}`,
@@ -731,6 +745,7 @@ export function loadConfig(
       username: read(k.clickhouseUser, merged),
       password: read(k.clickhousePassword, merged),
       database: read(k.clickhouseDatabase, merged),
+      rollupRetentionDays: read(k.retentionDaysRollups, merged),
     },
     capture: {
       policy: read(k.capturePolicy, merged),

@@ -7,7 +7,16 @@ import {
   type Logger,
 } from '@aispm/core';
 import { type Bus, type BusRecord } from '@aispm/bus';
-import { clickhouseTime, eventRow, EVENTS_FROM_AVRO, EVENTS_TABLE, type Row, type Store } from '@aispm/store';
+import {
+  clickhouseTime,
+  dedupToken,
+  eventRow,
+  EVENTS_FROM_AVRO,
+  EVENTS_TABLE,
+  type InsertOptions,
+  type Row,
+  type Store,
+} from '@aispm/store';
 import { agentView, type ObservedEvent } from '../baseline/view.ts';
 import { createScoreCodec } from '../score/score-codec.ts';
 import { SCORES_FROM_AVRO, SCORES_TABLE, scoreRecord } from '../sink.ts';
@@ -90,7 +99,8 @@ export class AgentsStage implements Stage<AiEvent> {
     const { bus, topics, fleet } = this.options;
     // Started before the encoding below, which yields; marked handled so that a failure
     // meanwhile is not an unhandled rejection (Promise.all below still sees it).
-    const events = this.storeEvents(fresh.events);
+    const source = this.source(scored, partition);
+    const events = this.storeEvents(fresh.events, source);
     events.catch(() => undefined);
     if (scored.length === 0) return events;
     // Encoded once: the record published is also what the store reads its row from.
@@ -101,7 +111,10 @@ export class AgentsStage implements Stage<AiEvent> {
         topics.scores,
         scored.map((s, i) => ({ key: s.view.key, value: values[i]! })),
       ),
-      this.storeScores(fresh.scores === scored ? values : freshValues(fresh.scores, scored, values)),
+      this.storeScores(
+        fresh.scores === scored ? values : freshValues(fresh.scores, scored, values),
+        tokenOf([...source, SCORES_TABLE], fresh.scores),
+      ),
       // Every scored event, even one whose rows were stored before a crash: the entities stage
       // folds each event once by its offset (Scorer.folded), so republishing loses nothing and counts nothing twice.
       fleet ? this.forward(scored, partition) : undefined,
@@ -122,24 +135,54 @@ export class AgentsStage implements Stage<AiEvent> {
    * Events written with the codec's own schema are stored from their records as they
    * came; any other (an older schema version's, resolved on decode) from its row.
    */
-  private async storeEvents(events: Scored<AiEvent>[]): Promise<void> {
+  private async storeEvents(events: Scored<AiEvent>[], source: string[]): Promise<void> {
     const { store } = this.options;
     const bodies: Buffer[] = [];
     const rows: Row[] = [];
-    for (const { event, bytes } of events) {
-      const body = bytes && this.codec.ownBody(bytes);
-      if (body) bodies.push(body);
-      else rows.push(eventRow(event));
+    const fromBodies: Scored<AiEvent>[] = [];
+    const fromRows: Scored<AiEvent>[] = [];
+    for (const s of events) {
+      const body = s.bytes && this.codec.ownBody(s.bytes);
+      if (body) {
+        bodies.push(body);
+        fromBodies.push(s);
+      } else {
+        rows.push(eventRow(s.event));
+        fromRows.push(s);
+      }
     }
     await Promise.all([
-      store.insertAvro(EVENTS_TABLE, EVENTS_FROM_AVRO, { schema: this.codec.schema, bodies }),
-      store.insert(EVENTS_TABLE, rows),
+      store.insertAvro(
+        EVENTS_TABLE,
+        EVENTS_FROM_AVRO,
+        { schema: this.codec.schema, bodies },
+        tokenOf([...source, EVENTS_TABLE, 'avro'], fromBodies),
+      ),
+      store.insert(EVENTS_TABLE, rows, tokenOf([...source, EVENTS_TABLE, 'rows'], fromRows)),
     ]);
   }
 
-  private storeScores(values: Buffer[]): Promise<void> {
+  private storeScores(values: Buffer[], options: InsertOptions): Promise<void> {
     const bodies = values.map((value) => this.scoreCodec.ownBody(value)!);
-    return this.options.store.insertAvro(SCORES_TABLE, SCORES_FROM_AVRO, { schema: this.scoreCodec.schema, bodies });
+    return this.options.store.insertAvro(
+      SCORES_TABLE,
+      SCORES_FROM_AVRO,
+      { schema: this.scoreCodec.schema, bodies },
+      options,
+    );
+  }
+
+  /**
+   * Where a batch's rows come from, for their inserts' deduplication tokens: this
+   * stage's topic, the partition and the offsets of the events scored. A replay of
+   * the batch (after a crash before its checkpoint) scores the same events from the
+   * same state, so its inserts carry the same tokens and the engine drops those the
+   * first run wrote (issue 22: exactly-once into the store).
+   */
+  private source(scored: Scored<AiEvent>[], partition: number): string[] {
+    const first = scored[0]?.offset ?? '';
+    const last = scored.at(-1)?.offset ?? '';
+    return ['agents', this.topic, String(partition), `${first}-${last}`];
   }
 }
 
@@ -157,6 +200,19 @@ export function tenantReason(tenant: string): string | null {
   return tenant.includes('/')
     ? `tenant ${JSON.stringify(tenant)} holds a "/", which state keys use as separator`
     : null;
+}
+
+/**
+ * The token of an insert of these events' rows: the batch's source and a digest of the
+ * rows' offsets (a record's row is the same in every replay, so its offset names it).
+ * After a probe left some rows out (Stage.fresh), the rest get a token of their own.
+ */
+function tokenOf(source: string[], rows: Scored<AiEvent>[]): InsertOptions {
+  return { dedupToken: dedupToken(source, offsetsOf(rows)) };
+}
+
+function* offsetsOf(rows: Scored<AiEvent>[]): Generator<string> {
+  for (const { offset } of rows) yield offset;
 }
 
 /** The values of the fresh among the scored events (after a restore, some may be stored already). */
