@@ -35,7 +35,7 @@ export interface ContentScannerOptions {
 
 /** Texts up to this length key the cache as they are; longer ones by their SHA-1 (collisions are not a concern here). */
 const KEY_AS_IS = 128;
-const NONE: readonly ContentDetection[] = Object.freeze([]) as readonly ContentDetection[];
+const NONE: readonly ContentDetection[] = Object.freeze([]);
 
 /**
  * Which channel each text of a span is. A tool call's result is third-party
