@@ -161,7 +161,12 @@ export {
   type ContentScanner,
   type TextDetector,
 } from './detect/scanner.ts';
-export { contentScannerFor, CONTENT_DETECT_DEFAULTS, type ContentDetectOptions } from './detect/scanners.ts';
+export {
+  contentScannerFor,
+  warmContentScanner,
+  CONTENT_DETECT_DEFAULTS,
+  type ContentDetectOptions,
+} from './detect/scanners.ts';
 // content detection: PII and secrets
 export {
   createSensitiveDetector,

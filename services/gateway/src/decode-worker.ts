@@ -1,5 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createEventCodec, createGenAiLogCodec, createGenAiMetricCodec, type CaptureOptions } from '@aispm/core';
+import {
+  createEventCodec,
+  createGenAiLogCodec,
+  createGenAiMetricCodec,
+  warmContentScanner,
+  type CaptureOptions,
+} from '@aispm/core';
 import { decodeAndMap, packRecords, type Decoded, type Encoding, type PackedRecords } from './decode.ts';
 import { UndecodableBody } from './otlp/proto.ts';
 import type { Signal } from './otlp/signals.ts';
@@ -39,6 +45,7 @@ export type DecodeReply =
 const port = parentPort;
 if (port) {
   const { capture } = workerData as DecodeWorkerData;
+  warmContentScanner(capture.detect);
   const codec = createEventCodec();
   const logCodec = createGenAiLogCodec();
   const metricCodec = createGenAiMetricCodec();

@@ -1,4 +1,4 @@
-import { CONFIG_KEYS, ConfigError, type Config, type Logger } from '@aispm/core';
+import { CONFIG_KEYS, ConfigError, warmContentScanner, type Config, type Logger } from '@aispm/core';
 import { type Bus } from '@aispm/bus';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -49,6 +49,8 @@ export async function startGateway(options: {
       partitions: config.partitions,
     })),
   );
+  // Rule packs and the model load here, not on the first request that carries text.
+  warmContentScanner(config.capture.detect);
   const built = buildGateway({ bus, config, keys, log, registries: options.registries ?? [] });
   const { app, metricsApp } = built;
   // Connections that stall before a request is admitted hold no slot: bound them too (Node closes the excess).

@@ -41,3 +41,12 @@ function defaultTextDetectors(options: ContentDetectOptions): TextDetector[] {
     { id: 'sensitive', detect: (text, channel) => sensitive.detect(text, channel) },
   ];
 }
+
+/**
+ * Loads the detectors' rule packs and model now and runs them once, so that the
+ * first request after start does not pay for it (the gateway and each decode
+ * worker call this before they take requests).
+ */
+export function warmContentScanner(options: ContentDetectOptions = CONTENT_DETECT_DEFAULTS): void {
+  contentScannerFor(options).scanText('Please summarise the attached report, ignore the appendix.', 'user_prompt', '');
+}
