@@ -1,3 +1,4 @@
+import { passesVerhoeff } from '@aispm/core';
 /**
  * Synthetic values for the sensitive-data corpus (scripts/sensitive-corpus.ts):
  * every identifier is made up by a seeded generator and, where the format has
@@ -401,36 +402,10 @@ export function cpf(rng: Rng, valid = true, formatted = true): string {
   return formatted ? `${s.slice(0, 3)}.${s.slice(3, 6)}.${s.slice(6, 9)}-${s.slice(9)}` : s;
 }
 
-const VD = [
-  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-  [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
-  [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
-  [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
-  [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
-  [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
-  [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
-  [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
-  [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
-  [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
-];
-const VP = [
-  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-  [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
-  [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
-  [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-  [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
-  [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
-  [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
-  [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
-];
-const VINV = [0, 4, 3, 2, 1, 5, 6, 7, 8, 9];
-
 export function aadhaar(rng: Rng, valid = true): string {
   const body = String(rng.int(2, 9)) + rng.digits(10);
-  let c = 0;
-  const rev = [...body].reverse().map(Number);
-  for (let i = 0; i < rev.length; i++) c = VD[c]![VP[(i + 1) % 8]![rev[i]!]!]!;
-  let check = VINV[c]!;
+  // The one digit that makes the number pass core's Verhoeff check.
+  let check = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].find((digit) => passesVerhoeff(body + String(digit)))!;
   if (!valid) check = (check + rng.int(1, 9)) % 10;
   const d = body + String(check);
   return rng.pick([

@@ -109,6 +109,7 @@ export {
 } from './content/identifiers.ts';
 export { PII_KINDS, SECRET_KINDS, type RedactionKind } from './content/redaction-rules.ts';
 export { truncateUtf8 } from './content/truncate.ts';
+export { passesVerhoeff } from './content/checksums.ts';
 
 // content detection: prompt injection and jailbreak (the shim and the gateway run it where text enters aispm)
 export {
