@@ -1,0 +1,1 @@
+export type { DeliveryResult, Destination, Notification } from './notification.ts';
