@@ -71,7 +71,12 @@ export interface TopicSpec {
   partitions: number;
   /** Keep only the newest record per key (Kafka log compaction), for changelogs. */
   compacted?: boolean;
+  /** How long Kafka keeps records (retention.ms) when the topic is created; unset: the broker's default. */
+  retentionMs?: number;
 }
+
+/** A topic as the embedded bus stores it: retention is Kafka's; the embedded log is bounded by its backlog limits. */
+export type StoredTopicSpec = Required<Omit<TopicSpec, 'retentionMs'>>;
 
 /** What a consumer group still has to read of a topic (Bus.backlog). */
 export interface Backlog {

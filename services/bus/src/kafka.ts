@@ -74,6 +74,7 @@ interface LagEntry {
 }
 
 const CLEANUP_POLICY = 'cleanup.policy';
+const RETENTION_MS = 'retention.ms';
 
 /**
  * The distributed-mode bus: Apache Kafka through kafkajs. One idempotent producer
@@ -142,7 +143,10 @@ export class KafkaBus implements Bus {
           topics: missing.map((s) => ({
             topic: s.topic,
             numPartitions: s.partitions,
-            configEntries: s.compacted ? [{ name: CLEANUP_POLICY, value: 'compact' }] : [],
+            configEntries: [
+              ...(s.compacted ? [{ name: CLEANUP_POLICY, value: 'compact' }] : []),
+              ...(s.retentionMs === undefined ? [] : [{ name: RETENTION_MS, value: String(s.retentionMs) }]),
+            ],
           })),
         });
       } catch (err) {

@@ -3,7 +3,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { AispmError, describeError } from '@aispm/core';
-import type { Backlog, TopicSpec } from './bus.ts';
+import type { Backlog, StoredTopicSpec } from './bus.ts';
 import type { StoredRecord } from './memory-partition.ts';
 
 /**
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS commits (
 
 export interface StoredTopic {
   id: number;
-  spec: Required<TopicSpec>;
+  spec: StoredTopicSpec;
 }
 
 export interface StoredCommit {
@@ -168,7 +168,7 @@ export class SqliteLog {
       }));
   }
 
-  createTopic(spec: Required<TopicSpec>): number {
+  createTopic(spec: StoredTopicSpec): number {
     const row = this.#db
       .prepare('INSERT INTO topics (name, partitions, compacted) VALUES (?, ?, ?) RETURNING id')
       .get(spec.topic, spec.partitions, spec.compacted ? 1 : 0);

@@ -18,7 +18,7 @@
 import { resolve } from 'node:path';
 import { AispmError, describeError, partitionOfRecord, recordBytes } from '@aispm/core';
 import { BacklogGroup, type CountFrom } from './backlog-group.ts';
-import type { Backlog, Bus, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
+import type { Backlog, Bus, OutgoingRecord, StoredTopicSpec, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
 import { busClosed, invalidOption, topicMissing } from './bus-errors.ts';
 import { LocalSubscription, settle } from './local-member.ts';
 import { stderrBusLog, type BusLog } from './log.ts';
@@ -135,7 +135,7 @@ class SqliteGroup extends BacklogGroup<LocalSubscription> {
 
 interface SqliteTopic {
   id: number;
-  spec: Required<TopicSpec>;
+  spec: StoredTopicSpec;
   partitions: SqlitePartition[];
   groups: Map<string, SqliteGroup>;
 }
@@ -210,7 +210,7 @@ export class SqliteBus implements Bus {
     return settle(() => {
       this.#checkOpen();
       checkTopicSpecs(specs);
-      const created: [number, Required<TopicSpec>][] = [];
+      const created: [number, StoredTopicSpec][] = [];
       const seen = new Set<string>();
       this.#db.transaction(() => {
         for (const s of specs) {
@@ -315,7 +315,7 @@ export class SqliteBus implements Bus {
     return this.#closing;
   }
 
-  #addTopic(id: number, spec: Required<TopicSpec>): void {
+  #addTopic(id: number, spec: StoredTopicSpec): void {
     const partitions = Array.from(
       { length: spec.partitions },
       (_, p) =>
