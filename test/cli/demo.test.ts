@@ -61,6 +61,27 @@ describe('aispm demo', () => {
     expect(Number(benign?.[1]?.replaceAll(',', '')) / Number(benign?.[2]?.replaceAll(',', ''))).toBeLessThan(0.01);
   });
 
+  it('delivers critical findings to the local PagerDuty, HEC and syslog receivers, resolves after triggers', async () => {
+    const run = await full();
+    expect(run.code, run.stderr).toBe(0);
+    const pd = /PagerDuty \(local, Events API v2\)\s+(\d+) triggers, (\d+) resolves → (\d+) alerts \((\d+) open\)/.exec(
+      run.stdout,
+    );
+    expect(pd, run.stdout).not.toBeNull();
+    const [triggers, resolves, alerts, open] = pd!.slice(1).map(Number) as [number, number, number, number];
+    expect(triggers).toBeGreaterThan(0);
+    // Deduplicated: one alert per finding, however often it was seen; a resolve closes one.
+    expect(alerts).toBeLessThanOrEqual(triggers);
+    expect(resolves).toBeGreaterThan(0);
+    expect(open).toBe(alerts - resolves);
+    const hec = number(run.stdout, /Splunk HEC \(local\)\s+(\d+) events/);
+    expect(hec).toBeGreaterThanOrEqual(triggers + resolves);
+    const syslog = /syslog TCP \(local, RFC 5424\)\s+(\d+) messages, (\d+) with a CEF payload/.exec(run.stdout);
+    expect(Number(syslog?.[1])).toBe(triggers + resolves);
+    expect(Number(syslog?.[2])).toBe(Number(syslog?.[1]));
+    expect(number(run.stdout, /alerts dead-lettered\s+(\d+)/)).toBe(0);
+  });
+
   it('raises findings of every detector on its injected attacks, and none on the benign fleet', async () => {
     const run = await full();
     expect(run.code, run.stderr).toBe(0);

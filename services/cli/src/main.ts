@@ -9,14 +9,17 @@ import {
   type LogLevel,
   type Logger,
 } from '@aispm/core';
+import { alerterCommand, alertsCommand } from './commands/alerts.ts';
 import { dashboardsCommand } from './commands/dashboards.ts';
 import { demoCommand } from './commands/demo.ts';
+import { fleetCommand } from './commands/fleet.ts';
 import { gatewayCommand } from './commands/gateway.ts';
 import { inventoryCommand } from './commands/inventory.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { postureCommand } from './commands/posture.ts';
 import { reportCommand } from './commands/report.ts';
 import { scanCommand } from './commands/scan.ts';
+import { topicsCommand } from './commands/topics.ts';
 import { upCommand } from './commands/up.ts';
 import { UsageError } from './usage.ts';
 
@@ -30,12 +33,16 @@ Commands:
   demo      run a synthetic fleet through the pipeline and summarise what it found
   up        run the pipeline until Ctrl-C
   gateway   run the OTLP/HTTP ingest gateway alone (distributed mode)
+  fleet     send the demo's synthetic fleet to a gateway as OTLP/HTTP
   migrate   apply ClickHouse migrations
   scan      scan JSON-lines texts for prompt injection, jailbreaks, PII and secrets
   inventory list the AI assets (apps, agents, models, tools, ...) with owner and approval
   posture   print posture scores per tenant and asset, with the top actions
   dashboards build: write the Grafana dashboards, datasource and alert rules as files
   report    write a self-contained HTML posture and compliance report
+  alerter   run the alerter: findings → routes → PagerDuty, Splunk HEC, syslog/CEF, webhooks
+  alerts    test a route, manage silences (aispm alerts test ROUTE, aispm alerts silence ...)
+  topics    create: make the Kafka topics with their partitions and retention
 
 Run \`aispm <command> --help\` for a command's options. Configuration: AISPM_*
 environment variables, listed in the README.`;
@@ -51,11 +58,15 @@ const COMMANDS: Record<string, Command> = {
   up: { run: upCommand, logLevel: 'info' },
   migrate: { run: migrateCommand, logLevel: 'warn' },
   gateway: { run: gatewayCommand, logLevel: 'info' },
+  fleet: { run: fleetCommand, logLevel: 'info' },
   scan: { run: scanCommand, logLevel: 'warn' },
   inventory: { run: inventoryCommand, logLevel: 'warn' },
   posture: { run: postureCommand, logLevel: 'warn' },
   dashboards: { run: dashboardsCommand, logLevel: 'warn' },
   report: { run: reportCommand, logLevel: 'warn' },
+  alerter: { run: alerterCommand, logLevel: 'info' },
+  alerts: { run: alertsCommand, logLevel: 'warn' },
+  topics: { run: topicsCommand, logLevel: 'warn' },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -16,6 +16,7 @@ import { loadPolicy } from '@aispm/processor';
 import { progressBar } from '../progress.ts';
 import { startRuntime } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
+import { formatDemoAlerts, startDemoAlerts, type DemoAlertsReport } from './alerts.ts';
 import { positiveNumber } from '../usage.ts';
 import { formatSummary, summarize, type DemoSummary } from '../demo/summary.ts';
 import { demoTraffic } from '../demo/mix.ts';
@@ -26,10 +27,12 @@ export const DEMO_HELP = `Usage: aispm demo [options]
 
 Drives a synthetic fleet of AI apps and agents (benign traffic plus injected,
 labeled misbehaviour) through the pipeline — events → bus → processor → store —
-then prints a summary read back from the store. A share of the traffic comes from
-apps traced by third-party instrumentations: the agent named on the agent span
-only, some model calls reported twice; the summary shows how trace assembly
-attributed and merged them. Runs on the embedded default: in-process bus, chdb
+then prints a summary read back from the store. The alerter delivers the findings
+to local PagerDuty-format, Splunk HEC and syslog receivers (critical ones to all
+three, the others to HEC), and the summary shows what each received. A share
+of the traffic comes from apps traced by third-party instrumentations: the agent
+named on the agent span only, some model calls reported twice; the summary shows
+how trace assembly attributed and merged them. Runs on the embedded default: in-process bus, chdb
 store under <data-dir>/demo (wiped at start), one partition per topic (a day of
 simulated time passes in seconds: several partitions would reorder it).
 
@@ -60,6 +63,8 @@ export interface DemoResult {
   /** What the traces published should become after trace assembly, as the generators made them. */
   expected: TraceTruth;
   interrupted: boolean;
+  /** What the local PagerDuty, HEC and syslog receivers got from the alerter. */
+  alerts: DemoAlertsReport;
 }
 
 const MAX_LAG = 20_000;
@@ -82,6 +87,7 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
   const started = performance.now();
   const runtime = await startRuntime(config, log);
   const signal = abortOnSignals((s) => process.stderr.write(`\n${s}: stopping, flushing what was produced…\n`));
+  const alerts = await startDemoAlerts(config, runtime.bus, log);
   const benign = Math.max(1, Math.round(options.durationS * options.rate));
   const total = benign + injectedCount();
   const traffic = demoTraffic({
@@ -127,6 +133,8 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
   } finally {
     bar?.stop();
   }
+  // The findings raised are all on the bus by now; the alerter delivers them (resolves after their triggers).
+  const alerted = await alerts.finish(signal.aborted ? 5_000 : 60_000);
   const summary = await summarize(runtime.store, config.tenant, options.top, loadPolicy(DEMO_POLICY));
   const seconds = (performance.now() - started) / 1000;
   const traces = runtime.traces.stats();
@@ -135,8 +143,8 @@ export async function runDemo(options: DemoOptions, log: Logger, quiet = false):
     .reduce((a, b) => a + b, 0);
   await runtime.close();
   const run = { seconds, published, deadLettered, twins: expected.twins, merged: traces.merged };
-  if (!quiet) process.stdout.write(formatSummary(summary, run));
-  return { summary, published, expected, interrupted: signal.aborted };
+  if (!quiet) process.stdout.write(formatSummary(summary, run) + formatDemoAlerts(alerted));
+  return { summary, published, expected, interrupted: signal.aborted, alerts: alerted };
 }
 
 export async function demoCommand(argv: string[], log: Logger): Promise<number> {
