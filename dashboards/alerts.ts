@@ -1,4 +1,4 @@
-import { CLICKHOUSE_PLUGIN_VERSION, DATASOURCE_UID, Format } from './clickhouse.ts';
+import { CLICKHOUSE_PLUGIN_VERSION, DATASOURCE_UID, Format, OPERATOR_DATASOURCE_UID } from './clickhouse.ts';
 import { findingsRows } from './common.ts';
 
 const FINDINGS_ALL = findingsRows('1 = 1');
@@ -9,9 +9,6 @@ const FINDINGS_ALL = findingsRows('1 = 1');
  * each rule runs a ClickHouse query (A), reduces each series to one number (B,
  * `last`), and fires when the threshold (C) holds. Queries return one row per
  * tenant (and app): their string columns become the alert's labels.
- *
- * No pipeline-lag rule: the store has no table of processor statistics yet (issue
- * 22 item 3 adds one), and the lag is only on the processor's /metrics.
  */
 
 export interface AlertQuery {
@@ -32,7 +29,14 @@ export interface AlertRule {
   description: string;
   /** The numeric column the rule reduces (checked by the tests). */
   value: string;
+  /** The dashboard the alert links to. */
+  dashboard: string;
+  /** The datasource queried: the tenant one unless said (the operator's, for the pipeline's tables). */
+  datasource?: string;
 }
+
+/** Records a stage may leave uncommitted before the pipeline-lag rule fires: a quarter of AISPM_BACKLOG_MAX_EVENTS's default, at which the gateway starts refusing. */
+export const PIPELINE_LAG_RECORDS = 50_000;
 
 export const ALERT_FOLDER = 'aispm';
 export const ALERT_GROUP = 'aispm';
@@ -53,6 +57,7 @@ GROUP BY tenant`,
     for: '5m',
     severity: 'high',
     value: 'drop',
+    dashboard: 'aispm-posture',
     summary: 'Posture of tenant {{ $labels.tenant }} fell by {{ $values.B.Value }} points in the last hour',
     description:
       'The tenant posture score is more than 10 points below its value an hour ago. See the Posture overview dashboard.',
@@ -71,6 +76,7 @@ GROUP BY tenant`,
     for: '0s',
     severity: 'critical',
     value: 'critical',
+    dashboard: 'aispm-posture',
     summary: '{{ $values.B.Value }} open critical finding(s) for tenant {{ $labels.tenant }}',
     description: 'A finding of critical severity was opened or seen again in the last 10 minutes.',
   },
@@ -88,9 +94,34 @@ GROUP BY tenant, app`,
     for: '2m',
     severity: 'high',
     value: 'anomalies',
+    dashboard: 'aispm-agents',
     summary: '{{ $values.B.Value }} anomalous events in 5 minutes in app {{ $labels.app }} ({{ $labels.tenant }})',
     description:
       'More than 20 events scored 0.8 or above in 5 minutes. See the Agent behaviour and anomalies dashboard.',
+  },
+  {
+    uid: 'aispm-pipeline-lag',
+    title: 'Pipeline lag',
+    // The latest lag each instance wrote for each stage (the consumer group's, whichever instance wrote it): the max.
+    query: {
+      rawSql: `SELECT stage, toFloat64(max(latest)) AS lag_records
+FROM (
+  SELECT stage, instance, argMax(lag, time) AS latest
+  FROM pipeline_stats
+  WHERE partition = -1 AND $__timeFilter(time)
+  GROUP BY stage, instance
+)
+GROUP BY stage`,
+      from: 600,
+    },
+    above: PIPELINE_LAG_RECORDS,
+    for: '5m',
+    severity: 'high',
+    value: 'lag_records',
+    dashboard: 'aispm-pipeline',
+    datasource: OPERATOR_DATASOURCE_UID,
+    summary: 'Stage {{ $labels.stage }} is {{ $values.B.Value }} records behind',
+    description: `A processor stage has left more than ${PIPELINE_LAG_RECORDS} records uncommitted for 5 minutes: it is slower than its input or stuck (see its dead letters and batch time). The gateway refuses intake once the events backlog reaches AISPM_BACKLOG_MAX_EVENTS. See the Pipeline health dashboard.`,
   },
 ];
 
@@ -130,7 +161,7 @@ function rulesDocument(): Record<string, unknown> {
             {
               refId: 'A',
               relativeTimeRange: { from: r.query.from, to: 0 },
-              datasourceUid: DATASOURCE_UID,
+              datasourceUid: r.datasource ?? DATASOURCE_UID,
               model: {
                 refId: 'A',
                 editorType: 'sql',
@@ -174,7 +205,7 @@ function rulesDocument(): Record<string, unknown> {
           annotations: {
             summary: r.summary,
             description: r.description,
-            __dashboardUid__: r.uid === 'aispm-anomaly-burst' ? 'aispm-agents' : 'aispm-posture',
+            __dashboardUid__: r.dashboard,
           },
           labels: { severity: r.severity, source: 'aispm' },
           isPaused: false,

@@ -17,6 +17,14 @@ export const DATASOURCE_UID = 'aispm-clickhouse';
 
 export const datasourceRef: common.DataSourceRef = { type: CLICKHOUSE_PLUGIN, uid: DATASOURCE_UID };
 
+/**
+ * The operator's datasource: the same SQL endpoint signed in as user `operator`, which
+ * reads the pipeline's own tables (pipeline_stats) and no tenant's rows. Pipeline
+ * health and its alert rule query it; a tenant's read key cannot see those tables.
+ */
+export const OPERATOR_DATASOURCE_UID = 'aispm-operator';
+export const operatorDatasourceRef: common.DataSourceRef = { type: CLICKHOUSE_PLUGIN, uid: OPERATOR_DATASOURCE_UID };
+
 /** sqlds' FormatQueryOption (grafana/sqlds query.go), the numeric `format` of a query. */
 export const Format = { TimeSeries: 0, Table: 1, Logs: 2, Trace: 3, Multi: 4 } as const;
 export type Format = (typeof Format)[keyof typeof Format];
@@ -67,6 +75,12 @@ export class ClickHouseQueryBuilder implements cog.Builder<ClickHouseSqlQuery> {
   timeSeries(): this {
     this.query.format = Format.TimeSeries;
     this.query.queryType = 'timeseries';
+    return this;
+  }
+
+  /** Another datasource than the tenant one (the operator's). */
+  datasource(ref: common.DataSourceRef): this {
+    this.query.datasource = ref;
     return this;
   }
 

@@ -42,7 +42,56 @@ export function baseDashboard(
 }
 
 export function finish(uid: string, builder: dashboard.DashboardBuilder, queries: PanelQuery[]): BuiltDashboard {
-  return { uid, file: `${uid}.json`, json: builder.build(), queries };
+  return { uid, file: `${uid}.json`, json: forGrafana11And12(builder.build()), queries };
+}
+
+/**
+ * The newest schemaVersion Grafana 11 knows (11.6): Grafana 11 does not migrate a
+ * dashboard saved by a newer Grafana, while Grafana 12 migrates this one on load
+ * (its step to 42 touches only series hidden from the viz, which no panel here hides).
+ */
+export const SCHEMA_VERSION = 41;
+
+/**
+ * The SDK builds for Grafana 12; these are its additions that Grafana 11's dashboard
+ * schema refuses and that the dashboards do not need: the schemaVersion, a variable's
+ * `definition` (a display copy of its query) and a link's `placement` (Grafana 12's
+ * controls menu; without it, links show where both versions show them).
+ */
+function forGrafana11And12(json: dashboard.Dashboard): dashboard.Dashboard {
+  const withoutPlacement = (link: dashboard.DashboardLink): dashboard.DashboardLink => {
+    const copy = { ...link };
+    delete copy.placement;
+    return copy;
+  };
+  const panel = (p: dashboard.Panel | dashboard.RowPanel): dashboard.Panel | dashboard.RowPanel => {
+    const fieldConfig = 'fieldConfig' in p ? p.fieldConfig : undefined;
+    const links = fieldConfig?.defaults.links;
+    if (fieldConfig === undefined || links === undefined) return p;
+    return {
+      ...p,
+      fieldConfig: { ...fieldConfig, defaults: { ...fieldConfig.defaults, links: links.map(withoutPlacement) } },
+    };
+  };
+  const { links, templating, panels } = json;
+  return {
+    ...json,
+    schemaVersion: SCHEMA_VERSION,
+    ...(links ? { links: links.map(withoutPlacement) } : {}),
+    templating: {
+      ...templating,
+      ...(templating.list
+        ? {
+            list: templating.list.map((v) => {
+              const copy = { ...v };
+              delete copy.definition;
+              return copy;
+            }),
+          }
+        : {}),
+    },
+    ...(panels ? { panels: panels.map(panel) } : {}),
+  };
 }
 
 /**

@@ -4,9 +4,11 @@ export {
   CLICKHOUSE_PLUGIN,
   CLICKHOUSE_PLUGIN_VERSION,
   DATASOURCE_UID,
+  OPERATOR_DATASOURCE_UID,
   ClickHouseQueryBuilder,
   Format,
   datasourceRef,
+  operatorDatasourceRef,
   sql,
   type ClickHouseSqlQuery,
   type ColumnKind,
@@ -15,7 +17,7 @@ export {
 export { type BuiltDashboard } from './common.ts';
 export type { PanelQuery } from './panels.ts';
 export { VARIABLES } from './variables.ts';
-export { ALERT_RULES, alertRulesProvisioning, escapeDollars, type AlertRule } from './alerts.ts';
+export { ALERT_RULES, PIPELINE_LAG_RECORDS, alertRulesProvisioning, escapeDollars, type AlertRule } from './alerts.ts';
 export {
   buildDashboards,
   dashboardsProvisioning,

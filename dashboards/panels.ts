@@ -4,7 +4,7 @@ import * as piechart from '@grafana/grafana-foundation-sdk/piechart';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { datasourceRef, type ClickHouseQueryBuilder, type ColumnKind } from './clickhouse.ts';
+import { type ClickHouseQueryBuilder, type ColumnKind } from './clickhouse.ts';
 
 /** What a panel's query must return: the tests run it on the engine and check the columns. */
 export interface PanelQuery {
@@ -46,7 +46,7 @@ export function panel(spec: PanelSpec, queries: PanelQuery[]): AnyPanel {
   const p = builderFor(spec);
   p.title(spec.title)
     .description(spec.description)
-    .datasource(datasourceRef)
+    .datasource(spec.query.build().datasource)
     .withTarget(spec.query)
     .span(spec.w ?? 12)
     .height(spec.h ?? 8);
@@ -89,10 +89,14 @@ function builderFor(spec: PanelSpec): AnyPanel {
 
 export const row = (title: string): dashboard.RowBuilder => new dashboard.RowBuilder(title);
 
-/** Posture thresholds: red below 50, orange below 70, yellow below 85, green above. */
+/**
+ * Posture thresholds: red below 50, orange below 70, yellow below 85, green above. The
+ * first step is the base, which Grafana reads as -Infinity whatever its value; a number
+ * rather than null, which Grafana 11's dashboard schema refuses.
+ */
 export const postureThresholds = (): dashboard.ThresholdsConfigBuilder =>
   new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
-    { value: null, color: 'red' },
+    { value: 0, color: 'red' },
     { value: 50, color: 'orange' },
     { value: 70, color: 'yellow' },
     { value: 85, color: 'green' },

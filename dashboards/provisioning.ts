@@ -2,12 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { agentsDashboard } from './agents.ts';
 import { alertRulesProvisioning } from './alerts.ts';
-import { CLICKHOUSE_PLUGIN, DATASOURCE_UID } from './clickhouse.ts';
+import { CLICKHOUSE_PLUGIN, DATASOURCE_UID, OPERATOR_DATASOURCE_UID } from './clickhouse.ts';
 import type { BuiltDashboard } from './common.ts';
 import { costDashboard } from './cost.ts';
+import { driftDashboard } from './drift.ts';
 import { identitiesDashboard } from './identities.ts';
 import { injectionDashboard } from './injection.ts';
 import { inventoryDashboard } from './inventory.ts';
+import { pipelineDashboard } from './pipeline.ts';
 import { postureOverview } from './posture.ts';
 import { toYaml } from './yaml.ts';
 
@@ -18,8 +20,10 @@ export function buildDashboards(): BuiltDashboard[] {
     inventoryDashboard(),
     injectionDashboard(),
     agentsDashboard(),
+    driftDashboard(),
     identitiesDashboard(),
     costDashboard(),
+    pipelineDashboard(),
   ];
 }
 
@@ -32,29 +36,36 @@ export interface DatasourceOptions {
   user?: string;
 }
 
-/** The ClickHouse datasource, as Grafana's datasource provisioning reads it. */
+/**
+ * The ClickHouse datasources, as Grafana's datasource provisioning reads them: the
+ * tenant's (user $AISPM_SQL_USER, key $AISPM_SQL_KEY) for the SOC's dashboards, and
+ * the operator's (user `operator`, key $AISPM_SQL_OPERATOR_KEY, one of
+ * AISPM_SQL_OPERATOR_KEYS) for Pipeline health, which reads no tenant's rows.
+ */
 export function datasourceProvisioning(options: DatasourceOptions = {}): Record<string, unknown> {
+  const source = (name: string, uid: string, username: string, password: string): Record<string, unknown> => ({
+    name,
+    uid,
+    type: CLICKHOUSE_PLUGIN,
+    access: 'proxy',
+    isDefault: false,
+    editable: false,
+    jsonData: {
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 8123,
+      protocol: 'http',
+      secure: false,
+      username,
+      defaultDatabase: options.database ?? 'aispm',
+    },
+    // Grafana expands $AISPM_SQL_KEY (and the operator's) from its environment when it reads the file: no secret on disk.
+    secureJsonData: { password },
+  });
   return {
     apiVersion: 1,
     datasources: [
-      {
-        name: 'aispm',
-        uid: DATASOURCE_UID,
-        type: CLICKHOUSE_PLUGIN,
-        access: 'proxy',
-        isDefault: false,
-        editable: false,
-        jsonData: {
-          host: options.host ?? '127.0.0.1',
-          port: options.port ?? 8123,
-          protocol: 'http',
-          secure: false,
-          username: options.user ?? '$AISPM_SQL_USER',
-          defaultDatabase: options.database ?? 'aispm',
-        },
-        // Grafana expands $AISPM_SQL_KEY from its environment when it reads the file: no secret on disk.
-        secureJsonData: { password: '$AISPM_SQL_KEY' },
-      },
+      source('aispm', DATASOURCE_UID, options.user ?? '$AISPM_SQL_USER', '$AISPM_SQL_KEY'),
+      source('aispm (operator)', OPERATOR_DATASOURCE_UID, 'operator', '$AISPM_SQL_OPERATOR_KEY'),
     ],
   };
 }

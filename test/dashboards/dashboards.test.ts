@@ -2,13 +2,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import {
   ALERT_RULES,
   CLICKHOUSE_PLUGIN,
   DATASOURCE_UID,
+  OPERATOR_DATASOURCE_UID,
   VARIABLES,
   alertRulesProvisioning,
   buildDashboards,
@@ -25,10 +26,37 @@ import {
  * a SQL query.
  */
 const repo = join(import.meta.dirname, '../..');
-const schema = JSON.parse(
-  readFileSync(join(repo, 'third_party/grafana-foundation-sdk/dashboard.jsonschema.json'), 'utf8'),
-) as object;
-const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+const SCHEMAS = join(repo, 'third_party/grafana-foundation-sdk');
+const readJson = (path: string): unknown => JSON.parse(readFileSync(join(SCHEMAS, path), 'utf8'));
+/** The Grafana versions the dashboards must load in: the SDK's schemas of each (see that folder's README). */
+const GRAFANA = ['v11', 'v12'] as const;
+type Grafana = (typeof GRAFANA)[number];
+/** The panel types whose schemas are taken in; a dashboard using another fails until its schema is. */
+const PANEL_TYPES = ['barchart', 'piechart', 'stat', 'table', 'timeseries'] as const;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const dashboardSchemas = Object.fromEntries(
+  GRAFANA.map((v) => [v, readJson(`dashboard.${v}.jsonschema.json`) as DashboardSchema]),
+) as Record<Grafana, DashboardSchema>;
+/** A dashboard schema: `$ref` to its Dashboard definition, whose schemaVersion defaults to the newest that Grafana version writes. */
+interface DashboardSchema {
+  definitions: { Dashboard: { properties: { schemaVersion: { default: number } } } };
+}
+const newestSchemaVersion = (v: Grafana): number =>
+  dashboardSchemas[v].definitions.Dashboard.properties.schemaVersion.default;
+const validators = Object.fromEntries(GRAFANA.map((v) => [v, ajv.compile(dashboardSchemas[v])])) as Record<
+  Grafana,
+  ReturnType<typeof ajv.compile>
+>;
+for (const v of GRAFANA) {
+  for (const type of PANEL_TYPES)
+    ajv.addSchema(readJson(`panels/${v}/${type}.jsonschema.json`) as object, `${v}/${type}`);
+}
+/** A panel schema's definition (Options, FieldConfig), or undefined when the panel type has none (stat: no custom field config). */
+function panelPart(v: Grafana, type: string, part: 'Options' | 'FieldConfig'): ValidateFunction | undefined {
+  const schema = ajv.getSchema(`${v}/${type}`)?.schema as { definitions?: Record<string, unknown> } | undefined;
+  return schema?.definitions?.[part] === undefined ? undefined : ajv.getSchema(`${v}/${type}#/definitions/${part}`);
+}
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
 interface Target {
@@ -47,9 +75,12 @@ interface PanelJson {
   gridPos?: { x: number; y: number; w: number; h: number };
 }
 
+/** Valid against the dashboard schema of every Grafana version the dashboards target. */
 function expectValid(json: unknown, name: string): void {
-  const ok = validate(json);
-  expect(ok, `${name}: ${JSON.stringify(validate.errors, null, 1)}`).toBe(true);
+  for (const v of GRAFANA) {
+    const check = validators[v];
+    expect(check(json), `${name} (Grafana ${v}): ${JSON.stringify(check.errors, null, 1)}`).toBe(true);
+  }
 }
 
 describe('dashboards as code', () => {
@@ -61,25 +92,92 @@ describe('dashboards as code', () => {
       'aispm · AI inventory and shadow AI',
       'aispm · Prompt injection and data leakage',
       'aispm · Agent behaviour and anomalies',
+      'aispm · Drift',
       'aispm · Identities, permissions and toxic combinations',
       'aispm · Cost',
+      'aispm · Pipeline health',
     ]);
     expect(new Set(dashboards.map((d) => d.uid)).size).toBe(dashboards.length);
   });
 
   it.each(dashboards.map((d) => [d.uid, d] as [string, BuiltDashboard]))(
-    '%s is valid against Grafana’s dashboard JSON Schema',
+    '%s is valid against Grafana 11’s and Grafana 12’s dashboard JSON Schemas',
     (_uid, d) => {
       expectValid(plain(d.json), d.uid);
     },
   );
 
-  it('the schema catches a broken dashboard (the check is not vacuous)', () => {
+  it.each(dashboards.map((d) => [d.uid, d] as [string, BuiltDashboard]))(
+    '%s uses only what Grafana 11 has: its schemaVersion, its panel types, their options and field config',
+    (_uid, d) => {
+      const json = plain(d.json) as {
+        schemaVersion: number;
+        panels: { type: string; title: string; options?: unknown; fieldConfig?: { defaults?: { custom?: object } } }[];
+      };
+      // Grafana 11 does not migrate a dashboard from a schemaVersion newer than its own; Grafana 12 migrates an older one on load.
+      expect(json.schemaVersion).toBe(newestSchemaVersion('v11'));
+      expect(json.schemaVersion).toBeLessThanOrEqual(newestSchemaVersion('v12'));
+      for (const p of json.panels) {
+        expect(PANEL_TYPES, `${d.uid} / ${p.title}: panel type ${p.type} has no schema taken in`).toContain(p.type);
+        for (const v of GRAFANA) {
+          const options = panelPart(v, p.type, 'Options');
+          expect(options, `${v}/${p.type} has Options`).toBeDefined();
+          expect(
+            options?.(p.options ?? {}),
+            `${d.uid} / ${p.title} options (Grafana ${v}): ${JSON.stringify(options?.errors)}`,
+          ).toBe(true);
+          const custom = p.fieldConfig?.defaults?.custom ?? {};
+          const fieldConfig = panelPart(v, p.type, 'FieldConfig');
+          if (fieldConfig === undefined)
+            expect(custom, `${d.uid} / ${p.title}: ${p.type} has no custom field config`).toEqual({});
+          else
+            expect(
+              fieldConfig(custom),
+              `${d.uid} / ${p.title} field config (Grafana ${v}): ${JSON.stringify(fieldConfig.errors)}`,
+            ).toBe(true);
+        }
+      }
+    },
+  );
+
+  it('the schemas catch a broken dashboard and a panel option Grafana 11 lacks (the checks are not vacuous)', () => {
     const broken = plain(dashboards[0]?.json) as Record<string, unknown>;
-    expect(validate({ ...broken, schemaVersion: 'forty' })).toBe(false);
-    expect(validate({ ...broken, panels: [{ gridPos: { x: 0 } }] })).toBe(false);
+    for (const v of GRAFANA) {
+      const check = validators[v];
+      expect(check({ ...broken, schemaVersion: 'forty' })).toBe(false);
+      expect(check({ ...broken, panels: [{ gridPos: { x: 0 } }] })).toBe(false);
+      expect(check({ ...broken, tags: 'aispm' })).toBe(false);
+    }
     delete broken.templating;
-    expect(validate(broken)).toBe(false);
+    expect(validators.v11(broken)).toBe(false);
+    expect(validators.v12(broken)).toBe(false);
+    // Added in Grafana 12 (dashboard links placed in the controls menu): Grafana 11's schema refuses it, 12's takes it.
+    const placed = {
+      ...(plain(dashboards[0]?.json) as object),
+      links: [
+        {
+          title: 'x',
+          type: 'link',
+          url: '/',
+          placement: 'inControlsMenu',
+          tags: [],
+          asDropdown: false,
+          targetBlank: false,
+          includeVars: false,
+          keepTime: false,
+          icon: 'external link',
+          tooltip: '',
+        },
+      ],
+    };
+    expect(validators.v11(placed)).toBe(false);
+    expect(validators.v12(placed)).toBe(true);
+    const tablePanel = dashboards
+      .flatMap((d) => (plain(d.json) as { panels: { type: string; options?: object }[] }).panels)
+      .find((p) => p.type === 'table');
+    const tableOptions = panelPart('v11', 'table', 'Options');
+    expect(tableOptions?.(tablePanel?.options)).toBe(true);
+    expect(tableOptions?.({ ...tablePanel?.options, notAnOption: 1 })).toBe(false);
   });
 
   it.each(dashboards.map((d) => [d.uid, d] as [string, BuiltDashboard]))(
@@ -88,8 +186,10 @@ describe('dashboards as code', () => {
       const panels = (plain(d.json) as { panels: PanelJson[] }).panels;
       expect(panels.length).toBeGreaterThan(0);
       expect(panels.map((p) => p.title)).toEqual(d.queries.map((q) => q.panel));
+      // Pipeline health reads the pipeline's own tables as the operator; every other dashboard, the tenants' rows.
+      const uid = d.uid === 'aispm-pipeline' ? OPERATOR_DATASOURCE_UID : DATASOURCE_UID;
       for (const [i, p] of panels.entries()) {
-        expect(p.datasource).toEqual({ type: CLICKHOUSE_PLUGIN, uid: DATASOURCE_UID });
+        expect(p.datasource).toEqual({ type: CLICKHOUSE_PLUGIN, uid });
         expect(p.targets).toHaveLength(1);
         const t = p.targets?.[0];
         expect(t).toMatchObject({ editorType: 'sql', datasource: p.datasource, pluginVersion: '4.20.0' });
@@ -101,8 +201,13 @@ describe('dashboards as code', () => {
     },
   );
 
-  it('every dashboard has the tenant, app and agent variables, multi-value with All', () => {
-    for (const d of dashboards) {
+  it('every dashboard of tenant data has the tenant, app and agent variables, multi-value with All', () => {
+    // Pipeline health reads no tenant's rows (the operator's datasource): nothing to filter by tenant.
+    expect(
+      (plain(dashboards.find((d) => d.uid === 'aispm-pipeline')?.json) as { templating: { list: unknown[] } })
+        .templating.list,
+    ).toEqual([]);
+    for (const d of dashboards.filter((x) => x.uid !== 'aispm-pipeline')) {
       const list = (plain(d.json) as { templating: { list: Record<string, unknown>[] } }).templating.list;
       expect(list.slice(0, 3).map((v) => v.name)).toEqual(['tenant', 'app', 'agent']);
       for (const [i, v] of list.slice(0, 3).entries()) {
@@ -143,11 +248,16 @@ describe('dashboards as code', () => {
     };
     expect(doc.apiVersion).toBe(1);
     const rules = doc.groups[0]?.rules ?? [];
-    expect(rules.map((r) => r.uid)).toEqual(['aispm-posture-drop', 'aispm-critical-finding', 'aispm-anomaly-burst']);
+    expect(rules.map((r) => r.uid)).toEqual([
+      'aispm-posture-drop',
+      'aispm-critical-finding',
+      'aispm-anomaly-burst',
+      'aispm-pipeline-lag',
+    ]);
     for (const [i, r] of rules.entries()) {
       expect(r.condition).toBe('C');
       expect(r.data.map((q) => [q.refId, q.datasourceUid])).toEqual([
-        ['A', DATASOURCE_UID],
+        ['A', r.uid === 'aispm-pipeline-lag' ? OPERATOR_DATASOURCE_UID : DATASOURCE_UID],
         ['B', '__expr__'],
         ['C', '__expr__'],
       ]);
@@ -175,7 +285,7 @@ describe('dashboards as code', () => {
         child.on('close', (code) => resolve({ code, stdout, stderr }));
       });
       expect(run.code, run.stderr).toBe(0);
-      expect(run.stdout).toContain('wrote 6 dashboards and 3 provisioning files');
+      expect(run.stdout).toContain('wrote 8 dashboards and 3 provisioning files');
       const files = readdirSync(join(out, 'dashboards')).sort();
       expect(files).toEqual(dashboards.map((d) => d.file).sort());
       for (const f of files) expectValid(JSON.parse(readFileSync(join(out, 'dashboards', f), 'utf8')), f);

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEMO_POLICY, runDemo } from '@aispm/cli';
-import { loadConfig, silentLogger } from '@aispm/core';
-import { loadPolicy, PostureJob } from '@aispm/processor';
+import { DEMO_POLICY, runDemo, type DemoResult } from '@aispm/cli';
+import { loadConfig, sampleEvent, silentLogger, type AiEvent } from '@aispm/core';
+import { driftRow, loadPolicy, PostureJob, Scorer } from '@aispm/processor';
 import { ChdbStore } from '@aispm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALERT_RULES,
+  PIPELINE_LAG_RECORDS,
   VARIABLES,
   buildDashboards,
   expandQuery,
@@ -27,13 +28,61 @@ const dataDir = mkdtempSync(join(tmpdir(), 'aispm-dashboards-'));
 let store: ChdbStore;
 /** The trace of the top anomaly: what the drill-down variable is set to. */
 let trace = '';
-const now = Date.now();
+/** The dashboards' "now": set once the demo is done, so its last stats rows are in the range. */
+let now = Date.now();
 const HOUR = 3_600_000;
+let demo: DemoResult;
+
+/**
+ * One busy agent of the demo tenant, an event every ~3 s from 6 hours ago to 1 hour
+ * ago, then half an hour of ten times the output tokens: the demo's agents make too
+ * few events per 15-minute window (200 at least) for drift to be judged.
+ */
+function driftTraffic(): AiEvent[] {
+  let seed = 7;
+  const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const events: AiEvent[] = [];
+  const end = now - HOUR;
+  for (let t = now - 6 * HOUR, i = 0; t < end + HOUR / 2; t += 3000, i++) {
+    const shifted = t >= end;
+    events.push(
+      sampleEvent({
+        tenant: 'demo',
+        app: 'support-copilot',
+        agent: 'drift-bot',
+        event_id: `drift-${i}`,
+        span_id: i.toString(16).padStart(16, '0'),
+        time: t * 1000,
+        kind: 'llm_call',
+        operation: 'chat',
+        tool_name: null,
+        tool_risk: null,
+        destination: 'api.openai.com',
+        input_tokens: Math.round(800 * (0.7 + 0.6 * random())),
+        output_tokens: Math.round((shifted ? 1500 : 150) * (0.6 + 0.8 * random())),
+        latency_ms: 300 + 400 * random(),
+      }),
+    );
+  }
+  return events;
+}
 
 beforeAll(async () => {
   const config = loadConfig({}, { dataDir });
-  await runDemo({ durationS: 2, rate: 1000, seed: 11, hours: 24, top: 5, config }, silentLogger, true);
+  // The demo's runtime writes pipeline_stats too (at its stop, the last interval).
+  demo = await runDemo({ durationS: 2, rate: 1000, seed: 11, hours: 24, top: 5, config }, silentLogger, true);
+  // $__timeFilter's bounds are whole seconds: the second of the demo's last stats rows is over before "now".
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  now = Date.now();
   store = await ChdbStore.open({ path: join(dataDir, 'demo', 'chdb'), database: config.clickhouse.database });
+  // Drift reports as the processor's scorer makes them, written with its row function.
+  const scorer = new Scorer({ now: () => now });
+  const reports = driftTraffic().flatMap((event) => {
+    scorer.score(event);
+    return scorer.takeDriftReports();
+  });
+  expect(reports.some((r) => !r.learning && r.psi >= 0.25)).toBe(true);
+  await store.insert('drift_reports', reports.map(driftRow));
   // The demo stops before the posture job's first interval: score twice, an hour apart, for a trend.
   const policy = loadPolicy(DEMO_POLICY);
   for (const at of [now - 2 * HOUR, now - HOUR]) {
@@ -142,6 +191,48 @@ describe('dashboard queries on the engine over the demo’s data', () => {
       await store.query(sql);
     },
   );
+
+  it('the stats rows count what the demo processed: every event through trace assembly, twins merged, no dead letter', async () => {
+    const rows = await store.query<Record<string, string>>(
+      `SELECT stage, toString(sum(records_in)) AS records_in, toString(sum(records_out)) AS records_out,
+         toString(sum(merged)) AS merged, toString(sum(own) + sum(inherited) + sum(unattributed)) AS attributed,
+         toString(sum(dead_letters)) AS dead_letters
+       FROM pipeline_stats GROUP BY stage`,
+    );
+    const by: Partial<Record<string, Record<string, string>>> = Object.fromEntries(
+      rows.map((r): [string, Record<string, string>] => [r.stage ?? '', r]),
+    );
+    expect(Number(by.traces?.merged)).toBe(demo.expected.twins);
+    // The demo counts a call reported twice as one event.
+    expect(Number(by.traces?.records_out)).toBe(demo.published);
+    expect(by.traces?.attributed).toBe(by.traces?.records_out);
+    expect(by.agents?.records_in).toBe(by.traces?.records_out);
+    expect(by.agents?.records_out).toBe(by.agents?.records_in);
+    expect(rows.map((r) => r.dead_letters)).toEqual(rows.map(() => '0'));
+  });
+
+  it('the pipeline-lag rule reads each stage’s latest lag: none after the demo, one over the threshold when a stage falls behind', async () => {
+    const rule = ALERT_RULES.find((r) => r.uid === 'aispm-pipeline-lag');
+    const sql = expandQuery(rule?.query.rawSql ?? '', { ...allSelected(), from: new Date(now - HOUR), variables: [] });
+    const before = await store.query<{ stage: string; lag_records: number }>(sql);
+    expect(before.map((r) => r.stage).sort()).toEqual(['agents', 'entities', 'genai-logs', 'genai-metrics', 'traces']);
+    expect(before.every((r) => r.lag_records === 0)).toBe(true);
+    // A later stats row of another instance, behind: the rule's value for its stage is that lag.
+    await store.insert('pipeline_stats', [
+      {
+        time: new Date(now - 1000).toISOString().replace('T', ' ').replace('Z', ''),
+        interval_s: 15,
+        instance: 'other:1',
+        stage: 'agents',
+        topic: 'aispm.attributed.v1',
+        partition: -1,
+        lag: PIPELINE_LAG_RECORDS + 1,
+      },
+    ]);
+    const after = await store.query<{ stage: string; lag_records: number }>(sql);
+    expect(after.find((r) => r.stage === 'agents')?.lag_records).toBe(PIPELINE_LAG_RECORDS + 1);
+    expect(after.find((r) => r.stage === 'traces')?.lag_records).toBe(0);
+  });
 
   it('the posture-drop rule sees the tenant’s score change between the two runs', async () => {
     const rule = ALERT_RULES.find((r) => r.uid === 'aispm-posture-drop');

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_KEYS, describeError } from '@aispm/core';
+import { LOCAL_SUFFIX, clusterSql, renderForCluster, type Catalogue, type ClusterLayout } from './cluster.ts';
 import { splitStatements, type Statement } from './sql-text.ts';
 import type { Store } from './store.ts';
 import { StoreError } from './store-error.ts';
@@ -46,7 +47,19 @@ export interface MigrateOptions {
   dir?: string;
   /** Called before each pending migration runs, for progress output. */
   onApply?: (migration: MigrationFile) => void;
+  /**
+   * The ClickHouse cluster to lay the tables out on (cluster.ts: Replicated local
+   * tables, Distributed tables by the migrations' names, ON CLUSTER). Without it,
+   * a database already migrated onto a cluster keeps that cluster's layout, and a
+   * new one gets single-server tables. A database cannot change layout.
+   */
+  cluster?: string;
 }
+
+/** The statement that creates the table of applied migrations. */
+const MIGRATIONS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
+       version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+     ) ENGINE = MergeTree ORDER BY version`;
 
 const FILE_NAME = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
 
@@ -61,24 +74,26 @@ const FILE_NAME = /^(\d{3,})_([a-z0-9_]+)\.sql$/;
  */
 export async function migrate(store: Store, options: MigrateOptions = {}): Promise<AppliedMigration[]> {
   const files = readMigrations(options.dir ?? MIGRATIONS_DIR);
-  await store.command(
-    `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (
-       version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
-     ) ENGINE = MergeTree ORDER BY version`,
-  );
+  const cluster = await layoutOf(store, options.cluster);
+  const layout = cluster === undefined ? undefined : { cluster, database: store.database };
+  const variables = { ...MIGRATION_DEFAULTS, ...definedOf(options.variables ?? {}) };
+  for (const statement of render(MIGRATIONS_TABLE_DDL, layout, new Map())) await store.command(statement);
   const recorded = await store.query<{ version: number; name: string; checksum: string }>(
     `SELECT version, name, checksum FROM ${MIGRATIONS_TABLE}`,
   );
   const applied = new Map(recorded.map((m) => [m.version, m]));
-  const variables = { ...MIGRATION_DEFAULTS, ...definedOf(options.variables ?? {}) };
   checkApplied(files, applied);
 
+  // The cluster layout renders every migration in order, applied or not: a pending ALTER needs to know how its table was laid out.
+  const catalogue: Catalogue = new Map();
   const done: AppliedMigration[] = [];
-  for (const migration of files.filter((f) => !applied.has(f.version))) {
-    options.onApply?.(migration);
+  for (const migration of files) {
+    const pending = !applied.has(migration.version);
+    if (pending) options.onApply?.(migration);
     for (const [index, statement] of migration.statements.entries()) {
       try {
-        await store.command(substitute(statement.text, variables));
+        const rendered = render(substitute(statement.text, variables), layout, catalogue);
+        if (pending) for (const text of rendered) await store.command(text);
       } catch (err) {
         throw new StoreError(
           'migration_failed',
@@ -88,11 +103,90 @@ export async function migrate(store: Store, options: MigrateOptions = {}): Promi
         );
       }
     }
+    if (!pending) continue;
     const record = { version: migration.version, name: migration.name, checksum: migration.checksum };
-    await store.insert(MIGRATIONS_TABLE, [record]);
+    // On a cluster, into this node's shard directly: a Distributed insert is queued and sent later, and the next run must see it.
+    await store.insert(layout === undefined ? MIGRATIONS_TABLE : `${MIGRATIONS_TABLE}${LOCAL_SUFFIX}`, [record]);
     done.push(record);
   }
   return done;
+}
+
+function render(sql: string, layout: ClusterLayout | undefined, catalogue: Catalogue): string[] {
+  return layout === undefined ? [sql] : renderForCluster(sql, layout, catalogue);
+}
+
+/**
+ * The cluster the database is laid out on, or undefined for single-server tables:
+ * as the table of applied migrations says (a Distributed table names its cluster),
+ * else `wanted`. Refuses a layout other than the database's.
+ */
+async function layoutOf(store: Store, wanted: string | undefined): Promise<string | undefined> {
+  if (wanted !== undefined) clusterSql(wanted);
+  const [table] = await store.query<{ engine: string; engine_full: string }>(
+    'SELECT engine, engine_full FROM system.tables WHERE database = {database:String} AND name = {name:String}',
+    { database: store.database, name: MIGRATIONS_TABLE },
+  );
+  if (table === undefined) return wanted;
+  const found = table.engine === 'Distributed' ? distributedCluster(table.engine_full) : undefined;
+  if (found === undefined && wanted !== undefined) {
+    throw new StoreError(
+      'migration_layout_conflict',
+      `database ${store.database} was migrated for a single server (${MIGRATIONS_TABLE} is ${table.engine}), so it cannot take the cluster layout of --cluster ${wanted}; ` +
+        'migrate a new database on the cluster (AISPM_CLICKHOUSE_DATABASE) and copy the data over, or run migrate without --cluster',
+    );
+  }
+  if (found !== undefined && wanted !== undefined && found !== wanted) {
+    throw new StoreError(
+      'migration_cluster_mismatch',
+      `database ${store.database} is laid out on cluster ${found}, not ${wanted}; run migrate with --cluster ${found} (or without --cluster)`,
+    );
+  }
+  return found;
+}
+
+/** The cluster of a Distributed table's engine_full, `Distributed(cluster, database, table[, key])`. */
+function distributedCluster(engineFull: string): string | undefined {
+  const m = /^Distributed\(\s*(?:'((?:[^'\\]|\\.)*)'|`([^`]*)`|([A-Za-z0-9_.-]+))/.exec(engineFull);
+  return m === null ? undefined : (m[1] ?? m[2] ?? m[3]);
+}
+
+/**
+ * The SQL that `migrate` runs on a fresh database, for reading or for running by
+ * hand: the table of applied migrations, then every migration's statements, each
+ * file under a comment naming it; laid out on `layout`'s cluster when given. It
+ * does not record the migrations as applied.
+ */
+export function renderMigrations(
+  options: Pick<MigrateOptions, 'dir' | 'variables'> & { layout?: ClusterLayout } = {},
+): string {
+  const { layout } = options;
+  const files = readMigrations(options.dir ?? MIGRATIONS_DIR);
+  const variables = { ...MIGRATION_DEFAULTS, ...definedOf(options.variables ?? {}) };
+  const out = [
+    layout === undefined
+      ? '-- aispm migrations for a single server'
+      : `-- aispm migrations for cluster ${layout.cluster}, database ${layout.database}`,
+    ...render(MIGRATIONS_TABLE_DDL, layout, new Map()).map((s) => `${s};`),
+  ];
+  const catalogue: Catalogue = new Map();
+  for (const migration of files) {
+    out.push(`\n-- ${migration.file}`);
+    for (const statement of migration.statements) {
+      try {
+        out.push(...render(substitute(statement.text, variables), layout, catalogue).map((s) => `${s};`));
+      } catch (err) {
+        throw new StoreError(
+          'migration_render_failed',
+          `${migration.file} (line ${statement.line}): ${describeError(err)}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
+  }
+  return `${out.join('\n')}\n`;
 }
 
 function definedOf(values: Partial<MigrationVariables>): Partial<MigrationVariables> {

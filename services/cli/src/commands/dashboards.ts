@@ -10,16 +10,19 @@ provisioning files that load them:
 
   <out>/dashboards/*.json                    Posture overview, AI inventory and shadow AI,
                                              Prompt injection and data leakage, Agent
-                                             behaviour and anomalies, Identities,
-                                             permissions and toxic combinations, Cost
-  <out>/provisioning/datasources/aispm.yaml  the ClickHouse datasource (grafana-clickhouse-datasource,
-                                             HTTP) pointing at the aispm SQL endpoint
+                                             behaviour and anomalies, Drift, Identities,
+                                             permissions and toxic combinations, Cost,
+                                             Pipeline health
+  <out>/provisioning/datasources/aispm.yaml  the ClickHouse datasources (grafana-clickhouse-datasource,
+                                             HTTP) pointing at the aispm SQL endpoint: the
+                                             tenant's, and the operator's for Pipeline health
   <out>/provisioning/dashboards/aispm.yaml   a file provider for <out>/dashboards
   <out>/provisioning/alerting/aispm.yaml     alert rules: posture drop, critical finding,
-                                             anomaly burst
+                                             anomaly burst, pipeline lag
 
 Point Grafana at them with GF_PATHS_PROVISIONING=<out>/provisioning, and give it
-AISPM_SQL_USER (a tenant) and AISPM_SQL_KEY (its read key) in its environment.
+AISPM_SQL_USER (a tenant) and AISPM_SQL_KEY (its read key) in its environment, and
+AISPM_SQL_OPERATOR_KEY (one of AISPM_SQL_OPERATOR_KEYS) for Pipeline health.
 
 Options:
   --out <dir>        where to write            (default ./grafana)
