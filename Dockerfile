@@ -39,9 +39,9 @@ COPY --from=build /out/grafana grafana
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
-# The metrics listener answers /healthz on every long-running service.
+# The metrics listener answers /healthz (gateway, up); the alerter's compose service checks its API instead.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch(process.env.AISPM_HEALTH_URL ?? 'http://127.0.0.1:' + (process.env.AISPM_METRICS_PORT ?? 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.AISPM_METRICS_PORT ?? 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "services/cli/src/main.ts"]
 CMD ["--help"]
 

@@ -170,11 +170,11 @@ describe('docker-compose.yml, loaded by compose-go', () => {
   });
 });
 
-describe('the ClickHouse tenant reader of the compose file', () => {
+describe('the ClickHouse readers of the compose file', () => {
   let dir: string;
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('filters every table to the tenant, and hides the tables without one', async () => {
+  it("filters every table to the tenant, hides the tables without one, and shows the operator only the pipeline's", async () => {
     dir = mkdtempSync(join(tmpdir(), 'aispm-deploy-'));
     const store = await ChdbStore.open({ path: join(dir, 'chdb'), database: 'aispm' });
     try {
@@ -185,12 +185,18 @@ describe('the ClickHouse tenant reader of the compose file', () => {
           'GROUP BY t.name',
       );
       const xml = readFileSync(join(REPO, 'deploy/compose/clickhouse/tenant-readers.xml'), 'utf8');
-      const filters = new Map([...xml.matchAll(/<(\w+)><filter>(.*?)<\/filter><\/\1>/g)].map((m) => [m[1]!, m[2]!]));
+      const filtersOf = (user: string): Map<string, string> => {
+        const body = new RegExp(`<${user}>([\\s\\S]*?)</${user}>`).exec(xml)![1]!;
+        return new Map([...body.matchAll(/<(\w+)><filter>(.*?)<\/filter><\/\1>/g)].map((m) => [m[1]!, m[2]!]));
+      };
+      const tenant = filtersOf('acme');
+      const operator = filtersOf('operator');
       expect(tables.length).toBeGreaterThan(10);
       for (const table of tables) {
-        expect(filters.get(table.name), `tenant-readers.xml: ${table.name}`).toBe(
-          table.tenant === '1' ? "tenant = 'acme'" : '0',
-        );
+        expect(tenant.get(table.name), `acme: ${table.name}`).toBe(table.tenant === '1' ? "tenant = 'acme'" : '0');
+        // The operator reads the pipeline's own tables, and nothing of a tenant's.
+        const pipeline = table.name === 'pipeline_stats' || table.name === 'aispm_migrations';
+        expect(operator.get(table.name), `operator: ${table.name}`).toBe(pipeline ? undefined : '0');
       }
     } finally {
       await store.close();

@@ -3,16 +3,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { consumerGroups, type Config, type Logger } from '@aispm/core';
 import { KafkaBus, SqliteBus, type Bus } from '@aispm/bus';
 import { ChdbStore, ClickHouseStore, migrate, type Store } from '@aispm/store';
+import { pipelineTopics } from './topics.ts';
 import {
   EMPTY_POLICY,
   GenAiSink,
   KafkaChangelog,
+  KafkaPartitionLag,
+  MeteredBus,
+  PipelineStats,
   PostureJob,
   Processor,
+  StatsWriter,
   StoreStateTable,
   TraceStage,
   behaviourRaiser,
+  defaultInstance,
+  pipelineStageSpecs,
   policySource,
+  type StatsStages,
 } from '@aispm/processor';
 
 /**
@@ -34,6 +42,10 @@ export interface Runtime {
   entities: Processor | null;
   /** Stores the GenAI log events and metric points the gateway takes on /v1/logs and /v1/metrics. */
   genai: GenAiSink;
+  /** What the stages do per partition (fed by the bus, which is metered): for /metrics and the stats table. */
+  stats: PipelineStats;
+  /** Writes `stats` to the pipeline_stats table every AISPM_STATS_INTERVAL_S. */
+  statsWriter: StatsWriter;
   /**
    * Waits until the stages have processed and committed everything on the bus
    * (embedded: the on-disk log; nothing to wait for on Kafka, which keeps it),
@@ -81,25 +93,26 @@ export function openBus(config: Config, log: Logger): Bus {
 
 export async function startRuntime(config: Config, log: Logger): Promise<Runtime> {
   const store = await openStore(config, log);
-  const bus = openBus(config, log);
+  const stages: StatsStages = {};
+  const raw = openBus(config, log);
+  // Kafka's brokers tell the lag per partition; the embedded bus, per topic only.
+  const partitionLag = raw.kind === 'kafka' ? new KafkaPartitionLag(config.kafka) : undefined;
+  const stats = new PipelineStats({
+    stages: pipelineStageSpecs(config, raw, () => stages, partitionLag),
+    deadLetterTopic: config.topics.deadLetter,
+    stateTopics: [config.topics.traceState, config.topics.state, config.topics.entityState],
+    instance: defaultInstance(),
+  });
+  // Every stage reads and publishes through the metered bus, which credits its batches to `stats`.
+  const bus = new MeteredBus(raw, stats);
   const { topics } = config;
-  await bus.ensureTopics([
-    { topic: topics.events, partitions: config.partitions },
-    { topic: topics.attributed, partitions: config.partitions },
-    { topic: topics.traceState, partitions: config.partitions, compacted: true },
-    { topic: topics.scores, partitions: config.partitions },
-    { topic: topics.findings, partitions: config.partitions },
-    { topic: topics.deadLetter, partitions: 1 },
-    { topic: topics.state, partitions: config.partitions, compacted: true },
-    { topic: topics.entities, partitions: config.partitions },
-    { topic: topics.entityState, partitions: config.partitions, compacted: true },
-    { topic: topics.genaiLogs, partitions: config.partitions },
-    { topic: topics.genaiMetrics, partitions: config.partitions },
-  ]);
+  // Every topic with its partitions and retention, as `aispm topics create` makes them.
+  await bus.ensureTopics(pipelineTopics(config));
   const { fleet } = config.processor;
   const processor = stageProcessor(config, log, bus, store, 'agents');
   const entities = fleet ? stageProcessor(config, log, bus, store, 'entities') : null;
   const traces = traceStage(config, log, bus, store);
+  Object.assign(stages, { traces, agents: processor, entities });
   await entities?.start();
   await processor.start();
   await traces.start();
@@ -111,7 +124,10 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     log,
     maxBatchSize: config.processor.maxBatchSize,
   });
+  stages.genai = genai;
   await genai.start();
+  const statsWriter = new StatsWriter({ store, stats, intervalMs: config.processor.statsIntervalS * 1000, log });
+  statsWriter.start();
   const { policyFile, postureIntervalS } = config.processor.detection;
   const posture = new PostureJob({
     store,
@@ -147,6 +163,8 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     entities,
     genai,
     posture,
+    stats,
+    statsWriter,
     backlog,
     async drain(progress, signal) {
       let reported = 0;
@@ -168,6 +186,9 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       await entities?.stop();
       await genai.stop();
       await posture.stop();
+      // The last interval, with the stages' final batches.
+      await statsWriter.stop();
+      await partitionLag?.close();
       await bus.close();
       await store.close();
     },

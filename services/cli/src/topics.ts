@@ -26,7 +26,7 @@ const HOLDING: Record<keyof Config['topics'], { keyed: boolean; compacted?: bool
 
 /** Every topic the pipeline uses, with its partitions (AISPM_PARTITIONS for keyed ones) and retention. */
 export function pipelineTopics(config: Config): TopicSpec[] {
-  return (Object.keys(HOLDING) as (keyof Config['topics'])[]).map((role) => {
+  const pipeline = (Object.keys(HOLDING) as (keyof Config['topics'])[]).map((role): TopicSpec => {
     const { keyed, compacted, retentionDays } = HOLDING[role];
     return {
       topic: config.topics[role],
@@ -35,4 +35,6 @@ export function pipelineTopics(config: Config): TopicSpec[] {
       ...(retentionDays === undefined ? {} : { retentionMs: retentionDays * DAY_MS }),
     };
   });
+  // The alerter's dead letters: what could not be delivered, kept a month like the others.
+  return [...pipeline, { topic: config.alerter.dlqTopic, partitions: 1, retentionMs: 30 * DAY_MS }];
 }

@@ -272,6 +272,8 @@ export function buildGateway(options: GatewayOptions): Gateway {
   const metricsApp = Fastify({ logger: false });
   const served = Registry.merge([metrics.registry, ...(options.registries ?? [])]);
   metricsApp.get('/metrics', async (_request, reply) => reply.type(served.contentType).send(await served.metrics()));
+  // Liveness on the metrics listener too, where every service's container health check looks.
+  metricsApp.get('/healthz', () => ({ status: 'ok' }));
   return {
     app,
     metricsApp,
