@@ -136,6 +136,9 @@ async function run(
           }
         },
         load: (partitions) => table.load(partitions),
+        // A batch's cut is recorded before its rows (state/cuts.ts): the crashes here come after that.
+        saveCuts: (cuts) => table.saveCuts(cuts),
+        loadWithCuts: (partitions) => table.loadWithCuts(partitions),
         close: () => table.close(),
       };
       const processor = new Processor({

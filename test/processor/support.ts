@@ -81,6 +81,8 @@ export function upEnv(o: UpEnvOptions): NodeJS.ProcessEnv {
     AISPM_PROCESSOR_GROUP: o.group,
     AISPM_PROCESSOR_BATCH: String(o.batch),
     AISPM_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    // Several processes at once: each its own metrics port.
+    AISPM_METRICS_PORT: '0',
     AISPM_LOG_LEVEL: 'info',
   };
 }

@@ -9,7 +9,15 @@ import {
   consumerGroups,
 } from '@aispm/core';
 import type { Batch, Bus, Subscription } from '@aispm/bus';
-import { clickhouseTime, dedupToken as storeToken, type Row, type Store } from '@aispm/store';
+import {
+  clickhouseTime,
+  dedupToken as storeToken,
+  insertResilient,
+  type ResilientInsertOptions,
+  type Row,
+  type Store,
+} from '@aispm/store';
+import { storeDeadLetter, STORE_REJECTED } from './dead-letter.ts';
 
 /** Tables of schemas/clickhouse/007_genai_logs_metrics.sql. */
 export const GENAI_LOGS_TABLE = 'genai_log_events';
@@ -18,11 +26,14 @@ export const GENAI_METRICS_TABLE = 'genai_metrics';
 export interface GenAiSinkOptions {
   bus: Bus;
   store: Store;
-  topics: { genaiLogs: string; genaiMetrics: string };
+  /** The topics consumed, and where the records of rows the store refuses for good go. */
+  topics: { genaiLogs: string; genaiMetrics: string; deadLetter: string };
   /** AISPM_PROCESSOR_GROUP; the sink's groups are `<group>.genai-logs` and `<group>.genai-metrics`. */
   group: string;
   log: Logger;
   maxBatchSize?: number;
+  /** How inserts retry a retryable failure (default DEFAULT_STORE_RETRY of @aispm/store). */
+  resilience?: ResilientInsertOptions;
 }
 
 export interface GenAiSinkStats {
@@ -30,6 +41,8 @@ export interface GenAiSinkStats {
   metrics: number;
   /** Records that were not a known Avro record: logged and skipped, never blocking the partition. */
   undecodable: number;
+  /** Records whose row the store refused for good: sent to the dead-letter topic, the batch went on. */
+  deadLettered: number;
 }
 
 /**
@@ -44,7 +57,7 @@ export class GenAiSink {
   readonly #logCodec: AvroCodec<GenAiLogEvent> = createGenAiLogCodec();
   readonly #metricCodec: AvroCodec<GenAiMetricPoint> = createGenAiMetricCodec();
   #subscriptions: Subscription[] = [];
-  readonly stats: GenAiSinkStats = { logs: 0, metrics: 0, undecodable: 0 };
+  readonly stats: GenAiSinkStats = { logs: 0, metrics: 0, undecodable: 0, deadLettered: 0 };
 
   constructor(options: GenAiSinkOptions) {
     this.#options = options;
@@ -84,10 +97,10 @@ export class GenAiSink {
     row: (value: T) => Row,
     kind: 'logs' | 'metrics',
   ): Promise<void> {
-    const rows: Row[] = [];
+    const rows: { record: (typeof batch.records)[number]; row: Row }[] = [];
     for (const record of batch.records) {
       try {
-        rows.push(row(codec.decode(record.value)));
+        rows.push({ record, row: row(codec.decode(record.value)) });
       } catch (err) {
         this.stats.undecodable++;
         this.#options.log.warn(`genai sink: skipped a record of ${batch.topic} that is not a known Avro record`, {
@@ -97,16 +110,44 @@ export class GenAiSink {
         });
       }
     }
-    // A failed insert throws: the batch stays uncommitted and comes again, and its insert carries the same
-    // token (the records' offsets are the rows'), so the engine drops it if the first one was written after all.
+    // A retryable failure is tried again, then thrown: the batch stays uncommitted and comes again, and its insert
+    // carries the same token (the records' offsets are the rows'), so the engine drops it if the first one was
+    // written after all. Rows the store refuses go to the dead-letter topic as the records they came from.
     const first = batch.records[0]?.offset;
     const last = batch.records.at(-1)?.offset;
     const dedupToken = storeToken(
       ['genai', batch.topic, batch.partition, `${first}-${last}`, table],
       batch.records.map((r) => r.offset),
     );
-    if (rows.length > 0) await this.#options.store.insert(table, rows, { dedupToken });
-    this.stats[kind] += rows.length;
+    const { store, bus, topics, log } = this.#options;
+    const refused = await insertResilient(
+      rows,
+      dedupToken,
+      (some, token) =>
+        store.insert(
+          table,
+          some.map((r) => r.row),
+          { dedupToken: token },
+        ),
+      this.#options.resilience,
+    );
+    if (refused.length > 0) {
+      await bus.publish(
+        topics.deadLetter,
+        refused.map(({ item: { record }, error }) => {
+          const dead = storeDeadLetter(record.key, record.value, table, error, record);
+          return { ...dead, headers: { ...record.headers, ...dead.headers } };
+        }),
+      );
+      this.stats.deadLettered += refused.length;
+      log.warn(`genai sink: rows the store refused sent to ${topics.deadLetter}`, {
+        code: STORE_REJECTED,
+        table,
+        rows: refused.length,
+        reason: refused[0]!.error.message,
+      });
+    }
+    this.stats[kind] += rows.length - refused.length;
   }
 }
 

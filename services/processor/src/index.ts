@@ -2,6 +2,21 @@
 
 export { Processor, type ProcessorOptions, type ProcessorStats } from './processor.ts';
 export { processorMetrics, type PipelineStages } from './metrics.ts';
+// Pipeline health (issue 22): per stage and partition, to /metrics and the pipeline_stats table.
+export {
+  PipelineStats,
+  WHOLE_STAGE,
+  type CounterSource,
+  type PartitionCounts,
+  type StageSpec,
+  type StatsRow,
+} from './stats/collector.ts';
+export { MeteredBus } from './stats/metered-bus.ts';
+export { KafkaPartitionLag } from './stats/kafka-lag.ts';
+export { driftRow } from './findings/rows.ts';
+export { PIPELINE_STATS_TABLE, StatsWriter, statsRow, type StatsWriterOptions } from './stats/writer.ts';
+export { defaultInstance, pipelineStageSpecs, type StatsStages } from './stats/stages.ts';
+export { metricsBody, startMetricsListener, type MetricsListener } from './stats/listener.ts';
 export { TraceStage, type TraceStageOptions, type TraceStageStats } from './traces/trace-stage.ts';
 export { TraceAssembler, type AssemblerOptions, type Resolved } from './traces/assembler.ts';
 export { SOURCE_PARTITION, SOURCE_SEQ, TICK_RECORD } from './traces/source.ts';
@@ -27,6 +42,8 @@ export type { StateBackend } from './state/backend.ts';
 export { createCheckpointCodec, type Checkpoint, type CheckpointValue } from './state/checkpoint.ts';
 export { KafkaChangelog, type KafkaChangelogOptions } from './state/changelog.ts';
 export { StoreStateTable } from './state/table.ts';
+export { cutKey, isCutKey, type Cut } from './state/cuts.ts';
+export { STORE_REJECTED } from './dead-letter.ts';
 export {
   DEFAULT_DRIFT_THRESHOLDS,
   type DriftFeature,

@@ -11,11 +11,20 @@ import {
   type Finding,
 } from '@aispm/core';
 import { type Batch, type Bus, type BusRecord, type Subscription } from '@aispm/bus';
-import { dedupToken, type Row, type Store } from '@aispm/store';
+import {
+  dedupToken,
+  DEFAULT_STORE_RETRY,
+  insertResilient,
+  type ResilientInsertOptions,
+  type Row,
+  type Store,
+  type StoreRetry,
+} from '@aispm/store';
 import { Scorer, type FindingRaiser, type ScorerOptions } from './scorer.ts';
 import type { StateBackend } from './state/backend.ts';
 import type { Checkpoint } from './state/checkpoint.ts';
 import { PartitionLedger, type PartitionEntry } from './state/ledger.ts';
+import { cutCheckpoint, cutInto, cutsOf, withCut, type Cut, type Segment } from './state/cuts.ts';
 import { StoreStateTable } from './state/table.ts';
 import { DEFAULT_DRIFT_THRESHOLDS, type DriftReport, type DriftThresholds } from './findings/drift.ts';
 import { anomalyFinding, driftFinding } from './findings/from-score.ts';
@@ -24,7 +33,7 @@ import { AgentsStage } from './stages/agents.ts';
 import { EntitiesStage } from './stages/entities.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stages/stage.ts';
 import { inSlices } from './time-slices.ts';
-import { deadLetter } from './dead-letter.ts';
+import { deadLetter, storeDeadLetter } from './dead-letter.ts';
 
 export interface ProcessorOptions {
   bus: Bus;
@@ -71,6 +80,13 @@ export interface ProcessorOptions {
    */
   lingerMs?: number;
   /**
+   * How an insert that failed with a retryable error (network, timeout, memory, too
+   * many parts: @aispm/store failureKind) is tried again before the batch fails and
+   * the bus delivers it again (default DEFAULT_STORE_RETRY). Rows the store refuses
+   * (cannot parse, out of range…) are never retried: they go to the dead-letter topic.
+   */
+  storeRetry?: StoreRetry;
+  /**
    * Most partitions handled at once (default 4). While one
    * batch waits for the store and the brokers, the next partition's batch is scored.
    */
@@ -86,8 +102,13 @@ export interface ProcessorStats {
   stored: number;
   /** Replayed events whose effects were already durable, so they were not scored again. */
   skipped: number;
-  /** Records sent to the dead-letter topic, by reason code. */
+  /**
+   * Records sent to the dead-letter topic, by reason code: undecodable or invalid
+   * records, and rows the store refused for good (store_rejected).
+   */
   deadLettered: Record<string, number>;
+  /** Inserts tried again after a retryable store failure. */
+  storeRetries: number;
   /** Entities with a baseline in this process. */
   entities: number;
   /**
@@ -177,11 +198,21 @@ interface BatchCounts {
  * by an empty one (a deletion: never restored) and the ledger forgets them.
  *
  * Checkpoint protocol, per batch, in this order:
+ *   0. record the batch's cut, its first and last offset, in the state backend
+ *      (state/cuts.ts; while 1 runs, finished before 3). After a restore, the
+ *      records are cut at the recorded cuts, and a recorded cut is replayed whole
+ *      without the probe (2): its inserts carry the first run's tokens and rows, so
+ *      the engine drops what was written and writes what was not, materialized
+ *      views included, whatever offsets the replayed fetch was cut at;
  *   1. skip events whose key's restored state already covers their offset;
  *      score the rest (in memory only);
- *   2. after a restore, probe the store for rows of these events (see 3–4 below)
+ *   2. after a restore without recorded cuts (or in the part of a recorded cut a
+ *      short fetch left), probe the store for rows of these events (see 3–4 below)
  *      and leave those out of the inserts (Stage.fresh);
- *   3. write store rows and publish scores, findings and dead letters (together);
+ *   3. write store rows and publish scores, findings and dead letters (together):
+ *      an insert failing with a retryable error is tried again (StoreRetry); rows
+ *      the store refuses for good are found by splitting the insert and go to the
+ *      dead-letter topic with the engine's error, and the batch goes on;
  *   4. checkpoint every key the batch changed, with the batch's last offset;
  *   5. return: the bus commits the offsets.
  * A crash
@@ -239,10 +270,12 @@ export class Processor {
     skipped: 0,
     restored: 0,
     findings: 0,
+    storeRetries: 0,
     deadLettered: {} as Record<string, number>,
   };
 
   private readonly options: ProcessorOptions;
+  private readonly resilience: ResilientInsertOptions;
   /** Untracked events per tenant at the last log of them, and when that was (wall clock: logging only). */
   private untrackedLogged: Record<string, number> = {};
   private untrackedLoggedAt = Number.NEGATIVE_INFINITY;
@@ -261,10 +294,30 @@ export class Processor {
     });
     this.log = options.log ?? silentLogger;
     const { bus, store, topics } = options;
+    this.resilience = {
+      retry: options.storeRetry ?? DEFAULT_STORE_RETRY,
+      onRetry: (err, failures, delayMs) => {
+        this.counts.storeRetries++;
+        this.log.warn('store insert failed, trying again', {
+          code: err.code,
+          engineCode: err.engineCode,
+          failures,
+          delayMs,
+        });
+      },
+    };
     this.stage =
       options.stage === 'entities'
         ? new EntitiesStage(topics)
-        : new AgentsStage({ bus, store, topics, topic: options.topic, log: this.log, fleet: options.fleet ?? false });
+        : new AgentsStage({
+            bus,
+            store,
+            topics,
+            topic: options.topic,
+            log: this.log,
+            fleet: options.fleet ?? false,
+            resilience: this.resilience,
+          });
     this.state = options.state ?? new StoreStateTable(store, this.stage.topic);
     this.logId = logIdOf(bus, this.stage.topic);
   }
@@ -340,8 +393,14 @@ export class Processor {
 
   private async restore(partitions: number[]): Promise<void> {
     const started = Date.now();
-    const checkpoints = await this.state.load(partitions);
+    const loaded = this.state.loadWithCuts
+      ? await this.state.loadWithCuts(partitions)
+      : { checkpoints: await this.state.load(partitions), cuts: [] };
+    const { checkpoints } = loaded;
     const applied = new Map(partitions.map((p) => [p, new Map<string, bigint>()]));
+    const cuts = new Map<number, Cut[]>();
+    // Offsets of another log's cuts say nothing about this one: its replays are probed instead.
+    for (const c of loaded.cuts) if (c.log === this.logId) cuts.set(c.partition, cutsOf(c));
     for (const c of checkpoints) {
       const keys = applied.get(c.partition);
       // An empty snapshot deletes the key's state (evicted as idle, Scorer.evictIdle).
@@ -350,15 +409,35 @@ export class Processor {
       // Offsets of another log (an in-process bus of an earlier run) say nothing about this one.
       keys.set(c.key, c.log === this.logId ? BigInt(c.offset) : -1n);
     }
-    for (const p of partitions) this.ledger.restored(p, applied.get(p)!);
+    for (const p of partitions) this.ledger.restored(p, applied.get(p)!, cuts.get(p));
     this.counts.restored += checkpoints.length;
     this.log.info('state restored', { partitions, keys: checkpoints.length, ms: Date.now() - started });
   }
 
+  /** The batch cut at the partition's recorded cuts (state/cuts.ts), each part handled as a batch, in order. */
   private async process(batch: Batch, entry: PartitionEntry): Promise<void> {
+    for (const segment of cutInto(batch.records, entry.cuts)) await this.processCut(batch, segment, entry);
+  }
+
+  private async processCut(whole: Batch, segment: Segment, entry: PartitionEntry): Promise<void> {
+    const batch: Batch = { ...whole, records: segment.records };
     const last = batch.records.at(-1);
     if (!last) return;
-    const { checkpoints, earlier, written } = await this.scoreAndWrite(batch, entry, last.offset);
+    if (segment.replay || segment.partial)
+      this.log.info(
+        segment.replay ? 'replaying a recorded cut' : 'replaying part of a recorded cut, probing the store',
+        {
+          stage: this.options.stage ?? 'agents',
+          partition: batch.partition,
+          first: batch.records[0]!.offset,
+          last: last.offset,
+        },
+      );
+    // Recorded while the batch is scored; awaited before its first insert.
+    const recorded = segment.replay ? Promise.resolve() : this.recordCut(batch, entry);
+    recorded.catch(() => undefined);
+    const probe = !segment.replay && (segment.partial || entry.probing);
+    const { checkpoints, earlier, written } = await this.scoreAndWrite(batch, entry, last.offset, recorded, probe);
     const counts = await written;
     await earlier;
     await this.checkpoint(checkpoints, last.offset, entry);
@@ -366,22 +445,38 @@ export class Processor {
     this.count(batch, counts);
   }
 
+  /** Durably records the batch's cut before any of its rows is inserted (state/cuts.ts), where the backend can. */
+  private async recordCut(batch: Batch, entry: PartitionEntry): Promise<void> {
+    if (!this.state.saveCuts) return;
+    const cut = { first: batch.records[0]!.offset, last: batch.records.at(-1)!.offset };
+    const cuts = withCut(entry.cuts, cut);
+    await this.state.saveCuts(cutCheckpoint(this.logId, batch.partition, cuts));
+    entry.cuts = cuts;
+  }
+
   /**
    * Steps 1–3. The scored batch is referenced from here only, not from process(), so
    * its events and scores can be collected once written rather than live on through
    * the checkpoint's wait.
    */
-  private async scoreAndWrite(batch: Batch, entry: PartitionEntry, offset: string) {
+  private async scoreAndWrite(
+    batch: Batch,
+    entry: PartitionEntry,
+    offset: string,
+    recorded: Promise<void>,
+    probe: boolean,
+  ) {
     const turn = this.scoring.then(() => this.scoreInTurn(batch, entry, offset));
     this.scoring = turn.catch(() => undefined);
     const { scored, earlier, settle } = await turn;
     const range = `${batch.records[0]?.offset ?? ''}-${offset}`;
-    const written = this.write(scored, batch.partition, entry, range)
-      .then(({ fresh, findings }): BatchCounts => ({
+    const written = recorded
+      .then(() => this.write(scored, batch.partition, entry, range, probe))
+      .then(({ fresh, findings, refused }): BatchCounts => ({
         stored: fresh.scores.length + scored.unkept,
         skipped: scored.skipped,
         findings: findings.length,
-        dead: scored.dead.map((record) => record.headers ?? {}),
+        dead: [...scored.dead, ...refused].map((record) => record.headers ?? {}),
       }))
       .finally(settle);
     return { checkpoints: scored.checkpoints, earlier, written };
@@ -401,19 +496,25 @@ export class Processor {
     return { earlier, settle: () => settled.resolve() };
   }
 
-  /** Steps 2–3 of the checkpoint protocol: probe after a restore, then store rows and publish, together. */
+  /**
+   * Steps 2–3 of the checkpoint protocol: probe after a restore (`probe`), then store
+   * rows and publish, together; then the dead letters of rows the store refused.
+   */
   private async write(
     batch: ScoredBatch,
     partition: number,
     entry: PartitionEntry,
     range: string,
-  ): Promise<{ fresh: Fresh; findings: Finding[] }> {
+    probe: boolean,
+  ): Promise<{ fresh: Fresh; findings: Finding[]; refused: OutgoingRecord[] }> {
     const { scored, drift, dead, batchFindings } = batch;
-    const fresh = await this.stage.fresh(scored, entry);
+    const fresh = await this.stage.fresh(scored, probe);
+    // Rows are written in offset order: past the first event not stored, none of the later ones can be.
+    if (probe && fresh.scores.length > 0) entry.probing = false;
     const findings = this.findings(fresh.scores, batchFindings);
-    await Promise.all([
+    const [emitted, rows] = await Promise.all([
       this.stage.emit(fresh, scored, partition),
-      this.writeRows(findings, drift, batchFindings, [
+      this.writeRows(findings, drift, batchFindings, partition, [
         this.options.stage ?? 'agents',
         this.stage.topic,
         String(partition),
@@ -421,7 +522,9 @@ export class Processor {
       ]),
       this.publish(findings, dead),
     ]);
-    return { fresh, findings };
+    const refused = [...emitted, ...rows];
+    if (refused.length > 0) await this.options.bus.publish(this.options.topics.deadLetter, refused);
+    return { fresh, findings, refused };
   }
 
   private count(batch: Batch, counts: BatchCounts): void {
@@ -433,7 +536,12 @@ export class Processor {
     for (const headers of counts.dead) {
       const code = headers['aispm.dlq.code'] ?? 'unknown';
       this.counts.deadLettered[code] = (this.counts.deadLettered[code] ?? 0) + 1;
-      this.log.warn('event dead-lettered', { code, reason: headers['aispm.dlq.reason'] });
+      this.log.warn('record dead-lettered', {
+        code,
+        reason: headers['aispm.dlq.reason'],
+        source: headers['aispm.dlq.source'],
+        ...(headers['aispm.dlq.table'] === undefined ? {} : { table: headers['aispm.dlq.table'] }),
+      });
     }
   }
 
@@ -583,26 +691,63 @@ export class Processor {
     findings: Finding[],
     drift: DriftReport[],
     batchFindings: Finding[],
+    partition: number,
     source: string[],
-  ): Promise<void> {
+  ): Promise<OutgoingRecord[]> {
     const { store } = this.options;
     const ofBatch = new Set(batchFindings.map((f) => f.id));
+    const origin = { topic: this.stage.topic, partition };
     // The batch's own rows are named by their content alone: a drift sweep or a quiet-period
     // resolution may come round again in another partition's batch after a replay.
-    const insert = (table: string, part: 'events' | 'batch', rows: Row[]): Promise<void> =>
-      rows.length === 0
-        ? Promise.resolve()
-        : store.insert(table, rows, {
-            dedupToken: dedupToken(
-              part === 'events' ? [...source, table, part] : [source[0]!, source[1]!, table, part],
-              rows.map((r) => JSON.stringify(r)),
-            ),
-          });
-    await Promise.all([
-      insert('findings', 'events', findings.filter((f) => !ofBatch.has(f.id)).map(findingRow)),
-      insert('findings', 'batch', findings.filter((f) => ofBatch.has(f.id)).map(findingRow)),
-      insert('drift_reports', 'batch', drift.map(driftRow)),
+    const insert = async <T>(
+      table: string,
+      part: 'events' | 'batch',
+      items: T[],
+      row: (item: T) => Row,
+      dead: (item: T) => { key: string; value: Buffer },
+    ): Promise<OutgoingRecord[]> => {
+      const rows = items.map((item) => ({ item, row: row(item) }));
+      const token = dedupToken(
+        part === 'events' ? [...source, table, part] : [source[0]!, source[1]!, table, part],
+        rows.map((r) => JSON.stringify(r.row)),
+      );
+      const refused = await insertResilient(
+        rows,
+        token,
+        (some, dedupToken) =>
+          store.insert(
+            table,
+            some.map((r) => r.row),
+            { dedupToken },
+          ),
+        this.resilience,
+      );
+      return refused.map(({ item, error }) => {
+        const { key, value } = dead(item.item);
+        return storeDeadLetter(key, value, table, error, origin);
+      });
+    };
+    // A finding as published on the findings topic; a drift report as its row's JSON (it has no record).
+    const finding = (f: Finding) => ({ key: f.asset, value: this.findingCodec.encode(f) });
+    const report = (r: DriftReport) => ({ key: r.entity, value: Buffer.from(JSON.stringify(driftRow(r))) });
+    const refused = await Promise.all([
+      insert(
+        'findings',
+        'events',
+        findings.filter((f) => !ofBatch.has(f.id)),
+        findingRow,
+        finding,
+      ),
+      insert(
+        'findings',
+        'batch',
+        findings.filter((f) => ofBatch.has(f.id)),
+        findingRow,
+        finding,
+      ),
+      insert('drift_reports', 'batch', drift, driftRow, report),
     ]);
+    return refused.flat();
   }
 
   private async publish(findings: Finding[], dead: OutgoingRecord[]): Promise<void> {

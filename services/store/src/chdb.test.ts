@@ -192,6 +192,26 @@ function scratchSize(path: string): number {
   return statSync(join(path, files[0]!)).size;
 }
 
+describe('ChdbStore after a failed statement', () => {
+  it("never hands the rows a statement produced before it failed to the next statement, the store's or a reader's", async () => {
+    const store = await ChdbStore.open({ path: folder, database: 'failed' });
+    const slow =
+      "SELECT sleepEachRow(0.01) AS z, 'LEFT OVER' AS s FROM numbers(100) " +
+      "SETTINGS max_execution_time = 0.05, timeout_overflow_mode = 'throw', max_block_size = 1";
+    try {
+      await expect(store.query(slow)).rejects.toMatchObject({ engineCode: 159 });
+      expect(await store.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      const reader = store.reader();
+      await expect(reader.query(slow, { format: 'JSONEachRow' })).rejects.toMatchObject({ engineCode: 159 });
+      const next = await reader.query('SELECT 2 AS two', { format: 'JSONEachRow' });
+      expect(Buffer.from(next.bytes).toString('utf8')).toBe('{"two":2}\n');
+      await reader.close();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('ChdbStore.reader', () => {
   it('returns raw bytes in the format asked for, applies settings, refuses writes, and is closed by the store', async () => {
     const store = await ChdbStore.open({ path: folder, database: 'reader' });

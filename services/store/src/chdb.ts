@@ -347,6 +347,7 @@ export class ChdbStore implements Store {
           ? await session.queryAsync(sql, { format })
           : await session.queryBindAsync(sql, bound, { format });
       } catch (err) {
+        await drainFailed(session);
         throw queryError(sql, err);
       }
     });
@@ -427,6 +428,7 @@ class ChdbReader implements StoreReader {
             : await this.session.queryBindAsync(sql, params, { format: options.format });
         return { bytes: out.bytes(), rowsRead: out.rowsRead, bytesRead: out.bytesRead, elapsed: out.elapsed };
       } catch (err) {
+        await drainFailed(this.session);
         throw queryError(sql, err);
       }
     });
@@ -510,6 +512,16 @@ function parseJsonEachRow<T>(text: string): T[] {
   const rows: T[] = [];
   for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as T);
   return rows;
+}
+
+/**
+ * chdb hands the rows a statement produced before it failed (a timeout, a memory
+ * limit) to the next statement on the same connection, ahead of that statement's
+ * own: on a reader serving several tenants, another tenant's. A throwaway statement
+ * right after the failure takes them.
+ */
+async function drainFailed(session: Session): Promise<void> {
+  await session.queryAsync('SELECT 1', { format: 'TabSeparated' }).catch(() => undefined);
 }
 
 /** ClickHouse's error number, which chdb's typed errors carry as `clickhouseCode`. */

@@ -11,10 +11,29 @@ export {
   type MigrateOptions,
   type MigrationFile,
   type AppliedMigration,
+  renderMigrations,
 } from './migrate.ts';
+export {
+  renderForCluster,
+  shardingKey,
+  LOCAL_SUFFIX,
+  type ClusterLayout,
+  type Catalogue,
+  type TableInfo,
+} from './cluster.ts';
 export { eventRow, clickhouseTime, EVENTS_FROM_AVRO, EVENTS_TABLE } from './event-row.ts';
 export { StoreError } from './store-error.ts';
 export { dedupSettings, dedupToken } from './dedup.ts';
+export { failureKind, RETRYABLE_ENGINE_CODES, BLOCKED_ENGINE_CODES, type FailureKind } from './failure.ts';
+export {
+  insertResilient,
+  partToken,
+  retryDelay,
+  DEFAULT_STORE_RETRY,
+  type Refused,
+  type ResilientInsertOptions,
+  type StoreRetry,
+} from './resilient-insert.ts';
 export type {
   Store,
   StoreReader,

@@ -5,6 +5,7 @@ import {
   type AiEvent,
   type Config,
   type Logger,
+  type OutgoingRecord,
 } from '@aispm/core';
 import { type Bus, type BusRecord } from '@aispm/bus';
 import {
@@ -13,14 +14,16 @@ import {
   eventRow,
   EVENTS_FROM_AVRO,
   EVENTS_TABLE,
-  type InsertOptions,
+  insertResilient,
+  type Refused,
+  type ResilientInsertOptions,
   type Row,
   type Store,
 } from '@aispm/store';
+import { storeDeadLetter } from '../dead-letter.ts';
 import { agentView, type ObservedEvent } from '../baseline/view.ts';
 import { createScoreCodec } from '../score/score-codec.ts';
 import { SCORES_FROM_AVRO, SCORES_TABLE, scoreRecord } from '../sink.ts';
-import type { PartitionEntry } from '../state/ledger.ts';
 import { mapInSlices } from '../time-slices.ts';
 import { createEntityEventsCodec, encodeWithin, entityRecords } from './entity-events.ts';
 import type { Fresh, Scored, Stage, StageItem } from './stage.ts';
@@ -35,6 +38,8 @@ export interface AgentsStageOptions {
   topic?: string;
   /** Re-key each event by its user, identity, model and tool onto the entities topic, for the entities stage. */
   fleet: boolean;
+  /** How inserts retry and split (the processor's, which counts the retries). */
+  resilience?: ResilientInsertOptions;
 }
 
 /** The agents stage: events topic → per-agent scores; each event's row and score are stored and its score published. */
@@ -68,8 +73,8 @@ export class AgentsStage implements Stage<AiEvent> {
    * span ids, which two tenants may share, so a row of another tenant's event with
    * the same id says nothing about this one.
    */
-  async fresh(scored: Scored<AiEvent>[], entry: PartitionEntry): Promise<Fresh<AiEvent>> {
-    if (!entry.probing || scored.length === 0) return { events: scored, scores: scored };
+  async fresh(scored: Scored<AiEvent>[], probe: boolean): Promise<Fresh<AiEvent>> {
+    if (!probe || scored.length === 0) return { events: scored, scores: scored };
     const times = scored.map((s) => s.event.time);
     const params = {
       ids: scored.map((s) => s.event.event_id),
@@ -89,36 +94,39 @@ export class AgentsStage implements Stage<AiEvent> {
     const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => tenantEventId(r.tenant, r.event_id)));
     const events = scored.filter((s) => !inEvents.has(tenantEventId(s.event.tenant, s.event.event_id)));
     const scores = scored.filter((s) => !inScores.has(tenantEventId(s.event.tenant, s.event.event_id)));
-    if (scores.length > 0) entry.probing = false;
     const stored = scored.length - scores.length;
     if (stored > 0) this.options.log.info('replayed events already in the store', { events: stored });
     return { events, scores };
   }
 
-  async emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<void> {
+  async emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<OutgoingRecord[]> {
     const { bus, topics, fleet } = this.options;
     // Started before the encoding below, which yields; marked handled so that a failure
     // meanwhile is not an unhandled rejection (Promise.all below still sees it).
     const source = this.source(scored, partition);
-    const events = this.storeEvents(fresh.events, source);
+    const events = this.storeEvents(fresh.events, source, partition);
     events.catch(() => undefined);
     if (scored.length === 0) return events;
     // Encoded once: the record published is also what the store reads its row from.
     const values = await mapInSlices(scored, (s) => this.scoreCodec.encode(scoreRecord(s.event, s.view, s.score)));
-    await Promise.all([
+    const [refusedEvents, , refusedScores] = await Promise.all([
       events,
       bus.publish(
         topics.scores,
         scored.map((s, i) => ({ key: s.view.key, value: values[i]! })),
       ),
       this.storeScores(
-        fresh.scores === scored ? values : freshValues(fresh.scores, scored, values),
+        fresh.scores === scored
+          ? values.map((value, i) => ({ s: scored[i]!, value }))
+          : freshValues(fresh.scores, scored, values),
         tokenOf([...source, SCORES_TABLE], fresh.scores),
+        partition,
       ),
       // Every scored event, even one whose rows were stored before a crash: the entities stage
       // folds each event once by its offset (Scorer.folded), so republishing loses nothing and counts nothing twice.
       fleet ? this.forward(scored, partition) : undefined,
     ]);
+    return [...refusedEvents, ...refusedScores];
   }
 
   private async forward(scored: Scored<AiEvent>[], partition: number): Promise<void> {
@@ -135,40 +143,87 @@ export class AgentsStage implements Stage<AiEvent> {
    * Events written with the codec's own schema are stored from their records as they
    * came; any other (an older schema version's, resolved on decode) from its row.
    */
-  private async storeEvents(events: Scored<AiEvent>[], source: string[]): Promise<void> {
-    const { store } = this.options;
-    const bodies: Buffer[] = [];
-    const rows: Row[] = [];
-    const fromBodies: Scored<AiEvent>[] = [];
-    const fromRows: Scored<AiEvent>[] = [];
+  private async storeEvents(events: Scored<AiEvent>[], source: string[], partition: number): Promise<OutgoingRecord[]> {
+    const { store, resilience } = this.options;
+    const fromBodies: { s: Scored<AiEvent>; body: Buffer }[] = [];
+    const fromRows: { s: Scored<AiEvent>; row: Row }[] = [];
     for (const s of events) {
       const body = s.bytes && this.codec.ownBody(s.bytes);
-      if (body) {
-        bodies.push(body);
-        fromBodies.push(s);
-      } else {
-        rows.push(eventRow(s.event));
-        fromRows.push(s);
-      }
+      if (body) fromBodies.push({ s, body });
+      else fromRows.push({ s, row: eventRow(s.event) });
     }
-    await Promise.all([
-      store.insertAvro(
-        EVENTS_TABLE,
-        EVENTS_FROM_AVRO,
-        { schema: this.codec.schema, bodies },
-        tokenOf([...source, EVENTS_TABLE, 'avro'], fromBodies),
+    const [avro, rows] = await Promise.all([
+      insertResilient(
+        fromBodies,
+        tokenOf(
+          [...source, EVENTS_TABLE, 'avro'],
+          fromBodies.map((b) => b.s),
+        ),
+        (part, dedupToken) =>
+          store.insertAvro(
+            EVENTS_TABLE,
+            EVENTS_FROM_AVRO,
+            { schema: this.codec.schema, bodies: part.map((b) => b.body) },
+            { dedupToken },
+          ),
+        resilience,
       ),
-      store.insert(EVENTS_TABLE, rows, tokenOf([...source, EVENTS_TABLE, 'rows'], fromRows)),
+      insertResilient(
+        fromRows,
+        tokenOf(
+          [...source, EVENTS_TABLE, 'rows'],
+          fromRows.map((r) => r.s),
+        ),
+        (part, dedupToken) =>
+          store.insert(
+            EVENTS_TABLE,
+            part.map((r) => r.row),
+            { dedupToken },
+          ),
+        resilience,
+      ),
     ]);
+    // The event as it came off the topic, or its row when it came in an older schema.
+    return [
+      ...this.deadLetters(avro, partition, EVENTS_TABLE, (b) => b.s.bytes!),
+      ...this.deadLetters(rows, partition, EVENTS_TABLE, (r) => Buffer.from(JSON.stringify(r.row))),
+    ];
   }
 
-  private storeScores(values: Buffer[], options: InsertOptions): Promise<void> {
-    const bodies = values.map((value) => this.scoreCodec.ownBody(value)!);
-    return this.options.store.insertAvro(
-      SCORES_TABLE,
-      SCORES_FROM_AVRO,
-      { schema: this.scoreCodec.schema, bodies },
-      options,
+  private async storeScores(
+    values: { s: Scored<AiEvent>; value: Buffer }[],
+    dedupToken: string,
+    partition: number,
+  ): Promise<OutgoingRecord[]> {
+    const refused = await insertResilient(
+      values,
+      dedupToken,
+      (part, token) =>
+        this.options.store.insertAvro(
+          SCORES_TABLE,
+          SCORES_FROM_AVRO,
+          { schema: this.scoreCodec.schema, bodies: part.map(({ value }) => this.scoreCodec.ownBody(value)!) },
+          { dedupToken: token },
+        ),
+      this.options.resilience,
+    );
+    // The score record as published on the scores topic.
+    return this.deadLetters(refused, partition, SCORES_TABLE, (v) => v.value);
+  }
+
+  /** Dead letters of the items of an event's rows the store refused, keyed as the event's state. */
+  private deadLetters<T extends { s: Scored<AiEvent> }>(
+    refused: Refused<T>[],
+    partition: number,
+    table: string,
+    value: (item: T) => Buffer,
+  ): OutgoingRecord[] {
+    return refused.map(({ item, error }) =>
+      storeDeadLetter(item.s.view.key, value(item), table, error, {
+        topic: this.topic,
+        partition,
+        offset: item.s.offset,
+      }),
     );
   }
 
@@ -207,8 +262,8 @@ export function tenantReason(tenant: string): string | null {
  * rows' offsets (a record's row is the same in every replay, so its offset names it).
  * After a probe left some rows out (Stage.fresh), the rest get a token of their own.
  */
-function tokenOf(source: string[], rows: Scored<AiEvent>[]): InsertOptions {
-  return { dedupToken: dedupToken(source, offsetsOf(rows)) };
+function tokenOf(source: string[], rows: Scored<AiEvent>[]): string {
+  return dedupToken(source, offsetsOf(rows));
 }
 
 function* offsetsOf(rows: Scored<AiEvent>[]): Generator<string> {
@@ -216,7 +271,13 @@ function* offsetsOf(rows: Scored<AiEvent>[]): Generator<string> {
 }
 
 /** The values of the fresh among the scored events (after a restore, some may be stored already). */
-function freshValues<E extends ObservedEvent>(fresh: Scored<E>[], scored: Scored<E>[], values: Buffer[]): Buffer[] {
+function freshValues<E extends ObservedEvent>(
+  fresh: Scored<E>[],
+  scored: Scored<E>[],
+  values: Buffer[],
+): { s: Scored<E>; value: Buffer }[] {
   const owed = new Set(fresh);
-  return values.filter((_, i) => owed.has(scored[i]!));
+  const out: { s: Scored<E>; value: Buffer }[] = [];
+  for (let i = 0; i < scored.length; i++) if (owed.has(scored[i]!)) out.push({ s: scored[i]!, value: values[i]! });
+  return out;
 }

@@ -1,4 +1,4 @@
-import { InvalidRecordError, type Config } from '@aispm/core';
+import { InvalidRecordError, type Config, type OutgoingRecord } from '@aispm/core';
 import { type BusRecord } from '@aispm/bus';
 import { fleetKey } from '../baseline/view.ts';
 import { tenantReason } from './agents.ts';
@@ -36,7 +36,7 @@ export class EntitiesStage implements Stage {
     return Promise.resolve({ events: [], scores: scored });
   }
 
-  emit(): Promise<void> {
-    return Promise.resolve();
+  emit(): Promise<OutgoingRecord[]> {
+    return Promise.resolve([]);
   }
 }

@@ -1,9 +1,8 @@
-import type { Finding } from '@aispm/core';
+import type { Finding, OutgoingRecord } from '@aispm/core';
 import type { BusRecord } from '@aispm/bus';
 import type { EntityView, ObservedEvent } from '../baseline/view.ts';
 import type { EventSource } from '../scorer.ts';
 import type { Score } from '../score/score.ts';
-import type { PartitionEntry } from '../state/ledger.ts';
 
 /** One event of a record, with the entity it is scored as; `source` when it was re-keyed from the events topic. */
 export interface StageItem<E extends ObservedEvent = ObservedEvent> {
@@ -48,8 +47,16 @@ export interface Stage<E extends ObservedEvent = ObservedEvent> {
   readonly forwarded: number;
   /** The events of a record; throws InvalidRecordError for a record to dead-letter. */
   decode(record: BusRecord, nowMs: number): StageItem<E>[];
-  /** Step 2 of the checkpoint protocol: after a restore (entry.probing), leave out what is already stored. */
-  fresh(scored: Scored<E>[], entry: PartitionEntry): Promise<Fresh<E>>;
-  /** Step 3, besides findings and drift: the rows and records the batch owes, written together. */
-  emit(fresh: Fresh<E>, scored: Scored<E>[], partition: number): Promise<void>;
+  /**
+   * Step 2 of the checkpoint protocol: with `probe` (after a restore, when the batch
+   * may have rows stored already and is not the replay of a recorded cut), leave out
+   * what is already stored.
+   */
+  fresh(scored: Scored<E>[], probe: boolean): Promise<Fresh<E>>;
+  /**
+   * Step 3, besides findings and drift: the rows and records the batch owes, written
+   * together. Returns the dead letters of rows the store refused for good (the batch
+   * goes on without them), for the processor to publish.
+   */
+  emit(fresh: Fresh<E>, scored: Scored<E>[], partition: number): Promise<OutgoingRecord[]>;
 }

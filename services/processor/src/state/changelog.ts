@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, PartitionAssigner } from 'kafkajs';
 import { AispmError } from '@aispm/core';
 import { kafkajs, type Bus } from '@aispm/bus';
-import type { StateBackend } from './backend.ts';
+import { splitCuts, type StateBackend } from './backend.ts';
 import { createCheckpointCodec, type Checkpoint } from './checkpoint.ts';
+import { isCutKey } from './cuts.ts';
 
 export interface KafkaChangelogOptions {
   /** Publishes checkpoints (the pipeline's Kafka bus: idempotent producer, same partitioner as the events). */
@@ -52,7 +53,23 @@ export class KafkaChangelog implements StateBackend {
     );
   }
 
+  /** A partition's cuts are not an entity's: their key would hash to any partition, so they are placed by hand. */
+  async saveCuts(cuts: Checkpoint): Promise<void> {
+    const { key, ...value } = cuts;
+    await this.options.bus.publish(this.options.topic, [
+      { key, value: this.codec.encode(value), partition: value.partition },
+    ]);
+  }
+
   async load(partitions: readonly number[]): Promise<Checkpoint[]> {
+    return (await this.loadWithCuts(partitions)).checkpoints;
+  }
+
+  async loadWithCuts(partitions: readonly number[]): Promise<{ checkpoints: Checkpoint[]; cuts: Checkpoint[] }> {
+    return splitCuts(await this.loadAll(partitions), isCutKey);
+  }
+
+  private async loadAll(partitions: readonly number[]): Promise<Checkpoint[]> {
     if (partitions.length === 0) return [];
     const admin = this.kafka.admin();
     await admin.connect();

@@ -1,3 +1,5 @@
+import type { Cut } from './cuts.ts';
+
 /**
  * Which partitions this process holds state for, which keys belong to each, and
  * up to which events-log offset each key's state reaches. Pure bookkeeping: the
@@ -11,8 +13,12 @@ export interface PartitionEntry {
   /**
    * True after a restore until a batch shows rows that were not yet in the store:
    * rows of the batch that crashed before its checkpoint may already be stored.
+   * False from the start when the partition's cuts were restored: then only a
+   * recorded cut can have stored rows, and it is replayed as it was (cuts.ts).
    */
   probing: boolean;
+  /** The partition's latest cuts (cuts.ts), as restored and recorded since. */
+  cuts: Cut[];
 }
 
 export class PartitionLedger {
@@ -26,9 +32,9 @@ export class PartitionLedger {
     return this.partitions.get(partition);
   }
 
-  /** Registers a freshly restored partition: key → offset its restored state reaches. */
-  restored(partition: number, applied: Map<string, bigint>): PartitionEntry {
-    const entry: PartitionEntry = { applied, next: null, probing: true };
+  /** Registers a freshly restored partition: key → offset its restored state reaches, and its recorded cuts. */
+  restored(partition: number, applied: Map<string, bigint>, cuts: Cut[] = []): PartitionEntry {
+    const entry: PartitionEntry = { applied, next: null, probing: cuts.length === 0, cuts };
     this.partitions.set(partition, entry);
     return entry;
   }

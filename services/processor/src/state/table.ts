@@ -1,6 +1,10 @@
 import { clickhouseTime, type Store } from '@aispm/store';
 import type { StateBackend } from './backend.ts';
 import type { Checkpoint } from './checkpoint.ts';
+import { cutKey } from './cuts.ts';
+
+/** Where embedded mode records the processor's cuts (schemas/clickhouse/016_processor_cuts.sql). */
+const CUTS_TABLE = 'processor_cuts';
 
 interface StateRow {
   key: string;
@@ -19,6 +23,8 @@ interface StateRow {
  * own and the two never replace each other's rows (rows from before 006 have no
  * topic; their log id ends with it). An empty snapshot deletes the key's state
  * (an entity evicted as idle); rows go 30 days after they were saved (TTL).
+ * The partitions' cuts (cuts.ts) go to a table of their own, processor_cuts: every
+ * processor_state key starts with its tenant, and a cut is no tenant's.
  */
 export class StoreStateTable implements StateBackend {
   private readonly store: Store;
@@ -48,6 +54,42 @@ export class StoreStateTable implements StateBackend {
         saved_at: clickhouseTime(micros),
       })),
     );
+  }
+
+  /** A partition's cuts go to the processor_cuts table (016_processor_cuts.sql): they are no tenant's state. */
+  async saveCuts(cuts: Checkpoint): Promise<void> {
+    const micros = Math.max(Date.now() * 1000, this.lastMicros + 1);
+    this.lastMicros = micros;
+    await this.store.insert(CUTS_TABLE, [
+      {
+        topic: this.topic,
+        partition: cuts.partition,
+        log: cuts.log,
+        cuts: cuts.snapshot.toString('utf8'),
+        saved_at: clickhouseTime(micros),
+      },
+    ]);
+  }
+
+  async loadWithCuts(partitions: readonly number[]): Promise<{ checkpoints: Checkpoint[]; cuts: Checkpoint[] }> {
+    const [checkpoints, cuts] = await Promise.all([this.load(partitions), this.loadCuts(partitions)]);
+    return { checkpoints, cuts };
+  }
+
+  private async loadCuts(partitions: readonly number[]): Promise<Checkpoint[]> {
+    if (partitions.length === 0) return [];
+    const rows = await this.store.query<{ partition: number; log: string; cuts: string }>(
+      `SELECT partition, argMax(log, saved_at) AS log, argMax(cuts, saved_at) AS cuts FROM ${CUTS_TABLE}
+       WHERE topic = {topic:String} AND partition IN {partitions:Array(UInt32)} GROUP BY partition`,
+      { partitions: [...partitions], topic: this.topic },
+    );
+    return rows.map((row) => ({
+      key: cutKey(Number(row.partition)),
+      partition: Number(row.partition),
+      log: row.log,
+      offset: '',
+      snapshot: Buffer.from(row.cuts, 'utf8'),
+    }));
   }
 
   async load(partitions: readonly number[]): Promise<Checkpoint[]> {
