@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChdbStore, migrate } from '@aispm/store';
-import { parseReadKeys } from './keys.ts';
+import { parseOperatorKeys, parseReadKeys } from './keys.ts';
 import { startSqlEndpoint, type RunningSqlEndpoint } from './start.ts';
 
 /** Test support: a real chdb store with the aispm schema, rows of two tenants, and the endpoint on loopback. */
@@ -13,8 +13,8 @@ export interface Fixture {
   url: string;
   port: number;
   database: string;
-  /** Each tenant's key (random per run). */
-  keys: { acme: string; globex: string };
+  /** Each tenant's key, and the operator's (random per run). */
+  keys: { acme: string; globex: string; operator: string };
   /** A file the engine could read if a query escaped: its content must never reach a client. */
   secretFile: string;
   secret: string;
@@ -44,13 +44,30 @@ export async function openFixture(): Promise<Fixture> {
     })),
   );
   await store.insert('anomaly_scores', rows);
+  // The pipeline's own figures: rows of no tenant, for the operator's key.
+  const at = new Date().toISOString().replace('T', ' ').replace('Z', '');
+  await store.insert(
+    'pipeline_stats',
+    ['trace', 'agents'].map((stage, partition) => ({
+      time: at,
+      stage,
+      topic: 'aispm.events.v1',
+      partition,
+      records_in: 10,
+    })),
+  );
   const secret = `file-secret-${randomBytes(8).toString('hex')}`;
   const secretFile = join(folder, 'secret.txt');
   writeFileSync(secretFile, `${secret}\n`);
-  const keys = { acme: randomBytes(16).toString('hex'), globex: randomBytes(16).toString('hex') };
+  const keys = {
+    acme: randomBytes(16).toString('hex'),
+    globex: randomBytes(16).toString('hex'),
+    operator: randomBytes(16).toString('hex'),
+  };
   const endpoint = await startSqlEndpoint({
     store,
     keys: parseReadKeys(`acme:${keys.acme}\nglobex:${keys.globex}`),
+    operatorKeys: parseOperatorKeys(`operator:${keys.operator}`),
     port: 0,
   });
   const port = Number(new URL(endpoint.url).port);

@@ -107,9 +107,15 @@ export function parseAstDump(dump: string): Node | null {
   return complete(root) ? root : null;
 }
 
-/** The output format a checked query names in its FORMAT clause, or null for none. */
+/** What a checked query names: its FORMAT clause's output format (null for none), and the store's tables it may read. */
 export interface Checked {
   format: string | null;
+  /**
+   * Names that may be tables of the store's database: table identifiers (plain or
+   * in the store's database) and the right side of IN. Some are CTEs or columns;
+   * a caller holding a cached schema reads it again when one is not among its tables.
+   */
+  tables: string[];
 }
 
 /** Checks a query's AST dump against the scope: what it may read, and that it is a plain SELECT. */
@@ -137,8 +143,9 @@ export function checkQuery(dump: string, scope: GuardScope): Checked | ClickHous
       'INTO OUTFILE and COMPRESSION are not allowed: the result goes to the client',
     );
   }
-  const problem = visit(root, scope);
-  return problem ?? { format };
+  const tables = new Set<string>();
+  const problem = visit(root, scope, tables);
+  return problem ?? { format, tables: [...tables] };
 }
 
 function settingsRefused(): ClickHouseHttpError {
@@ -148,29 +155,51 @@ function settingsRefused(): ClickHouseHttpError {
   );
 }
 
-function visit(node: Node, scope: GuardScope): ClickHouseHttpError | null {
-  const problem = checkNode(node, scope);
+function visit(node: Node, scope: GuardScope, tables: Set<string>): ClickHouseHttpError | null {
+  const problem = checkNode(node, scope, tables);
   if (problem !== null) return problem;
   for (const child of node.children) {
-    const found = visit(child, scope);
+    const found = visit(child, scope, tables);
     if (found !== null) return found;
   }
   return null;
 }
 
-function checkNode(node: Node, scope: GuardScope): ClickHouseHttpError | null {
+/** A name without the ` (alias x)` the dump prints after an aliased one: only what is before it can name a table. */
+const unaliased = (label: string): string => {
+  const at = label.indexOf(' (alias ');
+  return at < 0 ? label : label.slice(0, at);
+};
+
+/** The store table a name may read (a plain name, or one in the store's database), or null. */
+function storeTable(name: string, scope: GuardScope): string | null {
+  const parts = name.split('.');
+  if (parts.length === 1) return parts[0]!;
+  return parts.length === 2 && parts[0] === scope.database ? parts[1]! : null;
+}
+
+/** Functions whose right side may name a table: `x IN t`. */
+const IN_FUNCTION = /^(global)?(not)?(null)?in$/i;
+
+function checkNode(node: Node, scope: GuardScope, tables: Set<string>): ClickHouseHttpError | null {
   switch (node.type) {
     case 'Set':
       return settingsRefused();
-    case 'TableIdentifier':
-      return tableAllowed(node.label.split('.'), scope)
-        ? null
-        : exception(
-            CODES.ACCESS_DENIED,
-            `Not enough privileges to read ${node.label}: only ${scope.database}.* and some system tables are served`,
-          );
+    case 'TableIdentifier': {
+      const name = unaliased(node.label);
+      if (!tableAllowed(name.split('.'), scope)) {
+        return exception(
+          CODES.ACCESS_DENIED,
+          `Not enough privileges to read ${name}: only ${scope.database}.* and some system tables are served`,
+        );
+      }
+      const table = storeTable(name, scope);
+      if (table !== null) tables.add(table);
+      return null;
+    }
     case 'Identifier': {
-      const parts = node.label.split('.');
+      const parts = unaliased(node.label).split('.');
+      if (parts.length === 2 && parts[0] === scope.database) tables.add(parts[1]!);
       if (parts.length < 2 || !scope.databases.has(parts[0]!) || tableAllowed(parts.slice(0, 2), scope)) return null;
       return exception(
         CODES.ACCESS_DENIED,
@@ -178,7 +207,14 @@ function checkNode(node: Node, scope: GuardScope): ClickHouseHttpError | null {
       );
     }
     case 'Function': {
-      const name = node.label.toLowerCase();
+      const name = unaliased(node.label).toLowerCase();
+      if (IN_FUNCTION.test(name)) {
+        const right = node.children[0]?.children[1];
+        if (right?.type === 'Identifier') {
+          const table = storeTable(unaliased(right.label), scope);
+          if (table !== null) tables.add(table);
+        }
+      }
       if (scope.tableFunctions.has(name) && !ALLOWED_TABLE_FUNCTIONS.has(name)) {
         return exception(CODES.ACCESS_DENIED, `Not enough privileges to use the table function ${node.label} here`);
       }

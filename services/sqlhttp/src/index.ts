@@ -9,5 +9,16 @@ export {
   type SqlEndpointOptions,
   type SqlEndpointConfig,
 } from './options.ts';
-export { parseReadKeys, READ_KEYS_ENV, type ReadKeys } from './keys.ts';
+export {
+  NO_READ_KEYS,
+  OPERATOR_KEYS_ENV,
+  OPERATOR_USER,
+  parseOperatorKeys,
+  parseReadKeys,
+  READ_KEYS_ENV,
+  type OperatorKeys,
+  type Principal,
+  type ReadKeys,
+} from './keys.ts';
+export { OPERATOR_TABLES } from './schema.ts';
 export { ClickHouseHttpError, httpStatusOf } from './errors.ts';

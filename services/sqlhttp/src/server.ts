@@ -4,7 +4,8 @@ import zlib from 'node:zlib';
 import type { Store, StoreReader } from '@aispm/store';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CODES, ClickHouseHttpError, engineException, exception, learnErrorNames } from './errors.ts';
-import { checkQuery, type GuardScope } from './guard.ts';
+import { QueryGate, SCHEMA_ERRORS, type Verdict } from './gate.ts';
+import { principalOf } from './keys.ts';
 import {
   FramingError,
   MAX_NATIVE_REVISION,
@@ -14,6 +15,7 @@ import {
   type ResultColumn,
 } from './native.ts';
 import type { SqlEndpointConfig } from './options.ts';
+import { SCHEMA_SQL, SchemaCache, tableFilters } from './schema.ts';
 import { isChangeable, sortParams } from './settings.ts';
 
 /** What the engine told us once, at start: it does not change while the process runs. */
@@ -28,39 +30,58 @@ interface EngineFacts {
   settings: Set<string>;
 }
 
+/**
+ * A read-only connection that runs clients' queries, and the settings last SET on
+ * it: a query with the same settings (the same client asking again) skips the SET.
+ */
+class PooledReader {
+  private applied: string | null = null;
+  readonly reader: StoreReader;
+  constructor(reader: StoreReader) {
+    this.reader = reader;
+  }
+
+  /** Runs `sql` with exactly `settings` in force (every setting the endpoint manages, every time). */
+  async query(sql: string, format: string, params: Record<string, string>, settings: Record<string, string | number>) {
+    const text = JSON.stringify(settings);
+    const same = text === this.applied;
+    // Until the statement succeeds, what the connection holds is not known: the next one sets all again.
+    this.applied = null;
+    const result = await this.reader.query(sql, { format, params, ...(same ? {} : { settings }) });
+    this.applied = text;
+    return result;
+  }
+}
+
 /** A fixed set of read-only connections, lent one query at a time; a bounded queue waits for them. */
 class ReaderPool {
-  private readonly free: StoreReader[];
-  private readonly waiting: ((reader: StoreReader) => void)[] = [];
-  private readonly all: StoreReader[];
+  private readonly free: PooledReader[];
+  private readonly waiting: ((reader: PooledReader) => void)[] = [];
+  private readonly all: PooledReader[];
   private readonly maxQueued: number;
 
   constructor(store: Store, size: number, maxQueued: number) {
-    this.all = Array.from({ length: size }, () => store.reader());
+    this.all = Array.from({ length: size }, () => new PooledReader(store.reader()));
     this.free = [...this.all];
     this.maxQueued = maxQueued;
   }
 
   /** A reader, now or once one is free; null when the queue is full. */
-  acquire(): Promise<StoreReader> | null {
+  acquire(): Promise<PooledReader> | null {
     const reader = this.free.pop();
     if (reader !== undefined) return Promise.resolve(reader);
     if (this.waiting.length >= this.maxQueued) return null;
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  release(reader: StoreReader): void {
+  release(reader: PooledReader): void {
     const next = this.waiting.shift();
     if (next !== undefined) next(reader);
     else this.free.push(reader);
   }
 
-  get inUse(): number {
-    return this.all.length - this.free.length;
-  }
-
   close(): Promise<void> {
-    return Promise.all(this.all.map((reader) => reader.close())).then(() => {});
+    return Promise.all(this.all.map(({ reader }) => reader.close())).then(() => {});
   }
 }
 
@@ -175,26 +196,31 @@ export interface SqlEndpoint {
 /**
  * The ClickHouse HTTP interface over the store's engine, read-only and per tenant.
  *
- * A query goes: key → tenant; `formatQuery` (the engine's parser, on the text as a
- * bound parameter: nothing of it runs, and more than one statement is a syntax
- * error); `EXPLAIN AST` of that one statement, checked by guard.ts (a plain
- * SELECT naming only the store's tables, allowed system tables and generator
- * table functions, no SETTINGS, no INTO OUTFILE); then the statement runs on a
- * readonly=2 connection after a SET of every tenant-changeable setting and of
- * additional_table_filters, which adds `tenant = '<tenant>'` to every read of
- * each of the store's tables that has a tenant column (and `0` to those without).
+ * A query goes: key → tenant (or the operator); the guard (gate.ts), on a
+ * connection of its own: a text that may hold more than one statement through
+ * `formatQuery` (the engine's parser, on the text as a bound parameter: nothing of
+ * it runs, and a second statement is a syntax error), then `EXPLAIN AST` of the one
+ * statement, checked by guard.ts (a plain SELECT naming only the store's tables,
+ * allowed system tables and generator table functions, no SETTINGS, no INTO
+ * OUTFILE) — a verdict remembered per principal and text while the schema holds;
+ * then the statement runs on a readonly=2 connection with every tenant-changeable
+ * setting and additional_table_filters in force, which cut every read of each of
+ * the store's tables to the principal's rows (schema.ts).
  */
 export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
-  const { store, keys } = config;
+  const { store, keys, operatorKeys } = config;
   const pool = new ReaderPool(store, config.maxConcurrent, config.maxQueued);
+  // Internal statements (the guard's, the schema's) run here, never under a client's settings.
+  const internalReader = store.reader();
+  const schema = new SchemaCache(
+    async () => Buffer.from((await internalReader.query(SCHEMA_SQL, { format: 'JSONEachRow' })).bytes).toString('utf8'),
+    config.schemaCacheMs,
+  );
   let facts: EngineFacts | null = null;
+  let gate: QueryGate | null = null;
   const ready = (async () => {
-    const reader = await pool.acquire();
-    try {
-      facts = await learnEngine(reader!);
-    } finally {
-      pool.release(reader!);
-    }
+    facts = await learnEngine(internalReader);
+    gate = new QueryGate(internalReader, schema, facts.tableFunctions, config.guardCacheEntries);
   })();
   // A failed start is reported by the caller (startSqlEndpoint awaits ready); requests answer 500 meanwhile.
   ready.catch(() => {});
@@ -204,7 +230,10 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
     bodyLimit: config.maxQueryBytes,
     requestTimeout: (config.maxExecutionSeconds + 30) * 1000,
   });
-  app.addHook('onClose', async () => pool.close());
+  app.addHook('onClose', async () => {
+    await pool.close();
+    await internalReader.close();
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
@@ -232,8 +261,8 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
       const queryParam = search.get('query');
       if (request.method === 'GET' && queryParam === null) return ok(request, reply);
       const { user, key } = credentials(request, search);
-      const tenant = keys.tenantOf(user, key);
-      if (tenant === null) {
+      const principal = principalOf(user, key, keys, operatorKeys);
+      if (principal === null) {
         return fail(
           exception(
             CODES.AUTHENTICATION_FAILED,
@@ -280,6 +309,9 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
       if (database !== undefined && database !== '' && database !== store.database && database !== 'default') {
         return fail(exception(CODES.UNKNOWN_DATABASE, `Database ${database} does not exist`));
       }
+      const checked = await gate!.check(principal, sql, sorted.params);
+      if (checked.verdict instanceof ClickHouseHttpError) return fail(checked.verdict);
+      const verdict: Verdict = checked.verdict;
       const pending = pool.acquire();
       if (pending === null) {
         return fail(
@@ -294,10 +326,8 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
       let output: Uint8Array;
       let format: string;
       try {
-        const prepared = await prepare(reader, sql, sorted.params, tenant, engine);
-        if (prepared instanceof ClickHouseHttpError) return fail(prepared);
         const requested =
-          prepared.format ??
+          verdict.format ??
           sorted.interface.get('default_format') ??
           header(request, 'x-clickhouse-format') ??
           'TabSeparated';
@@ -319,7 +349,7 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
           ...engine.defaults,
           ...sorted.settings,
           ...limits,
-          additional_table_filters: prepared.filters,
+          additional_table_filters: tableFilters(checked.schema, principal),
         };
         if (protocol > 0 && format === 'Native') {
           // Native at the client's revision, as a server writes it for clickhouse-go (native.ts).
@@ -331,12 +361,14 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
               ),
             );
           }
-          const statement = withoutFormat(prepared.sql, prepared.format);
-          const described = await reader.query(`DESCRIBE TABLE (${statement})`, {
-            format: 'JSONCompactEachRow',
-            params: sorted.params,
+          const printed = verdict.formatted || verdict.format === null ? verdict.sql : await gate!.formatQuery(sql);
+          const statement = withoutFormat(printed, verdict.format);
+          const described = await reader.query(
+            `DESCRIBE TABLE (${statement})`,
+            'JSONCompactEachRow',
+            sorted.params,
             settings,
-          });
+          );
           const columns = Buffer.from(described.bytes)
             .toString('utf8')
             .split('\n')
@@ -354,10 +386,10 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
               ),
             );
           }
-          result = await reader.query(statement, { format: 'Buffers', params: sorted.params, settings });
+          result = await reader.query(statement, 'Buffers', sorted.params, settings);
           output = nativeFromBuffers(result.bytes, columns, protocol);
         } else {
-          result = await reader.query(prepared.sql, { format, params: sorted.params, settings });
+          result = await reader.query(verdict.sql, format, sorted.params, settings);
           output = result.bytes;
         }
       } finally {
@@ -396,6 +428,8 @@ export function buildSqlEndpoint(config: SqlEndpointConfig): SqlEndpoint {
       }
       const engineCode = (err as { engineCode?: unknown }).engineCode;
       if (typeof engineCode === 'number') {
+        // A table or column the cached schema names may be gone: read it again for the next query.
+        if (SCHEMA_ERRORS.has(engineCode)) schema.invalidate();
         const cause = (err as { cause?: unknown }).cause;
         return fail(engineException(engineCode, cause instanceof Error ? cause.message : String(err)));
       }
@@ -451,49 +485,4 @@ function positive(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
   return Number.isFinite(value) && value > 0 ? value : undefined;
-}
-
-const stringLiteral = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
-/**
- * The statement to run, checked: one SELECT as the engine's formatter prints it,
- * and the table filters for the tenant over the store's tables as they are now.
- */
-async function prepare(
-  reader: StoreReader,
-  sql: string,
-  params: Record<string, string>,
-  tenant: string,
-  engine: EngineFacts,
-): Promise<{ sql: string; format: string | null; filters: string } | ClickHouseHttpError> {
-  const meta = await reader.query(
-    `SELECT formatQuery({q:String}) AS formatted,
-       (SELECT groupArray(name) FROM system.databases) AS databases,
-       (SELECT groupArray((table, has)) FROM (
-          SELECT table, max(name = 'tenant') AS has FROM system.columns WHERE database = currentDatabase() GROUP BY table
-        )) AS tables,
-       currentDatabase() AS database
-     ${INTERNAL_SETTINGS}`,
-    { format: 'JSONEachRow', params: { q: sql } },
-  );
-  const row = JSON.parse(Buffer.from(meta.bytes).toString('utf8')) as {
-    formatted: string;
-    databases: string[];
-    tables: [string, number | string][];
-    database: string;
-  };
-  const scope: GuardScope = {
-    database: row.database,
-    databases: new Set(row.databases),
-    tableFunctions: engine.tableFunctions,
-  };
-  const dump = await reader.query(`EXPLAIN AST ${row.formatted}`, { format: 'TSVRaw', params });
-  const checked = checkQuery(Buffer.from(dump.bytes).toString('utf8'), scope);
-  if (checked instanceof ClickHouseHttpError) return checked;
-  const tenantFilter = `tenant = ${stringLiteral(tenant)}`;
-  const entries = row.tables.map(
-    ([table, has]) =>
-      `${stringLiteral(`${row.database}.${table}`)}: ${stringLiteral(Number(has) === 1 ? tenantFilter : '0')}`,
-  );
-  return { sql: row.formatted, format: checked.format, filters: `{${entries.join(', ')}}` };
 }

@@ -1,11 +1,18 @@
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config, type Logger } from '@aispm/core';
 import { startGateway } from '@aispm/gateway';
-import { processorMetrics, type TraceStageStats } from '@aispm/processor';
-import { parseReadKeys, startSqlEndpoint, type RunningSqlEndpoint } from '@aispm/sqlhttp';
+import { processorMetrics, startMetricsListener, type MetricsListener, type TraceStageStats } from '@aispm/processor';
+import {
+  NO_READ_KEYS,
+  parseOperatorKeys,
+  parseReadKeys,
+  startSqlEndpoint,
+  type RunningSqlEndpoint,
+} from '@aispm/sqlhttp';
 import type { Store } from '@aispm/store';
 import { startRuntime, type Backlog } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
+import { startUpAlerter } from './alerts.ts';
 
 export const UP_HELP = `Usage: aispm up [options]
 
@@ -21,8 +28,16 @@ SQL (embedded mode): when AISPM_SQL_KEYS or AISPM_SQL_KEYS_FILE names read keys
 (tenant:key lines), the store is also served read-only over ClickHouse's HTTP
 interface at http://AISPM_SQL_HOST:AISPM_SQL_PORT (127.0.0.1:8123 by default), for
 Grafana's ClickHouse datasource and ClickHouse clients: user <tenant>, password
-<key>; each key reads its tenant's rows only. In distributed mode it is off: point
+<key>; each key reads its tenant's rows only. AISPM_SQL_OPERATOR_KEYS (operator:key
+lines) lets user operator read the pipeline's own tables (pipeline_stats,
+aispm_migrations) and no tenant's rows. In distributed mode it is off: point
 them at the ClickHouse server.
+
+Prometheus GET /metrics (gateway, processor stages: lag, throughput, dead letters,
+drops, attribution, merges) on AISPM_METRICS_HOST:AISPM_METRICS_PORT (127.0.0.1:9464
+by default), with or without the gateway. Every AISPM_STATS_INTERVAL_S (15) the
+processor also writes those figures to the pipeline_stats table, for the Pipeline
+health dashboard without Prometheus.
 
 Ctrl-C or SIGTERM stops intake (the gateway answers 503 with Retry-After), processes
 and stores everything already acknowledged, then exits; a second one exits at once,
@@ -51,19 +66,32 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   const config = loadConfig(process.env, { dataDir: values['data-dir'] });
   const runtime = await startRuntime(config, log);
   const registries = [
-    processorMetrics({ traces: runtime.traces, agents: runtime.processor, entities: runtime.entities }),
+    processorMetrics({
+      traces: runtime.traces,
+      agents: runtime.processor,
+      entities: runtime.entities,
+      pipeline: runtime.stats,
+    }),
   ];
   const gateway =
     config.gateway.keys === null ? null : await startGateway({ bus: runtime.bus, config, log, registries });
   if (!gateway) log.info('gateway off: set AISPM_GATEWAY_KEYS (tenant:key lines) to accept OTLP traces');
-  let sql: RunningSqlEndpoint | null;
+  let sql: RunningSqlEndpoint | null = null;
+  // Without the gateway, whose metrics listener serves the processor's too, the processor serves them itself.
+  let metrics: MetricsListener | null = null;
   try {
+    if (!gateway) {
+      const { metricsHost: host, metricsPort: port } = config.gateway;
+      metrics = await startMetricsListener({ registries, host, port });
+      log.info('metrics listening', { metrics: `${metrics.url}/metrics` });
+    }
     // After the gateway, whose log line is the first to carry a "url".
     sql = await startSql(config, runtime.store, log);
   } catch (err) {
     // What the gateway acknowledged meanwhile is on the bus and is processed at the next start.
     await gateway?.stopIntake();
     await gateway?.close();
+    await metrics?.close();
     await runtime.close();
     throw err;
   }
@@ -75,6 +103,8 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
     gateway: gateway?.url ?? 'off',
     sql: sql?.url ?? 'off',
   });
+  // When a routes file exists (AISPM_ALERT_ROUTES_FILE): findings → PagerDuty, SIEMs, webhooks.
+  const alerter = await startUpAlerter(config, runtime.bus, log);
   const first = Promise.withResolvers<NodeJS.Signals>();
   // A second signal exits at once (abortOnSignals); what was acknowledged is on the bus and replays at the next start.
   abortOnSignals((s) => first.resolve(s));
@@ -96,9 +126,12 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   await gateway?.stopIntake();
   await runtime.drain((left) => log.info('draining', backlogFields(left)));
   await gateway?.close();
+  // After the drain: the findings it raised are delivered (or left uncommitted for the next start).
+  await alerter?.stop();
   // Queries in flight finish; the store closes after.
   await sql?.close();
   await runtime.close();
+  await metrics?.close();
   log.info('stopped', { ...runtime.processor.stats() });
   return 0;
 }
@@ -119,14 +152,20 @@ async function startSql(config: Config, store: Store, log: Logger): Promise<Runn
     );
     return null;
   }
-  const { keys, ...limits } = config.sql;
-  if (keys === null) {
+  const { keys, operatorKeys, ...limits } = config.sql;
+  if (keys === null && operatorKeys === null) {
     log.info(
       `sql endpoint off: set AISPM_SQL_KEYS (tenant:key lines, or AISPM_SQL_KEYS_FILE) to let Grafana and ClickHouse clients read the store at http://${limits.host}:${limits.port}`,
     );
     return null;
   }
-  return startSqlEndpoint({ store, keys: parseReadKeys(keys), ...limits, log });
+  return startSqlEndpoint({
+    store,
+    keys: keys === null ? NO_READ_KEYS : parseReadKeys(keys),
+    operatorKeys: operatorKeys === null ? null : parseOperatorKeys(operatorKeys),
+    ...limits,
+    log,
+  });
 }
 
 function backlogFields(left: Backlog | null): Record<string, number> {

@@ -65,6 +65,9 @@ describe('loadConfig', () => {
       maxExecutionSeconds: 30,
       maxResultBytes: 256 * 1024 * 1024,
       maxMemoryBytes: 2 * 1024 * 1024 * 1024,
+      operatorKeys: null,
+      guardCacheEntries: 1024,
+      schemaCacheMs: 2000,
     });
     const file = join(mkdtempSync(join(tmpdir(), 'aispm-config-')), 'sql-keys');
     writeFileSync(file, 'acme:acme-read-key-0123456789\nglobex:globex-read-key-0123456789\n');

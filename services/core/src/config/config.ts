@@ -76,6 +76,8 @@ export interface Config {
       quietMinutes: number;
       postureIntervalS: number;
     };
+    /** Seconds between the pipeline stats rows the processor writes to the store (pipeline_stats). */
+    statsIntervalS: number;
     /** Run the entities stage: fleet-wide baselines of users, identities, models and tools. */
     fleet: boolean;
     /** How long the entities stage lets re-keyed records gather into fuller batches (SubscribeOptions.lingerMs). */
@@ -143,6 +145,27 @@ export interface Config {
     maxExecutionSeconds: number;
     maxResultBytes: number;
     maxMemoryBytes: number;
+    /** The operator's read keys (`operator:key` entries): the pipeline's own tables, no tenant's rows. */
+    operatorKeys: string | null;
+    guardCacheEntries: number;
+    schemaCacheMs: number;
+  };
+  /** The alerter (services/alerter): findings → routes → destinations, and its silences API. */
+  alerter: {
+    routesFile: string;
+    group: string;
+    dlqTopic: string;
+    retryMaxAttempts: number;
+    retryMaxElapsedMs: number;
+    backoffBaseMs: number;
+    backoffCapMs: number;
+    breakerFailures: number;
+    breakerCooldownMs: number;
+    /** `tenant:key` entries (or `tenant:sha256:<hex>`) of the silences API; parsed by the alerter. */
+    apiKeys: string | null;
+    host: string;
+    port: number;
+    grafanaUrl: string | null;
   };
 }
 
@@ -423,6 +446,13 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().int().min(5).max(86_400),
     default: 60,
   } satisfies Key<number>,
+  statsIntervalS: {
+    env: 'AISPM_STATS_INTERVAL_S',
+    expected:
+      'an integer from 1 to 3600 (seconds between the pipeline stats, lag, throughput, drops, dead letters, the processor writes to the pipeline_stats table)',
+    schema: z.coerce.number().int().min(1).max(3600),
+    default: 15,
+  } satisfies Key<number>,
   baselineMinEvents: {
     env: 'AISPM_BASELINE_MIN_EVENTS',
     expected: 'an integer from 1 to 1000000 (events before a baseline is trusted; earlier scores say "learning")',
@@ -656,6 +686,108 @@ export const CONFIG_KEYS = {
     schema: z.coerce.number().int().min(1_048_576).max(1_099_511_627_776),
     default: 2_147_483_648,
   } satisfies Key<number>,
+  sqlOperatorKeys: {
+    env: 'AISPM_SQL_OPERATOR_KEYS',
+    expected:
+      'operator read keys of the SQL endpoint as operator:key or operator:sha256:<64 hex>, one per line or comma-separated (or AISPM_SQL_OPERATOR_KEYS_FILE, a path to them); a client signs in as user operator and reads the pipeline tables (pipeline_stats, aispm_migrations), never a tenant row',
+    schema: z.string().min(1).nullable(),
+    default: null,
+    secret: true,
+  } satisfies Key<string | null>,
+  sqlGuardCacheEntries: {
+    env: 'AISPM_SQL_GUARD_CACHE_ENTRIES',
+    expected: 'an integer from 0 to 1000000 (SQL guard verdicts remembered per principal and query text; 0: none)',
+    schema: z.coerce.number().int().min(0).max(1_000_000),
+    default: 1024,
+  } satisfies Key<number>,
+  sqlSchemaCacheMs: {
+    env: 'AISPM_SQL_SCHEMA_CACHE_MS',
+    expected:
+      "an integer from 0 to 600000 (milliseconds the SQL endpoint trusts the store's table list before reading it again; 0: read for every query)",
+    schema: z.coerce.number().int().min(0).max(600_000),
+    default: 2000,
+  } satisfies Key<number>,
+  alertRoutesFile: {
+    env: 'AISPM_ALERT_ROUTES_FILE',
+    expected:
+      'a path to the alert routes file (JSON, like rules/alerts/routes.v1.json: routing tree, destinations, silences)',
+    schema: z.string().min(1),
+    default: 'rules/alerts/routes.v1.json',
+  } satisfies Key<string>,
+  alerterGroup: {
+    env: 'AISPM_ALERTER_GROUP',
+    expected: 'a Kafka consumer group id (letters, digits, . _ -) for the alerter on the findings topic',
+    schema: topicName,
+    default: 'aispm-alerter',
+  } satisfies Key<string>,
+  topicAlertsDlq: topic('AISPM_TOPIC_ALERTS_DLQ', 'aispm.alerts.dlq.v1'),
+  alertRetryMaxAttempts: {
+    env: 'AISPM_ALERT_RETRY_MAX_ATTEMPTS',
+    expected:
+      'an integer from 1 to 1000 (attempts to deliver one alert to one destination before it goes to the alerts DLQ)',
+    schema: z.coerce.number().int().min(1).max(1000),
+    default: 12,
+  } satisfies Key<number>,
+  alertRetryMaxElapsedMs: {
+    env: 'AISPM_ALERT_RETRY_MAX_ELAPSED_MS',
+    expected:
+      'an integer from 1000 to 86400000 (ms one alert may keep retrying to one destination before it goes to the alerts DLQ)',
+    schema: z.coerce.number().int().min(1000).max(86_400_000),
+    default: 600_000,
+  } satisfies Key<number>,
+  alertBackoffBaseMs: {
+    env: 'AISPM_ALERT_BACKOFF_BASE_MS',
+    expected: 'an integer from 1 to 600000 (ms of the first retry backoff; it doubles per attempt, with full jitter)',
+    schema: z.coerce.number().int().min(1).max(600_000),
+    default: 500,
+  } satisfies Key<number>,
+  alertBackoffCapMs: {
+    env: 'AISPM_ALERT_BACKOFF_CAP_MS',
+    expected: 'an integer from 1 to 3600000 (ms the retry backoff grows to at most; a longer Retry-After still wins)',
+    schema: z.coerce.number().int().min(1).max(3_600_000),
+    default: 60_000,
+  } satisfies Key<number>,
+  alertBreakerFailures: {
+    env: 'AISPM_ALERT_BREAKER_FAILURES',
+    expected:
+      'an integer from 1 to 1000 (consecutive failed attempts to one destination that open its circuit breaker)',
+    schema: z.coerce.number().int().min(1).max(1000),
+    default: 5,
+  } satisfies Key<number>,
+  alertBreakerCooldownMs: {
+    env: 'AISPM_ALERT_BREAKER_COOLDOWN_MS',
+    expected: 'an integer from 10 to 3600000 (ms an open breaker waits before one probe attempt)',
+    schema: z.coerce.number().int().min(10).max(3_600_000),
+    default: 30_000,
+  } satisfies Key<number>,
+  alertApiKeys: {
+    env: 'AISPM_ALERT_API_KEYS',
+    expected:
+      'keys of the alerter silences API as tenant:key or tenant:sha256:<64 hex>, one per line or comma-separated (or AISPM_ALERT_API_KEYS_FILE, a path to them); without them the API is off',
+    schema: z.string().min(1).nullable(),
+    default: null,
+    secret: true,
+  } satisfies Key<string | null>,
+  alertApiHost: {
+    env: 'AISPM_ALERT_API_HOST',
+    expected:
+      'an interface address for the alerter API (silences, /healthz, /metrics), e.g. 127.0.0.1 (the default: loopback only)',
+    schema: z.string().min(1),
+    default: '127.0.0.1',
+  } satisfies Key<string>,
+  alertApiPort: {
+    env: 'AISPM_ALERT_API_PORT',
+    expected: 'a TCP port from 0 to 65535 for the alerter API (0: any free port)',
+    schema: z.coerce.number().int().min(0).max(65535),
+    default: 9465,
+  } satisfies Key<number>,
+  grafanaUrl: {
+    env: 'AISPM_GRAFANA_URL',
+    expected:
+      'the http(s) URL of Grafana, e.g. http://127.0.0.1:3000, for drill-down links in alerts (none when unset)',
+    schema: z.url({ protocol: /^https?$/ }).nullable(),
+    default: null,
+  } satisfies Key<string | null>,
 };
 
 type Env = Record<string, string | undefined>;
@@ -781,6 +913,7 @@ export function loadConfig(
         quietMinutes: read(k.findingQuietMinutes, merged),
         postureIntervalS: read(k.postureIntervalS, merged),
       },
+      statsIntervalS: read(k.statsIntervalS, merged),
       entitiesLingerMs: read(k.processorEntitiesLinger, merged),
       attribution: {
         waitMs: read(k.attributionWait, merged),
@@ -829,6 +962,24 @@ export function loadConfig(
       maxExecutionSeconds: read(k.sqlMaxExecutionSeconds, merged),
       maxResultBytes: read(k.sqlMaxResultBytes, merged),
       maxMemoryBytes: read(k.sqlMaxMemoryBytes, merged),
+      operatorKeys: read(k.sqlOperatorKeys, merged),
+      guardCacheEntries: read(k.sqlGuardCacheEntries, merged),
+      schemaCacheMs: read(k.sqlSchemaCacheMs, merged),
+    },
+    alerter: {
+      routesFile: read(k.alertRoutesFile, merged),
+      group: read(k.alerterGroup, merged),
+      dlqTopic: read(k.topicAlertsDlq, merged),
+      retryMaxAttempts: read(k.alertRetryMaxAttempts, merged),
+      retryMaxElapsedMs: read(k.alertRetryMaxElapsedMs, merged),
+      backoffBaseMs: read(k.alertBackoffBaseMs, merged),
+      backoffCapMs: read(k.alertBackoffCapMs, merged),
+      breakerFailures: read(k.alertBreakerFailures, merged),
+      breakerCooldownMs: read(k.alertBreakerCooldownMs, merged),
+      apiKeys: read(k.alertApiKeys, merged),
+      host: read(k.alertApiHost, merged),
+      port: read(k.alertApiPort, merged),
+      grafanaUrl: read(k.grafanaUrl, merged),
     },
   };
   if (config.capture.policy === 'hash' && config.capture.hmacKey === null) {
