@@ -18,7 +18,15 @@
 import { resolve } from 'node:path';
 import { AispmError, describeError, partitionOfRecord, recordBytes } from '@aispm/core';
 import { BacklogGroup, type CountFrom } from './backlog-group.ts';
-import type { Backlog, Bus, OutgoingRecord, StoredTopicSpec, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
+import type {
+  Backlog,
+  Bus,
+  OutgoingRecord,
+  StoredTopicSpec,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from './bus.ts';
 import { busClosed, invalidOption, topicMissing } from './bus-errors.ts';
 import { LocalSubscription, settle } from './local-member.ts';
 import { stderrBusLog, type BusLog } from './log.ts';
