@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import { createFindingCodec, findingId, silentLogger, type Finding } from '@aispm/core';
 import { KafkaBus } from '@aispm/bus';
 import {
@@ -36,9 +36,13 @@ const bench: Benchmark = {
     const topic = `bench.alerter.findings.${run}`;
     const bus = new KafkaBus({ brokers: broker.brokers, log: () => undefined });
     const arrived = new Map<string, number>();
-    const receiver = await listen(arrived);
-    const address = receiver.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
+    /** The findings a round still waits for: checked as they arrive, not by polling every id. */
+    let waiting: { missing: Set<string>; done: () => void } | undefined;
+    const receiver = await listen(arrived, (id) => {
+      if (!waiting?.missing.delete(id)) return;
+      if (waiting.missing.size === 0) waiting.done();
+    });
+    const { port } = receiver;
     const routes = parseRoutes(
       JSON.stringify({
         version: 1,
@@ -82,11 +86,19 @@ const bench: Benchmark = {
       });
       let round = 0;
       const waitAll = async (ids: string[], timeoutMs: number): Promise<void> => {
-        const deadline = Date.now() + timeoutMs;
-        while (ids.some((id) => !arrived.has(id))) {
-          if (Date.now() > deadline)
-            throw new Error(`timed out: ${ids.filter((id) => !arrived.has(id)).length} findings not delivered`);
-          await new Promise((r) => setTimeout(r, 5));
+        const missing = new Set(ids.filter((id) => !arrived.has(id)));
+        if (missing.size === 0) return;
+        const done = Promise.withResolvers<void>();
+        waiting = { missing, done: () => done.resolve() };
+        const timer = setTimeout(
+          () => done.reject(new Error(`timed out: ${missing.size} findings not delivered`)),
+          timeoutMs,
+        );
+        try {
+          await done.promise;
+        } finally {
+          clearTimeout(timer);
+          waiting = undefined;
         }
       };
       const burst = async (): Promise<number> => {
@@ -153,7 +165,7 @@ const bench: Benchmark = {
     } finally {
       await service?.stop(5000);
       await destination.close();
-      await new Promise((r) => receiver.close(r));
+      await receiver.close();
       await bus.close();
       await broker.stop();
     }
@@ -193,17 +205,65 @@ function batch(round: number, count: number): Finding[] {
   });
 }
 
-/** The webhook receiver: answers 200 and notes when each finding of a notification arrived. */
-function listen(arrived: Map<string, number>): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const at = Date.now();
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as { findings: { id: string }[] };
-      for (const f of body.findings) if (!arrived.has(f.id)) arrived.set(f.id, at);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+/**
+ * The webhook receiver, in a worker thread of its own so its parsing does not share the
+ * alerter's event loop (a receiver is another process in practice): answers 200 and
+ * notes when each finding of a notification arrived, sent to the bench in batches.
+ */
+const RECEIVER = `
+const { createServer } = require('node:http');
+const { parentPort } = require('node:worker_threads');
+let pending = [];
+const flush = setInterval(() => {
+  if (pending.length === 0) return;
+  parentPort.postMessage(pending);
+  pending = [];
+}, 5);
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const at = Date.now();
+    const body = JSON.parse(Buffer.concat(chunks).toString());
+    for (const f of body.findings) pending.push([f.id, at]);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', () => {
+  clearInterval(flush);
+  server.close(() => parentPort.close());
+  server.closeAllConnections();
+});
+`;
+
+interface Receiver {
+  port: number;
+  close(): Promise<void>;
+}
+
+function listen(arrived: Map<string, number>, onArrived: (id: string) => void): Promise<Receiver> {
+  const worker = new Worker(RECEIVER, { eval: true });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (message: { port: number } | [string, number][]) => {
+      if (!Array.isArray(message)) {
+        resolve({
+          port: message.port,
+          close: async () => {
+            worker.postMessage('stop');
+            await exited;
+          },
+        });
+        return;
+      }
+      for (const [id, at] of message) {
+        if (arrived.has(id)) continue;
+        arrived.set(id, at);
+        onArrived(id);
+      }
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }

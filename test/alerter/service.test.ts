@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +69,12 @@ interface Harness {
   stop(): Promise<void>;
 }
 
-async function harness(bus: Bus, breaker = { failures: 50, cooldownMs: 300 }, maxAttempts = 6): Promise<Harness> {
+async function harness(
+  bus: Bus,
+  breaker = { failures: 50, cooldownMs: 300 },
+  maxAttempts = 6,
+  routesOf: (url: string) => string = routesFor,
+): Promise<Harness> {
   const run = randomUUID().slice(0, 8);
   const topic = `it.alerter.findings.${run}`;
   const dlq = `it.alerter.dlq.${run}`;
@@ -80,9 +86,10 @@ async function harness(bus: Bus, breaker = { failures: 50, cooldownMs: 300 }, ma
     accepted.push(JSON.parse(req.body) as Webhook);
     return { status: 200, body: '{}' };
   });
-  const routes = parseRoutes(routesFor(receiver.url), 'test routes');
+  const routes = parseRoutes(routesOf(receiver.url), 'test routes');
   const destination = createDestination(routes.destinations[0]!.config, { AISPM_TEST_HOOK_SECRET: HOOK_SECRET });
   const service = await startAlerter({
+    commitIntervalMs: 20,
     bus,
     log: silentLogger,
     topic,
@@ -293,6 +300,49 @@ describe.each(BUSES)('alerter service on the %s', (_name, open, cleanup) => {
       expect(dead!.value.toString()).toBe('not a finding');
       await until(() => seen(h).length === 1, 'the good finding delivered');
       await until(async () => (await h.uncommitted()) === 0, 'both offsets committed');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('keeps reading a partition while a finding waits out a 30 s group_wait, and commits only up to it', async () => {
+    // Root route: group_wait 0. Child route "slow" (type=slow_burn): group_wait 30 s.
+    const withSlowRoute = (url: string): string => {
+      const routes = JSON.parse(routesFor(url)) as { route: Record<string, unknown> };
+      routes.route.routes = [{ name: 'slow', match: ['type=slow_burn'], group_wait: '30s' }];
+      return JSON.stringify(routes);
+    };
+    const h = await harness(bus, undefined, undefined, withSlowRoute);
+    try {
+      // One key, so one partition: a fast finding, the slow one, then more fast ones behind it.
+      const onePartition = (findings: Finding[]): Promise<void> =>
+        bus.publish(
+          h.topic,
+          findings.map((f) => ({ key: 'one-partition', value: codec.encode(f) })),
+        );
+      const before = sampleFinding(30);
+      const slow = sampleFinding(31, { type: 'slow_burn' });
+      const behind = [32, 33, 34].map((n) => sampleFinding(n));
+      await onePartition([before]);
+      await until(() => seen(h).length === 1, 'the first fast finding delivered');
+      await until(async () => (await h.uncommitted()) === 0, 'its offset committed');
+      await onePartition([slow]);
+      await until(() => h.service.inFlight() === 1, 'the slow finding held');
+      const published = Date.now();
+      await onePartition(behind);
+      await until(() => seen(h).length === 4, 'the findings behind the held one delivered', { timeoutMs: 2000 });
+      expect(Date.now() - published).toBeLessThan(2000);
+      expect(seen(h)).not.toContain(`${slow.id}:open`);
+      // Released behind it, but committed only up to the held finding: a crash re-reads it and what follows.
+      await until(() => h.service.inFlight() === 1, 'only the slow finding still held');
+      await sleep(300);
+      expect(await h.uncommitted()).toBe(1 + behind.length);
+      if (bus.kind === 'kafka') {
+        const [committed] = await admin.fetchOffsets({ groupId: h.group, topics: [h.topic] });
+        const offsets = committed!.partitions.filter((p) => p.offset !== '-1').map((p) => p.offset);
+        // The slow finding is the partition's second record: the commit stops at its offset.
+        expect(offsets).toEqual(['1']);
+      }
     } finally {
       await h.stop();
     }

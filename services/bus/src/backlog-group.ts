@@ -17,7 +17,7 @@ export class BacklogGroup<M extends GroupMember> extends MemoryGroup<M> {
   /** Undefined until the group has an offset on the partition. */
   readonly #pending: (Backlog | undefined)[];
   /** The batch in flight per partition: what its commit takes off the backlog. */
-  readonly #batches = new Map<number, Backlog & { next: number }>();
+  readonly #batches = new Map<number, Backlog & { first: number; next: number }>();
 
   constructor(partitions: readonly PartitionLog[], countFrom: CountFrom) {
     super(partitions);
@@ -53,20 +53,22 @@ export class BacklogGroup<M extends GroupMember> extends MemoryGroup<M> {
     let bytes = 0;
     for (const r of stored) bytes += r.value.length;
     const next = (stored.at(-1)?.offset ?? -1) + 1;
-    this.#batches.set(partition, { records: stored.length, bytes, next });
+    const first = stored[0]?.offset ?? next;
+    this.#batches.set(partition, { records: stored.length, bytes, first, next });
     return stored;
   }
 
   override commit(partition: number, next: number): void {
+    const from = this.floor(partition);
     super.commit(partition, next);
     const batch = this.#batches.get(partition);
     this.#batches.delete(partition);
     const pending = this.#pending[partition];
-    if (pending && batch?.next === next) {
+    if (pending && batch !== undefined && batch.first === from && batch.next === next) {
       pending.records -= batch.records;
       pending.bytes -= batch.bytes;
     } else {
-      // An offset set from outside a batch (restored at open): count afresh.
+      // An offset set from outside a batch (restored at open, or a manual commit): count afresh.
       this.#pending[partition] = undefined;
       this.#count(partition);
     }

@@ -298,6 +298,73 @@ export function busContract<B extends Bus>(harness: BusHarness<B>): void {
       expect(values(next.records)).toEqual(['r3', 'r4', 'r5']);
     });
 
+    it('with manual commit, reads on without committing; a new member resumes at the last commit, never behind it', async () => {
+      const topic = await topicWith(1);
+      const group = unique('g');
+      await bus.publish(
+        topic,
+        range(10).map((i) => record('k', `r${i}`)),
+      );
+      // Returning at once commits nothing, and the partition is read to its end meanwhile.
+      const first = new Deliveries();
+      const a = await bus.subscribe({ topic, group, maxBatchSize: 3, commit: 'manual', handler: first.handler });
+      await first.until(() => first.records.length >= 10, 'all ten records without a commit', timeoutMs);
+      expect(first.batches.length).toBeGreaterThan(1);
+      await a.stop();
+      expect(await a.commit(0, '1')).toBe(false);
+
+      const second = new Deliveries();
+      const b = await bus.subscribe({ topic, group, maxBatchSize: 3, commit: 'manual', handler: second.handler });
+      await second.until(() => second.records.length >= 10, 'all ten records again', timeoutMs);
+      expect(values(second.records)).toEqual(range(10).map((i) => `r${i}`));
+      expect(await b.commit(0, '4')).toBe(true);
+      // Backwards changes nothing; past what was handed out is refused; a partition not owned is not committed.
+      expect(await b.commit(0, '2')).toBe(true);
+      await expect(b.commit(0, '11')).rejects.toMatchObject({ code: 'bus_commit_refused' });
+      await expect(b.commit(0, 'x')).rejects.toMatchObject({ code: 'bus_commit_refused' });
+      expect(await b.commit(1, '0')).toBe(false);
+      await b.stop();
+
+      const third = new Deliveries();
+      const c = await bus.subscribe({ topic, group, maxBatchSize: 3, handler: third.handler });
+      await third.until(() => values(third.records).includes('r9'), 'the last record', timeoutMs);
+      expect(values(third.records)).toEqual(['r4', 'r5', 'r6', 'r7', 'r8', 'r9']);
+      // A subscription that commits on return has no manual commit.
+      await expect(c.commit(0, '10')).rejects.toMatchObject({ code: 'bus_invalid_option' });
+    });
+
+    it("with manual commit, a partition taken by a new member drops the old owner's uncommitted progress", async () => {
+      const topic = await topicWith(2);
+      const group = unique('g');
+      const keys = [keyFor(0, 2), keyFor(1, 2)];
+      await bus.publish(
+        topic,
+        range(8).map((i) => record(keys[i % 2]!, `r${i}`)),
+      );
+      const first = new Deliveries();
+      const a = await bus.subscribe({ topic, group, commit: 'manual', handler: first.handler });
+      await first.until(() => first.records.length >= 8, 'all eight records', timeoutMs);
+      expect(await a.commit(0, '1')).toBe(true);
+      expect(await a.commit(1, '1')).toBe(true);
+
+      const second = new Deliveries();
+      const b = await bus.subscribe({ topic, group, commit: 'manual', handler: second.handler });
+      await eventually(
+        () => a.assignment().length === 1 && b.assignment().length === 1,
+        'the two members to own one partition each',
+        timeoutMs,
+      );
+      const [lost] = b.assignment();
+      // The new owner reads from the last commit: what the old one read past it comes again.
+      await second.until(() => second.records.length >= 3, "the moved partition's uncommitted records", timeoutMs);
+      expect(second.records.every((r) => r.partition === lost)).toBe(true);
+      expect(second.records.map((r) => r.offset)).toEqual(['1', '2', '3']);
+      // The old owner can no longer commit it.
+      expect(await a.commit(lost!, '4')).toBe(false);
+      await b.stop();
+      await a.stop();
+    });
+
     it('carries keys, headers and binary values unchanged, with offsets and timestamps', async () => {
       const partitions = 3;
       const topic = await topicWith(partitions);

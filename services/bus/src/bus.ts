@@ -28,9 +28,11 @@ export interface Batch {
 }
 
 /**
- * Called with each batch. The batch's offsets are committed only after the
- * returned promise resolves, so its effects must be durable by then. A throw
- * leaves the batch uncommitted; it is delivered again (at-least-once).
+ * Called with each batch. With `commit: 'on-return'` (the default) the batch's offsets
+ * are committed only after the returned promise resolves, so its effects must be
+ * durable by then. A throw leaves the batch uncommitted; it is delivered again
+ * (at-least-once). With `commit: 'manual'` nothing is committed on return: see
+ * Subscription.commit.
  */
 export type BatchHandler = (batch: Batch) => Promise<void>;
 
@@ -57,12 +59,41 @@ export interface SubscribeOptions {
    * broker holds LINGER_MIN_BYTES for the fetch).
    */
   lingerMs?: number;
+  /**
+   * When offsets are committed (default 'on-return').
+   * - on-return: after each handler call resolves, up to the end of its batch.
+   * - manual: never by the bus; the subscriber calls Subscription.commit when it
+   *   chooses, and the partition keeps being read meanwhile (the next batch comes
+   *   once the handler returns). For a consumer that holds records past its handler
+   *   call (the alerter waiting out group_wait), so one held record does not stop its
+   *   partition. A handler throw delivers the batch again after the backoff, as in
+   *   on-return. On a rebalance a partition this member loses drops its uncommitted
+   *   progress: its next owner reads again from the last commit (duplicates, never loss).
+   */
+  commit?: 'on-return' | 'manual';
 }
 
 export interface Subscription {
   /** Partitions this member owns right now. */
   assignment(): number[];
-  /** Stops fetching, lets the in-flight batch finish and commit, then leaves the group. */
+  /**
+   * Manual commit only (a bus_invalid_option error otherwise): commits `partition` up to
+   * `offset`, the decimal offset of the next record to read there (Kafka's convention:
+   * every record below it is done). Offsets count as delivered once handed to the
+   * handler, so part of a batch may be committed while its handler still runs.
+   * Resolves true once the group's commit is at or past `offset` (a commit at or below
+   * the current one changes nothing: commits never go backwards); false when this
+   * member does not own the partition now (the next owner re-reads from the last
+   * commit) or has not read it since a rebalance, so nothing was committed: try again
+   * later, or leave it. An offset beyond what this member was handed is refused with
+   * a bus_commit_refused error.
+   */
+  commit(partition: number, offset: string): Promise<boolean>;
+  /**
+   * Stops fetching, lets the in-flight batch finish and commit (on-return), then leaves
+   * the group. With manual commit, commit what is done before calling it: commits
+   * after stop() began resolve false.
+   */
   stop(): Promise<void>;
 }
 

@@ -11,7 +11,7 @@ import type {
 } from 'kafkajs';
 import { CONFIG_KEYS, AispmError, describeError, partitionForKey, publishChunks, recordBytes } from '@aispm/core';
 import type { Backlog, Bus, BusRecord, OutgoingRecord, SubscribeOptions, Subscription, TopicSpec } from './bus.ts';
-import { busClosed, topicMissing } from './bus-errors.ts';
+import { busClosed, commitOffset, commitRefused, notManual, topicMissing } from './bus-errors.ts';
 import { kafkajsLogCreator } from './kafka-log.ts';
 import { kafkajs, verifyKafkajsFixes } from './kafkajs.ts';
 import { handlerFailed, stderrBusLog, type BusLog } from './log.ts';
@@ -80,7 +80,8 @@ const RETENTION_MS = 'retention.ms';
  * The distributed-mode bus: Apache Kafka through kafkajs. One idempotent producer
  * (acks from all in-sync replicas, keys partitioned by murmur2 like the Java client)
  * and one admin client per bus; one consumer, a consumer-group member, per
- * subscription. Offsets are committed by hand after each handler call succeeds.
+ * subscription. Offsets are committed by hand after each handler call succeeds (on-return),
+ * or when the subscriber calls commit() (manual).
  * The bus connects on first use (in practice the ensureTopics at start-up); when the
  * brokers cannot be reached, that call fails with an AispmError saying what to check.
  */
@@ -390,6 +391,13 @@ class KafkaSubscription implements Subscription {
   readonly #failures = new Map<number, number>();
   /** Timers that resume partitions paused after a failure. */
   readonly #resumeTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Manual commit, per partition this member owns: `handed` is the offset after the last
+   * record handed to the handler; `floor` the group's commit as this member knows it (the
+   * first offset fetched since the partition was assigned, or its own commits since).
+   * Kept across a rebalance for partitions this member keeps; dropped for those it loses.
+   */
+  readonly #progress = new Map<number, { handed: bigint; floor: bigint | undefined }>();
   #stopping: Promise<void> | undefined;
 
   constructor(kafka: Kafka, options: Required<SubscribeOptions>, context: SubscriptionContext) {
@@ -414,10 +422,17 @@ class KafkaSubscription implements Subscription {
     this.#consumer.on(GROUP_JOIN, ({ payload }) => {
       if (this.#stopping) return;
       this.#assignment = [...(payload.memberAssignment[options.topic] ?? [])].sort((a, b) => a - b);
+      // kafkajs reads every partition again from the group's commit after a rebalance, and another
+      // member may have committed meanwhile: the floor is learned again from the next fetch.
+      for (const [partition, progress] of this.#progress) {
+        if (this.#assignment.includes(partition)) progress.floor = undefined;
+        else this.#progress.delete(partition);
+      }
     });
     this.#consumer.on(CRASH, ({ payload }) => {
       if (payload.restart) return;
       this.#assignment = [];
+      this.#progress.clear();
       context.log(
         `member of group ${options.group} on ${options.topic} stopped after an error it cannot retry: ` +
           `${rootMessage(payload.error)}; subscribe again once the cause is fixed`,
@@ -446,6 +461,36 @@ class KafkaSubscription implements Subscription {
     return [...this.#assignment];
   }
 
+  async commit(partition: number, offset: string): Promise<boolean> {
+    const { topic, group } = this.#options;
+    if (this.#options.commit !== 'manual') throw notManual(topic, group);
+    const next = commitOffset(offset);
+    if (this.#stopping || !this.#assignment.includes(partition)) return false;
+    const progress = this.#progress.get(partition);
+    if (!progress || progress.floor === undefined) return false;
+    if (next > progress.handed)
+      throw commitRefused(
+        `commit of ${topic} partition ${partition} up to offset ${next} is past what this member was handed ` +
+          `(up to ${progress.handed}); commit only offsets of records the handler received, plus one`,
+      );
+    if (next <= progress.floor) return true;
+    try {
+      // The broker refuses a commit from a member of an older generation: one that lost the partition.
+      await this.#consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
+    } catch (err) {
+      this.#context.log(
+        `commit of ${topic} partition ${partition} up to ${next} for group ${group} failed: ${rootMessage(err)}; ` +
+          'it is tried again with the next commit, or the next owner reads again from the last one',
+        'warn',
+      );
+      return false;
+    }
+    // A rebalance during the request: the partition may be someone else's now.
+    if (this.#progress.get(partition) !== progress || !this.#assignment.includes(partition)) return false;
+    if (progress.floor === undefined || next > progress.floor) progress.floor = next;
+    return true;
+  }
+
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const timer of this.#resumeTimers) clearTimeout(timer);
@@ -472,6 +517,7 @@ class KafkaSubscription implements Subscription {
       const slice = messages.slice(start, start + maxBatchSize);
       const first = slice[0]!.offset;
       const last = slice.at(-1)!.offset;
+      if (this.#options.commit === 'manual') this.#handed(partition, BigInt(first), BigInt(last) + 1n);
       try {
         const records = slice.map((m) => toBusRecord(topic, partition, m));
         await this.#whileHeartbeating(payload, () => handler({ topic, partition, records }));
@@ -482,10 +528,26 @@ class KafkaSubscription implements Subscription {
       }
       this.#failures.delete(partition);
       payload.resolveOffset(last);
-      await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+      if (this.#options.commit === 'on-return') await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
       // Throws when the group rebalances; kafkajs then rejoins before fetching again.
       await payload.heartbeat();
     }
+  }
+
+  /**
+   * Manual commit: records from `first` to before `next` are handed over. The first fetch
+   * after an assignment starts at the group's commit (or the log's start), which is so
+   * the floor commits may not go below.
+   */
+  #handed(partition: number, first: bigint, next: bigint): void {
+    if (!this.#assignment.includes(partition)) return;
+    const progress = this.#progress.get(partition);
+    if (!progress) {
+      this.#progress.set(partition, { handed: next, floor: first });
+      return;
+    }
+    progress.floor ??= first;
+    if (next > progress.handed) progress.handed = next;
   }
 
   /** Keeps the membership alive while a handler runs longer than the session timeout. */

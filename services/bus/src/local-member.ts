@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { describeError } from '@aispm/core';
 import type { BusRecord, SubscribeOptions, Subscription } from './bus.ts';
+import { commitOffset, notManual } from './bus-errors.ts';
 import { handlerFailed, type BusLog } from './log.ts';
 import type { GroupMember, Linger, MemoryGroup } from './memory-group.ts';
 import type { StoredRecord } from './memory-partition.ts';
@@ -16,8 +17,9 @@ export interface MemberContext {
 /**
  * One member of a consumer group of an in-process bus (memory, sqlite): a loop that
  * takes batches from its partitions while there are any, else waits to be woken.
- * The group commits a batch after its handler resolves; a commit that throws (the
- * sqlite bus could not write the offset) counts as a failed batch.
+ * The group commits a batch after its handler resolves (on-return), or when the
+ * subscriber calls commit() (manual); a commit that throws (the sqlite bus could not
+ * write the offset) counts as a failed batch, or rejects the manual commit.
  */
 export class LocalSubscription implements Subscription, GroupMember {
   readonly fromBeginning: boolean;
@@ -48,6 +50,17 @@ export class LocalSubscription implements Subscription, GroupMember {
 
   assignment(): number[] {
     return this.#stopped ? [] : this.#group.assignment(this);
+  }
+
+  commit(partition: number, offset: string): Promise<boolean> {
+    return settle(() => {
+      if (this.#options.commit !== 'manual') throw notManual(this.#options.topic, this.#options.group);
+      const next = commitOffset(offset);
+      if (this.#stopping || this.#stopped) return false;
+      const verdict = this.#group.checkCommit(this, partition, Number(next));
+      if (verdict === 'commit') this.#group.commit(partition, Number(next));
+      return verdict !== 'stale';
+    });
   }
 
   stop(): Promise<void> {
@@ -103,10 +116,15 @@ export class LocalSubscription implements Subscription, GroupMember {
       const first = stored[0]!.offset;
       const last = stored.at(-1)!.offset;
       const records = stored.map((r) => toBusRecord(topic, partition, r));
+      const manual = this.#options.commit === 'manual';
+      // Manual: the records count as handed over now, so the handler may commit part of its batch.
+      if (manual) this.#group.advance(this, partition, last + 1);
       try {
         await settle(() => handler({ topic, partition, records }));
-        this.#group.commit(partition, last + 1);
+        if (!manual) this.#group.commit(partition, last + 1);
+        else this.#group.recovered(partition);
       } catch (err) {
+        if (manual) this.#group.rewind(this, partition, first);
         const delay = this.#group.fail(partition, this.#context.backoff);
         const batch = { group, topic, partition, first: String(first), last: String(last) };
         this.#context.log(handlerFailed(batch, err, delay), 'warn');

@@ -1,4 +1,5 @@
 import type { MemoryPartition, StoredRecord } from './memory-partition.ts';
+import { commitRefused } from './bus-errors.ts';
 import { retryDelayMs, type RetryBackoff } from './retry.ts';
 
 /** What a group reads of a partition's log: the memory bus's own, or the SQLite bus's view of its table. */
@@ -33,8 +34,13 @@ export interface Linger {
  */
 export class MemoryGroup<M extends GroupMember> {
   readonly #partitions: readonly PartitionLog[];
-  /** Next offset to deliver per partition; undefined until the group first owns the partition. */
+  /** The group's committed offset per partition (next offset to read); undefined until the group first owns it. */
   readonly #committed: (number | undefined)[];
+  /**
+   * Next offset to hand to the partition's owner: the committed offset, or past it while a
+   * manual-commit owner has records it has not committed. A new owner starts at the commit.
+   */
+  readonly #position: (number | undefined)[];
   readonly #owners: (M | undefined)[];
   readonly #members: M[] = [];
   readonly #inFlight = new Set<number>();
@@ -43,6 +49,7 @@ export class MemoryGroup<M extends GroupMember> {
   constructor(partitions: readonly PartitionLog[]) {
     this.#partitions = partitions;
     this.#committed = partitions.map(() => undefined);
+    this.#position = partitions.map(() => undefined);
     this.#owners = partitions.map(() => undefined);
   }
 
@@ -81,7 +88,7 @@ export class MemoryGroup<M extends GroupMember> {
     for (let i = 1; i <= n; i++) {
       const p = (after + i + n) % n;
       if (this.#owners[p] !== member || this.#inFlight.has(p) || this.#retries.get(p)?.timer) continue;
-      if (this.#committed[p]! >= this.#partitions[p]!.endOffset) continue;
+      if (this.#position[p]! >= this.#partitions[p]!.endOffset) continue;
       const due = this.#dueIn(p, linger, nowMs);
       if (due === 0) return { partition: p };
       dueInMs = Math.min(due, dueInMs ?? due);
@@ -92,21 +99,59 @@ export class MemoryGroup<M extends GroupMember> {
   /** Milliseconds until the unread records of `p` are due: 0 once a full batch is there or the oldest has waited `linger.ms`. */
   #dueIn(p: number, linger: Linger, nowMs: number): number {
     const log = this.#partitions[p]!;
-    const from = this.#committed[p]!;
+    const from = this.#position[p]!;
     if (linger.ms === 0 || log.endOffset - from >= linger.records) return 0;
     const oldest = log.read(from, 1)[0];
     return oldest ? Math.max(0, oldest.timestamp + linger.ms - nowMs) : 0;
   }
 
-  /** Marks a batch of `partition` in flight and returns its records, from the committed offset on. */
+  /** Marks a batch of `partition` in flight and returns its records, from the position on. */
   begin(partition: number, maxBatchSize: number): StoredRecord[] {
     this.#inFlight.add(partition);
-    return this.#partitions[partition]!.read(this.#committed[partition]!, maxBatchSize);
+    return this.#partitions[partition]!.read(this.#position[partition]!, maxBatchSize);
   }
 
-  /** The batch succeeded: `next` is the offset after its last record. */
+  /** The batch succeeded (on-return), or the owner committed by hand: `next` is the offset after the last record done. */
   commit(partition: number, next: number): void {
     this.#committed[partition] = next;
+    this.#position[partition] = Math.max(this.#position[partition] ?? next, next);
+    this.recovered(partition);
+  }
+
+  /**
+   * Manual commit: moves the position past records handed to `member`, without
+   * committing them. Nothing when `member` no longer owns the partition: its next
+   * owner starts at the commit.
+   */
+  advance(member: M, partition: number, next: number): void {
+    if (this.#owners[partition] !== member) return;
+    this.#position[partition] = Math.max(this.#position[partition]!, next);
+  }
+
+  /** Manual commit: a failed batch is read again from its first record (or the commit, if that is later). */
+  rewind(member: M, partition: number, to: number): void {
+    if (this.#owners[partition] !== member) return;
+    this.#position[partition] = Math.max(this.#committed[partition]!, to);
+  }
+
+  /**
+   * Checks a manual commit by `member` (Subscription.commit): 'stale' when it does not own
+   * the partition, 'done' when the commit is already at or past `next`, 'commit' when it
+   * should be taken; throws when `next` is past what was handed out.
+   */
+  checkCommit(member: M, partition: number, next: number): 'stale' | 'done' | 'commit' {
+    if (this.#owners[partition] !== member) return 'stale';
+    const position = this.#position[partition]!;
+    if (next > position)
+      throw commitRefused(
+        `commit of partition ${partition} up to offset ${next} is past what this member was handed (up to ${position}); ` +
+          'commit only offsets of records the handler received, plus one',
+      );
+    return next <= this.#committed[partition]! ? 'done' : 'commit';
+  }
+
+  /** A batch of `partition` succeeded: any failure backoff is over. */
+  recovered(partition: number): void {
     const retry = this.#retries.get(partition);
     if (retry) {
       clearTimeout(retry.timer);
@@ -142,10 +187,13 @@ export class MemoryGroup<M extends GroupMember> {
     const members = this.#members;
     for (let p = 0; p < this.#owners.length; p++) {
       const owner = members.length > 0 ? members[p % members.length] : undefined;
+      // A partition changing hands drops what its old owner read and did not commit (manual commit).
+      if (this.#owners[p] !== owner) this.#position[p] = this.#committed[p];
       this.#owners[p] = owner;
       if (owner && this.#committed[p] === undefined) {
         const log = this.#partitions[p]!;
         this.#committed[p] = owner.fromBeginning ? log.startOffset : log.endOffset;
+        this.#position[p] = this.#committed[p];
       }
     }
     this.#wakeAll();

@@ -38,6 +38,12 @@ export function subscribeDefaults(options: SubscribeOptions): Required<Subscribe
       `subscribe to ${options.topic}: lingerMs is ${lingerMs}; expected a whole number of milliseconds, at least 0`,
     );
   }
+  const commit = options.commit ?? 'on-return';
+  if (commit !== 'on-return' && commit !== 'manual') {
+    throw invalidOption(
+      `subscribe to ${options.topic}: commit is ${JSON.stringify(commit)}; expected 'on-return' or 'manual'`,
+    );
+  }
   if (options.group === '') throw invalidOption(`subscribe to ${options.topic}: group must not be empty`);
-  return { ...options, maxBatchSize, concurrency, lingerMs, fromBeginning: options.fromBeginning ?? true };
+  return { ...options, maxBatchSize, concurrency, lingerMs, commit, fromBeginning: options.fromBeginning ?? true };
 }

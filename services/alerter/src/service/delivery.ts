@@ -102,9 +102,18 @@ async function attempt(
   timeoutMs: number,
   stop: AbortSignal,
 ): Promise<DeliveryResult> {
-  const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
+  // One controller and one cleared timer per attempt: AbortSignal.timeout's timer outlives a fast
+  // answer, and AbortSignal.any ties every attempt to the stop signal, which per alert adds up.
+  const controller = new AbortController();
+  const onStop = (): void => controller.abort(stop.reason);
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`attempt timed out after ${timeoutMs} ms`, 'TimeoutError')),
+    timeoutMs,
+  );
   try {
-    return await destination.send(notification, signal);
+    return await destination.send(notification, controller.signal);
   } catch (err) {
     // A destination should return failures, not throw them; a throw is treated as retryable so nothing is dropped on a bug.
     return {
@@ -112,5 +121,8 @@ async function attempt(
       retryable: true,
       reason: `${destination.kind} ${destination.name} threw: ${describeError(err)}`,
     };
+  } finally {
+    clearTimeout(timer);
+    stop.removeEventListener('abort', onStop);
   }
 }
