@@ -64,9 +64,10 @@ describe('aispm demo', () => {
   it('delivers critical findings to the local PagerDuty, HEC and syslog receivers, resolves after triggers', async () => {
     const run = await full();
     expect(run.code, run.stderr).toBe(0);
-    const pd = /PagerDuty \(local, Events API v2\)\s+(\d+) triggers, (\d+) resolves → (\d+) alerts \((\d+) open\)/.exec(
-      run.stdout,
-    );
+    const pd =
+      /PagerDuty \(local, Events API v2\)\s+(\d+) triggers, (\d+) resolves → (\d+) incidents \((\d+) open\)/.exec(
+        run.stdout,
+      );
     expect(pd, run.stdout).not.toBeNull();
     const [triggers, resolves, alerts, open] = pd!.slice(1).map(Number) as [number, number, number, number];
     expect(triggers).toBeGreaterThan(0);

@@ -379,7 +379,10 @@ export function formatDemoAlerts(r: DemoAlertsReport): string {
   const lines = [
     '',
     `Alerts${r.complete ? '' : ' (stopped before all were delivered)'}: critical findings → PagerDuty, Splunk HEC, syslog (CEF); all → Splunk HEC`,
-    `  PagerDuty (local, Events API v2)  ${r.pagerduty.triggers} triggers, ${r.pagerduty.resolves} resolves → ${r.pagerduty.alerts} alerts (${r.pagerduty.open} open), ${r.pagerduty.deduplicated} deduplicated by dedup_key`,
+    `  PagerDuty (local, Events API v2)  ${r.pagerduty.triggers} triggers, ${r.pagerduty.resolves} resolves → ${r.pagerduty.alerts} incidents (${r.pagerduty.open} open)${
+      // Repeats reach PagerDuty only after repeat_interval or a replay; it folds them by dedup_key.
+      r.pagerduty.deduplicated > 0 ? `, ${r.pagerduty.deduplicated} repeats folded by dedup_key` : ''
+    }`,
     `  Splunk HEC (local)                ${r.splunk.events} events, ${r.splunk.resolves} of them resolves`,
     `  syslog TCP (local, RFC 5424)      ${r.syslog.messages} messages, ${r.syslog.cef} with a CEF payload`,
     `  alerts dead-lettered              ${r.deadLettered}`,
