@@ -7,6 +7,18 @@ import { AGENT, APP, TENANT } from './variables.ts';
 const FILTERS = `$__timeFilter(time) AND ${TENANT} AND ${APP} AND ${AGENT}`;
 /** A score at or above this is an anomaly worth a look (the demo's alert score). */
 const ANOMALY = '0.8';
+/** The same filters on the per-minute rollups (migrations 014 and 017). */
+const ROLLUP_FILTERS = `$__timeFilter(minute) AND ${TENANT} AND ${APP} AND ${AGENT}`;
+/**
+ * The 50 highest flagged scores in range (migration 017's flagged_anomalies: 0.8 and
+ * above, not learning). A score carries its event's tenant, app, agent and
+ * time, so the events side of the join reads only the granules of those keys.
+ */
+const TOP = `SELECT time, tenant, app, agent, entity_type, entity, score, reasons, event_id
+  FROM flagged_anomalies
+  WHERE ${FILTERS}
+  ORDER BY score DESC
+  LIMIT 50`;
 /** This dashboard with the trace variable set to the clicked row's trace (or conversation), same time range and tenants. */
 const drillDown = (field: string): string =>
   `/d/aispm-agents?var-trace=\${__data.fields.${field}}&\${__url_time_range}&\${tenant:queryparam}`;
@@ -35,9 +47,9 @@ export function agentsDashboard(): BuiltDashboard {
           description: 'Events per interval by kind (model calls, tool calls, agent actions, retrievals).',
           w: 12,
           query: sql(
-            `SELECT $__timeInterval(time) AS t, kind, count() AS events
-FROM events
-WHERE ${FILTERS}
+            `SELECT $__timeInterval(minute) AS t, kind, countMerge(events) AS events
+FROM events_per_minute
+WHERE ${ROLLUP_FILTERS}
 GROUP BY t, kind
 ORDER BY t`,
             { t: 'time', kind: 'string', events: 'number' },
@@ -56,9 +68,9 @@ ORDER BY t`,
           min: 0,
           max: 1,
           query: sql(
-            `SELECT $__timeInterval(time) AS t, if(agent = '', app, agent) AS who, max(score) AS max_score
-FROM anomaly_scores
-WHERE ${FILTERS} AND NOT learning
+            `SELECT $__timeInterval(minute) AS t, if(agent = '', app, agent) AS who, maxMerge(max_score) AS max_score
+FROM scored_anomalies_by_minute
+WHERE ${ROLLUP_FILTERS}
 GROUP BY t, who
 ORDER BY t`,
             { t: 'time', who: 'string', max_score: 'number' },
@@ -75,9 +87,9 @@ ORDER BY t`,
           description: `Events scoring ${ANOMALY} or more, per interval.`,
           w: 12,
           query: sql(
-            `SELECT $__timeInterval(time) AS t, countIf(score >= ${ANOMALY}) AS anomalies, count() AS scored
-FROM anomaly_scores
-WHERE ${FILTERS} AND NOT learning
+            `SELECT $__timeInterval(minute) AS t, sumMerge(flagged) AS anomalies, countMerge(scores) AS scored
+FROM scored_anomalies_by_minute
+WHERE ${ROLLUP_FILTERS}
 GROUP BY t
 ORDER BY t`,
             { t: 'time', anomalies: 'number', scored: 'number' },
@@ -120,8 +132,7 @@ LIMIT 200`,
         {
           kind: 'table',
           title: 'Top anomalies',
-          description:
-            'The highest-scoring events with the parts of the score that explain them; follow trace_id or conversation_id to the agent\u2019s actual actions.',
+          description: `The highest-scoring anomalies (score ${ANOMALY} and above) with the parts of the score that explain them; follow trace_id or conversation_id to the agent\u2019s actual actions.`,
           w: 24,
           h: 12,
           links: [
@@ -133,17 +144,11 @@ LIMIT 200`,
   a.entity AS entity, round(a.score, 3) AS score, arrayStringConcat(a.reasons, '; ') AS reasons,
   e.kind AS kind, e.tool_name AS tool, e.request_model AS model, e.trace_id AS trace_id,
   e.conversation_id AS conversation_id, a.event_id AS event_id
-FROM (
-  SELECT time, tenant, app, agent, entity_type, entity, score, reasons, event_id
-  FROM anomaly_scores
-  WHERE ${FILTERS} AND NOT learning
-  ORDER BY score DESC
-  LIMIT 50
-) AS a
+FROM (${TOP}) AS a
 LEFT JOIN (
   SELECT tenant, event_id, kind, tool_name, request_model, trace_id, conversation_id
   FROM events
-  WHERE ${FILTERS}
+  WHERE ${FILTERS} AND (tenant, app, agent, time) IN (SELECT tenant, app, agent, time FROM (${TOP}))
 ) AS e ON a.tenant = e.tenant AND a.event_id = e.event_id
 ORDER BY score DESC, time DESC`,
             {

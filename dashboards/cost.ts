@@ -3,7 +3,8 @@ import { baseDashboard, finish, type BuiltDashboard } from './common.ts';
 import { panel, type PanelQuery } from './panels.ts';
 import { AGENT, APP, TENANT } from './variables.ts';
 
-const FILTERS = `$__timeFilter(time) AND ${TENANT} AND ${APP} AND ${AGENT} AND kind IN ('llm_call', 'embedding')`;
+/** Both panels read per-minute rollups (migrations 014 and 017); the model-call rollup holds only llm_call and embedding rows. */
+const ROLLUP_FILTERS = `$__timeFilter(minute) AND ${TENANT} AND ${APP} AND ${AGENT}`;
 
 export function costDashboard(): BuiltDashboard {
   const q: PanelQuery[] = [];
@@ -22,9 +23,9 @@ export function costDashboard(): BuiltDashboard {
           description: 'Input plus output tokens per interval, by app.',
           w: 12,
           query: sql(
-            `SELECT $__timeInterval(time) AS t, app, sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS tokens
-FROM events
-WHERE ${FILTERS}
+            `SELECT $__timeInterval(minute) AS t, app, sumMerge(input_tokens) + sumMerge(output_tokens) AS tokens
+FROM events_per_minute
+WHERE ${ROLLUP_FILTERS} AND kind IN ('llm_call', 'embedding')
 GROUP BY t, app
 ORDER BY t`,
             { t: 'time', app: 'string', tokens: 'number' },
@@ -38,14 +39,14 @@ ORDER BY t`,
         {
           kind: 'table',
           title: 'Tokens by app and model',
-          description: 'Calls, input and output tokens and latency per app and model.',
+          description: 'Calls, input and output tokens and latency (p95, t-digest) per app and model.',
           w: 12,
           query: sql(
-            `SELECT app, provider, if(response_model = '', request_model, response_model) AS model, count() AS calls,
-  sum(ifNull(input_tokens, 0)) AS input_tokens, sum(ifNull(output_tokens, 0)) AS output_tokens,
-  round(quantile(0.95)(latency_ms), 1) AS p95_latency_ms
-FROM events
-WHERE ${FILTERS}
+            `SELECT app, provider, if(response_model = '', request_model, response_model) AS model, countMerge(calls) AS calls,
+  sumMerge(input_tokens) AS input_tokens, sumMerge(output_tokens) AS output_tokens,
+  round(quantilesTDigestMerge(0.5, 0.95, 0.99)(latency_ms)[2], 1) AS p95_latency_ms
+FROM model_calls_by_minute
+WHERE ${ROLLUP_FILTERS}
 GROUP BY app, provider, model
 ORDER BY input_tokens + output_tokens DESC
 LIMIT 200`,

@@ -131,13 +131,13 @@ LIMIT 50`,
             'Requested models that were answered by more than one model in the range (a provider swapping the model, or a version change), per app and agent: each responding model with its first and last call.',
           w: 24,
           query: sql(
-            `SELECT app, agent, request_model AS requested, response_model AS responded, count() AS calls,
-  min(time) AS first_call, max(time) AS last_call
-FROM events
-WHERE $__timeFilter(time) AND ${TENANT} AND ${APP} AND ${AGENT} AND kind = 'llm_call' AND response_model != ''
+            `SELECT app, agent, request_model AS requested, response_model AS responded, countMerge(calls) AS calls,
+  minMerge(first_call) AS first_call, maxMerge(last_call) AS last_call
+FROM model_calls_by_minute
+WHERE $__timeFilter(minute) AND ${TENANT} AND ${APP} AND ${AGENT} AND kind = 'llm_call' AND response_model != ''
   AND (tenant, app, agent, request_model) IN (
-    SELECT tenant, app, agent, request_model FROM events
-    WHERE $__timeFilter(time) AND ${TENANT} AND kind = 'llm_call' AND response_model != ''
+    SELECT tenant, app, agent, request_model FROM model_calls_by_minute
+    WHERE $__timeFilter(minute) AND ${TENANT} AND kind = 'llm_call' AND response_model != ''
     GROUP BY tenant, app, agent, request_model
     HAVING uniqExact(response_model) > 1
   )

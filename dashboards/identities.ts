@@ -4,7 +4,7 @@ import { panel, type PanelQuery } from './panels.ts';
 import { AGENT, APP, TENANT } from './variables.ts';
 
 const FILTERS = `$__timeFilter(time) AND ${TENANT} AND ${APP} AND ${AGENT}`;
-/** Tool risk classes that change something or leave the organisation (the processor's tool_risk values). */
+/** Tool risk classes that change something or leave the organisation (the processor's tool_risk values; migration 017's identity rollup counts the same). */
 const RISKY = `('write', 'execute', 'egress', 'privileged')`;
 /** Finding types of the agency detectors (OWASP LLM06 excessive agency, toxic combinations of tools). */
 const AGENCY_FINDINGS = `('excessive_agency', 'toxic_combination')`;
@@ -29,11 +29,11 @@ export function identitiesDashboard(): BuiltDashboard {
           h: 10,
           query: sql(
             `SELECT tenant, identity, arrayStringConcat(groupUniqArray(agent), ', ') AS agents,
-  arrayStringConcat(groupUniqArrayArray(scopes), ', ') AS scopes,
-  count() AS events, countIf(kind = 'tool_call') AS tool_calls,
-  countIf(tool_risk IN ${RISKY}) AS risky_tool_calls, max(time) AS last_seen
-FROM events
-WHERE ${FILTERS} AND identity != ''
+  arrayStringConcat(arraySort(groupUniqArrayArrayMerge(100)(scopes)), ', ') AS scopes,
+  countMerge(events) AS events, sumMerge(tool_calls) AS tool_calls,
+  sumMerge(risky_tool_calls) AS risky_tool_calls, maxMerge(last_seen) AS last_seen
+FROM identity_use_by_minute
+WHERE $__timeFilter(minute) AND ${TENANT} AND ${APP} AND ${AGENT}
 GROUP BY tenant, identity
 ORDER BY risky_tool_calls DESC, events DESC
 LIMIT 200`,

@@ -245,3 +245,130 @@ describe('dashboard queries on the engine over the demo’s data', () => {
     expect(rows.map((r) => r.tenant)).toEqual(['demo']);
   });
 });
+
+/**
+ * Migration 017's rollups hold what the panels read from them: each rollup, merged,
+ * equals the same figures counted on its source table (FINAL: each row once), and the
+ * panels built on them show what the raw-table queries they replaced showed.
+ */
+describe('the panel rollups (migration 017) on the demo’s data', () => {
+  const PAIRS: [string, string, string][] = [
+    [
+      'model_calls_by_minute',
+      `SELECT tenant, minute, app, agent, kind, provider, request_model, response_model, countMerge(calls) AS n,
+         sumMerge(errors) AS errors, sumMerge(input_tokens) AS tin, sumMerge(output_tokens) AS tout,
+         toString(minMerge(first_call)) AS first_call, toString(maxMerge(last_call)) AS last_call
+       FROM model_calls_by_minute GROUP BY ALL ORDER BY ALL`,
+      `SELECT tenant, toDateTime(toStartOfMinute(time), 'UTC') AS minute, app, agent, kind, provider, request_model,
+         response_model, count() AS n, sum(toUInt64(status = 'error')) AS errors,
+         sum(toUInt64(ifNull(input_tokens, 0))) AS tin, sum(toUInt64(ifNull(output_tokens, 0))) AS tout,
+         toString(min(time)) AS first_call, toString(max(time)) AS last_call
+       FROM events FINAL WHERE kind IN ('llm_call', 'embedding') GROUP BY ALL ORDER BY ALL`,
+    ],
+    [
+      'identity_use_by_minute',
+      `SELECT tenant, minute, app, agent, identity, countMerge(events) AS n, sumMerge(tool_calls) AS tool_calls,
+         sumMerge(risky_tool_calls) AS risky, arraySort(groupUniqArrayArrayMerge(100)(scopes)) AS scopes,
+         toString(maxMerge(last_seen)) AS last_seen
+       FROM identity_use_by_minute GROUP BY ALL ORDER BY ALL`,
+      `SELECT tenant, toDateTime(toStartOfMinute(time), 'UTC') AS minute, app, agent, identity, count() AS n,
+         sum(toUInt64(kind = 'tool_call')) AS tool_calls,
+         sum(toUInt64(tool_risk IN ('write', 'execute', 'egress', 'privileged'))) AS risky,
+         arraySort(groupUniqArrayArray(100)(scopes)) AS scopes, toString(max(time)) AS last_seen
+       FROM events FINAL WHERE identity != '' GROUP BY ALL ORDER BY ALL`,
+    ],
+    [
+      'scored_anomalies_by_minute',
+      `SELECT tenant, minute, app, agent, countMerge(scores) AS n, sumMerge(flagged) AS flagged,
+         maxMerge(max_score) AS max_score
+       FROM scored_anomalies_by_minute GROUP BY ALL ORDER BY ALL`,
+      `SELECT tenant, toDateTime(toStartOfMinute(time), 'UTC') AS minute, app, agent, count() AS n,
+         sum(toUInt64(score >= 0.8)) AS flagged, max(score) AS max_score
+       FROM anomaly_scores FINAL WHERE NOT learning GROUP BY ALL ORDER BY ALL`,
+    ],
+    [
+      'flagged_anomalies',
+      `SELECT tenant, event_id, toString(time) AS time, entity_type, entity, app, agent, score, reasons, count() AS n
+       FROM flagged_anomalies GROUP BY ALL ORDER BY ALL`,
+      `SELECT tenant, event_id, toString(time) AS time, entity_type, entity, app, agent, score, reasons, count() AS n
+       FROM anomaly_scores FINAL WHERE score >= 0.8 AND NOT learning GROUP BY ALL ORDER BY ALL`,
+    ],
+  ];
+
+  it.each(PAIRS)('%s equals its source counted once', async (_table, rollup, source) => {
+    const rolled = await store.query(rollup);
+    expect(rolled.length).toBeGreaterThan(0);
+    expect(rolled).toEqual(await store.query(source));
+  });
+
+  it('the rollups keep the configured retention and the deduplication window', async () => {
+    const rows = await store.query<{ name: string; q: string }>(
+      `SELECT name, create_table_query AS q FROM system.tables WHERE database = currentDatabase()
+       AND name IN ('model_calls_by_minute', 'identity_use_by_minute', 'scored_anomalies_by_minute', 'flagged_anomalies')
+       ORDER BY name`,
+    );
+    expect(rows).toHaveLength(4);
+    for (const { q } of rows) {
+      expect(q).toMatch(/TTL .*toIntervalDay\(400\)/);
+      expect(q).toContain('non_replicated_deduplication_window = 10000');
+    }
+  });
+
+  /** The panels' time range, as the plugin writes it. */
+  const inRange = (): string => expandQuery('$__timeFilter(time)', allSelected());
+  /** The same range on whole minutes, as a per-minute rollup answers it. */
+  const inMinutes = (): string => expandQuery('$__timeFilter(toStartOfMinute(time))', allSelected());
+  const panel = (name: string): PanelQuery => {
+    const q = panels.find(([n]) => n === name)?.[1];
+    if (!q) throw new Error(`no panel ${name}`);
+    return q;
+  };
+
+  it('Top anomalies lists the highest flagged scores, each with its event found', async () => {
+    const rows = await check(panel('aispm-agents › Top anomalies'), allSelected());
+    const raw = await store.query<{ score: number }>(
+      `SELECT round(score, 3) AS score FROM anomaly_scores
+       WHERE NOT learning AND score >= 0.8 AND ${inRange()} ORDER BY score DESC LIMIT 50`,
+    );
+    expect(rows.map((r) => (r as { score: number }).score)).toEqual(raw.map((r) => r.score));
+    expect(rows.every((r) => (r as { trace_id: string }).trace_id !== '')).toBe(true);
+  });
+
+  it('Identities in use and Model version changes show what the raw events show', async () => {
+    const identities = (await check(panel('aispm-identities › Identities in use'), allSelected())) as Record<
+      string,
+      unknown
+    >[];
+    const rawIdentities = await store.query<Record<string, unknown>>(
+      `SELECT tenant, identity, count() AS events, countIf(kind = 'tool_call') AS tool_calls,
+         countIf(tool_risk IN ('write', 'execute', 'egress', 'privileged')) AS risky_tool_calls,
+         arrayStringConcat(arraySort(groupUniqArrayArray(scopes)), ', ') AS scopes
+       FROM events WHERE identity != '' AND ${inMinutes()} GROUP BY tenant, identity ORDER BY risky_tool_calls DESC, events DESC, identity LIMIT 200`,
+    );
+    const pick = (r: Record<string, unknown>) => [
+      r.tenant,
+      r.identity,
+      Number(r.events),
+      Number(r.tool_calls),
+      Number(r.risky_tool_calls),
+      r.scopes,
+    ];
+    const byIdentity = (a: unknown[], b: unknown[]) => String(a[1]).localeCompare(String(b[1]));
+    expect(identities.map(pick).sort(byIdentity)).toEqual(rawIdentities.map(pick).sort(byIdentity));
+
+    const changes = await check(panel('aispm-drift › Model version changes'), allSelected());
+    const rawChanges = await store.query(
+      `SELECT app, agent, request_model AS requested, response_model AS responded, count() AS calls
+       FROM events
+       WHERE kind = 'llm_call' AND response_model != '' AND ${inMinutes()} AND (tenant, app, agent, request_model) IN (
+         SELECT tenant, app, agent, request_model FROM events WHERE kind = 'llm_call' AND response_model != '' AND ${inMinutes()}
+         GROUP BY ALL HAVING uniqExact(response_model) > 1)
+       GROUP BY ALL ORDER BY ALL`,
+    );
+    const calls = (rows: unknown[]) =>
+      (rows as Record<string, unknown>[])
+        .map((r) => [r.app, r.agent, r.requested, r.responded, Number(r.calls)])
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    expect(calls(changes)).toEqual(calls(rawChanges));
+  });
+});

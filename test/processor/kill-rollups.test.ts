@@ -93,6 +93,44 @@ const PAIRS = {
             sum(toUInt64(score >= 0.8 AND NOT learning)) AS flagged, sum(toUInt64(learning)) AS learning_n
      FROM anomaly_scores FINAL GROUP BY ALL ORDER BY ALL`,
   ],
+  // Migration 017's panel rollups. Columns not in FIGURES are compared as part of the group.
+  modelCalls: [
+    `SELECT tenant, minute, app, agent, kind, provider, request_model, response_model, countMerge(calls) AS n,
+            sumMerge(errors) AS errors, sumMerge(input_tokens) AS tin, sumMerge(output_tokens) AS tout,
+            toString(minMerge(first_call)) AS first_call, toString(maxMerge(last_call)) AS last_call
+     FROM model_calls_by_minute GROUP BY ALL ORDER BY ALL`,
+    `SELECT tenant, toDateTime(toStartOfMinute(time), 'UTC') AS minute, app, agent, kind, provider, request_model,
+            response_model, count() AS n, sum(toUInt64(status = 'error')) AS errors,
+            sum(toUInt64(ifNull(input_tokens, 0))) AS tin, sum(toUInt64(ifNull(output_tokens, 0))) AS tout,
+            toString(min(time)) AS first_call, toString(max(time)) AS last_call
+     FROM events FINAL WHERE kind IN ('llm_call', 'embedding') GROUP BY ALL ORDER BY ALL`,
+  ],
+  identities: [
+    `SELECT tenant, minute, app, agent, identity, countMerge(events) AS n, sumMerge(tool_calls) AS tool_calls,
+            sumMerge(risky_tool_calls) AS risky, arraySort(groupUniqArrayArrayMerge(100)(scopes)) AS scopes,
+            toString(maxMerge(last_seen)) AS last_seen
+     FROM identity_use_by_minute GROUP BY ALL ORDER BY ALL`,
+    `SELECT tenant, toDateTime(toStartOfMinute(time), 'UTC') AS minute, app, agent, identity, count() AS n,
+            sum(toUInt64(kind = 'tool_call')) AS tool_calls,
+            sum(toUInt64(tool_risk IN ('write', 'execute', 'egress', 'privileged'))) AS risky,
+            arraySort(groupUniqArrayArray(100)(scopes)) AS scopes, toString(max(time)) AS last_seen
+     FROM events FINAL WHERE identity != '' GROUP BY ALL ORDER BY ALL`,
+  ],
+  scored: [
+    `SELECT tenant, minute, app, agent, countMerge(scores) AS n, sumMerge(flagged) AS flagged,
+            maxMerge(max_score) AS max_score
+     FROM scored_anomalies_by_minute GROUP BY ALL ORDER BY ALL`,
+    `SELECT tenant, toDateTime(toStartOfMinute(time), 'UTC') AS minute, app, agent, count() AS n,
+            sum(toUInt64(score >= 0.8)) AS flagged, max(score) AS max_score
+     FROM anomaly_scores FINAL WHERE NOT learning GROUP BY ALL ORDER BY ALL`,
+  ],
+  // No FINAL on the rollup side: a flagged row stored twice counts 2.
+  flagged: [
+    `SELECT tenant, event_id, toString(time) AS time, entity_type, entity, app, agent, score, reasons, count() AS n
+     FROM flagged_anomalies GROUP BY ALL ORDER BY ALL`,
+    `SELECT tenant, event_id, toString(time) AS time, entity_type, entity, app, agent, score, reasons, count() AS n
+     FROM anomaly_scores FINAL WHERE score >= 0.8 AND NOT learning GROUP BY ALL ORDER BY ALL`,
+  ],
 } as const;
 
 /** Group columns of the rollup queries; the rest are counts and sums. */

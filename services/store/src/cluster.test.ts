@@ -134,7 +134,7 @@ describe('aispm migrate --cluster: rendering', () => {
       expect(tables.length).toBeGreaterThan(0);
       for (const t of tables) expect(t, f).toMatch(/_local$/);
     }
-    expect(views).toBe(4);
+    expect(views).toBe(8);
   });
 
   it('alters the local table, and the Distributed table too when columns change', () => {
