@@ -96,8 +96,8 @@ function forGrafana11And12(json: dashboard.Dashboard): dashboard.Dashboard {
 
 /**
  * One row per finding: `findings` is an AggregatingMergeTree whose rows for an id
- * merge in the background, so every read folds them with the column's own function.
- * The folded columns are cast from SimpleAggregateFunction(...) to plain types
+ * merge in the background, so the read merges them first (FINAL), in the order
+ * they were stored, as the background merge would. The folded columns are cast from SimpleAggregateFunction(...) to plain types
  * (Grafana's driver reads those), the severity given as text and as a rank to sort by.
  */
 export const findingsRows = (where: string): string => `(
@@ -132,7 +132,9 @@ export const findingsRows = (where: string): string => `(
       anyLast(owasp_llm) AS llm,
       anyLast(owasp_agentic) AS agentic,
       anyLast(mitre_atlas) AS atlas
-    FROM findings
+    -- FINAL merges a finding's records in the order they were stored (its latest status last);
+    -- anyLast over unmerged parts would take whichever part was read last.
+    FROM findings FINAL
     WHERE ${where}
     GROUP BY tenant, id
   )

@@ -12,6 +12,7 @@ import {
 import type { Store } from '@aispm/store';
 import { startRuntime, type Backlog } from '../runtime.ts';
 import { abortOnSignals } from '../signals.ts';
+import type { RunningAlerter } from '@aispm/alerter';
 import { startUpAlerter } from './alerts.ts';
 
 export const UP_HELP = `Usage: aispm up [options]
@@ -79,6 +80,7 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
   let sql: RunningSqlEndpoint | null = null;
   // Without the gateway, whose metrics listener serves the processor's too, the processor serves them itself.
   let metrics: MetricsListener | null = null;
+  let alerter: RunningAlerter | null = null;
   try {
     if (!gateway) {
       const { metricsHost: host, metricsPort: port } = config.gateway;
@@ -87,10 +89,13 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
     }
     // After the gateway, whose log line is the first to carry a "url".
     sql = await startSql(config, runtime.store, log);
+    // When a routes file exists (AISPM_ALERT_ROUTES_FILE): findings → PagerDuty, SIEMs, webhooks.
+    alerter = await startUpAlerter(config, runtime.bus, log);
   } catch (err) {
     // What the gateway acknowledged meanwhile is on the bus and is processed at the next start.
     await gateway?.stopIntake();
     await gateway?.close();
+    await sql?.close();
     await metrics?.close();
     await runtime.close();
     throw err;
@@ -102,9 +107,9 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
     topic: config.topics.events,
     gateway: gateway?.url ?? 'off',
     sql: sql?.url ?? 'off',
+    alerter: alerter?.apiUrl ?? 'off',
   });
-  // When a routes file exists (AISPM_ALERT_ROUTES_FILE): findings → PagerDuty, SIEMs, webhooks.
-  const alerter = await startUpAlerter(config, runtime.bus, log);
+  // Nothing awaited between the line above and the handlers: a signal right after it must find them.
   const first = Promise.withResolvers<NodeJS.Signals>();
   // A second signal exits at once (abortOnSignals); what was acknowledged is on the bus and replays at the next start.
   abortOnSignals((s) => first.resolve(s));
