@@ -65,6 +65,10 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
     return 0;
   }
   const config = loadConfig(process.env, { dataDir: values['data-dir'] });
+  // Handlers first: a Ctrl-C during start-up (or just as "aispm is up" is printed) stops it
+  // cleanly once it is up, instead of killing it half-started. A second one exits at once.
+  const first = Promise.withResolvers<NodeJS.Signals>();
+  abortOnSignals((s) => first.resolve(s));
   const runtime = await startRuntime(config, log);
   const registries = [
     processorMetrics({
@@ -109,10 +113,6 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
     sql: sql?.url ?? 'off',
     alerter: alerter?.apiUrl ?? 'off',
   });
-  // Nothing awaited between the line above and the handlers: a signal right after it must find them.
-  const first = Promise.withResolvers<NodeJS.Signals>();
-  // A second signal exits at once (abortOnSignals); what was acknowledged is on the bus and replays at the next start.
-  abortOnSignals((s) => first.resolve(s));
   const timer = setInterval(
     () =>
       log.info('status', {
