@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ChdbStore } from '@aispm/store';
+import { ChdbStore, type Store } from '@aispm/store';
 import { until } from '../support/until.ts';
 import { lastLogs, spawnUp, type Up } from '../processor/support.ts';
 
@@ -11,8 +11,20 @@ import { lastLogs, spawnUp, type Up } from '../processor/support.ts';
 
 export const TENANT = 'acme';
 export const KEY = 'acme-key-0123456789abcdef';
-const SPANS_PER_REQUEST = 250;
-const SENDERS = 4;
+
+export interface SendingOptions {
+  /** Concurrent senders (default 4). */
+  senders?: number;
+  /** Spans per request (default 250). */
+  spansPerRequest?: number;
+  /** A sender's pause after each answered request (default none). */
+  pauseMs?: number;
+  /**
+   * One span of every request asks for a model of its own that the example policy
+   * does not approve, so each request raises one new shadow-AI finding (default off).
+   */
+  shadowModels?: boolean;
+}
 
 /** `tenant/trace/span` of a span, as the store holds it. */
 export type SpanRef = string;
@@ -33,20 +45,26 @@ export interface Sending {
   stop(): Promise<Sent>;
 }
 
-/** Sends OTLP/JSON requests of GenAI spans to `url` from a few concurrent senders until stopped. */
-export function startSending(url: string): Sending {
-  const sent: Sent = { acked: new Set(), sent: new Set(), statuses: new Map() };
+/**
+ * Sends OTLP/JSON requests of GenAI spans to `url` (or wherever it points at the
+ * time, for a gateway restarted elsewhere) from concurrent senders until stopped,
+ * adding to `into` when given.
+ */
+export function startSending(url: string | (() => string), options: SendingOptions = {}, into?: Sent): Sending {
+  const { senders = 4, spansPerRequest = 250, pauseMs = 0, shadowModels = false } = options;
+  const sent: Sent = into ?? { acked: new Set(), sent: new Set(), statuses: new Map() };
+  const target = typeof url === 'string' ? () => url : url;
   const stopping = new AbortController();
   const count = (status: number): void => {
     sent.statuses.set(status, (sent.statuses.get(status) ?? 0) + 1);
   };
   const sender = async (n: number): Promise<void> => {
     while (!stopping.signal.aborted) {
-      const { body, refs } = otlpRequest(`agent-${n}`);
+      const { body, refs } = otlpRequest(`agent-${n}`, spansPerRequest, shadowModels);
       for (const ref of refs) sent.sent.add(ref);
       let status = 0;
       try {
-        const response = await fetch(`${url}/v1/traces`, {
+        const response = await fetch(`${target()}/v1/traces`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
           body,
@@ -59,10 +77,11 @@ export function startSending(url: string): Sending {
       }
       count(status);
       if (status === 200) for (const ref of refs) sent.acked.add(ref);
-      else await new Promise((resolve) => setTimeout(resolve, 100));
+      const pause = status === 200 ? pauseMs : 100;
+      if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
     }
   };
-  const running = Promise.all(Array.from({ length: SENDERS }, (_, n) => sender(n)));
+  const running = Promise.all(Array.from({ length: senders }, (_, n) => sender(n)));
   return {
     sent,
     async stop() {
@@ -73,10 +92,12 @@ export function startSending(url: string): Sending {
   };
 }
 
-function otlpRequest(agent: string): { body: string; refs: SpanRef[] } {
+function otlpRequest(agent: string, count: number, shadowModel: boolean): { body: string; refs: SpanRef[] } {
   const now = BigInt(Date.now()) * 1_000_000n;
   const refs: SpanRef[] = [];
-  const spans = Array.from({ length: SPANS_PER_REQUEST }, (_, i) => {
+  const shadow = `unapproved-${randomBytes(6).toString('hex')}`;
+  const spans = Array.from({ length: count }, (_, i) => {
+    const model = shadowModel && i === 0 ? shadow : 'gpt-4o';
     const traceId = randomBytes(16).toString('hex');
     const spanId = randomBytes(8).toString('hex');
     refs.push(`${TENANT}/${traceId}/${spanId}`);
@@ -91,7 +112,7 @@ function otlpRequest(agent: string): { body: string; refs: SpanRef[] } {
       attributes: [
         { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
         { key: 'gen_ai.provider.name', value: { stringValue: 'openai' } },
-        { key: 'gen_ai.request.model', value: { stringValue: 'gpt-4o' } },
+        { key: 'gen_ai.request.model', value: { stringValue: model } },
         { key: 'gen_ai.agent.name', value: { stringValue: agent } },
         { key: 'gen_ai.usage.input_tokens', value: { intValue: String(100 + i) } },
         { key: 'gen_ai.usage.output_tokens', value: { intValue: '40' } },
@@ -147,34 +168,39 @@ export interface Ledger {
 export async function ledger(chdbPath: string, sent: Sent): Promise<Ledger> {
   const store = await ChdbStore.open({ path: chdbPath, database: 'aispm' });
   try {
-    const rows = await store.query<{ ref: string }>(
-      `SELECT concat(tenant, '/', trace_id, '/', span_id) AS ref FROM events FINAL`,
-    );
-    const stored = new Set(rows.map((r) => r.ref));
-    const [counts] = await store.query<Record<string, string | number>>(
-      `SELECT
-         (SELECT count() FROM events FINAL) - (SELECT uniqExact(tenant, event_id) FROM events) AS duplicate_events,
-         (SELECT count() FROM anomaly_scores FINAL) - (SELECT uniqExact(tenant, event_id) FROM anomaly_scores) AS duplicate_scores,
-         (SELECT count() FROM anomaly_scores FINAL WHERE (tenant, event_id) NOT IN (SELECT tenant, event_id FROM events)) AS orphan_scores,
-         (SELECT count() FROM events FINAL WHERE (tenant, event_id) NOT IN (SELECT tenant, event_id FROM anomaly_scores)) AS unscored`,
-    );
-    let lost = 0;
-    for (const ref of sent.acked) if (!stored.has(ref)) lost++;
-    let unknown = 0;
-    for (const ref of stored) if (!sent.sent.has(ref)) unknown++;
-    return {
-      acked: sent.acked.size,
-      stored: stored.size,
-      lost,
-      unknown,
-      duplicateEvents: Number(counts!.duplicate_events),
-      duplicateScores: Number(counts!.duplicate_scores),
-      orphanScores: Number(counts!.orphan_scores),
-      unscored: Number(counts!.unscored),
-    };
+    return await storeLedger(store, sent);
   } finally {
     await store.close();
   }
+}
+
+/** Compares what `store` holds with what was acknowledged. */
+export async function storeLedger(store: Pick<Store, 'query'>, sent: Sent): Promise<Ledger> {
+  const rows = await store.query<{ ref: string }>(
+    `SELECT concat(tenant, '/', trace_id, '/', span_id) AS ref FROM events FINAL`,
+  );
+  const stored = new Set(rows.map((r) => r.ref));
+  const [counts] = await store.query<Record<string, string | number>>(
+    `SELECT
+       (SELECT count() FROM events FINAL) - (SELECT uniqExact(tenant, event_id) FROM events) AS duplicate_events,
+       (SELECT count() FROM anomaly_scores FINAL) - (SELECT uniqExact(tenant, event_id) FROM anomaly_scores) AS duplicate_scores,
+       (SELECT count() FROM anomaly_scores FINAL WHERE (tenant, event_id) NOT IN (SELECT tenant, event_id FROM events)) AS orphan_scores,
+       (SELECT count() FROM events FINAL WHERE (tenant, event_id) NOT IN (SELECT tenant, event_id FROM anomaly_scores)) AS unscored`,
+  );
+  let lost = 0;
+  for (const ref of sent.acked) if (!stored.has(ref)) lost++;
+  let unknown = 0;
+  for (const ref of stored) if (!sent.sent.has(ref)) unknown++;
+  return {
+    acked: sent.acked.size,
+    stored: stored.size,
+    lost,
+    unknown,
+    duplicateEvents: Number(counts!.duplicate_events),
+    duplicateScores: Number(counts!.duplicate_scores),
+    orphanScores: Number(counts!.orphan_scores),
+    unscored: Number(counts!.unscored),
+  };
 }
 
 /** One line of the suite's printed counts. */

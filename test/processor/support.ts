@@ -110,7 +110,12 @@ export interface Up {
 export const children = new Set<ChildProcess>();
 
 export function spawnUp(name: string, env: NodeJS.ProcessEnv): Up {
-  const child = spawn(process.execPath, ['services/cli/src/main.ts', 'up', '--status-every', '1'], {
+  return spawnAispm(name, ['up', '--status-every', '1'], env);
+}
+
+/** Any `aispm` command as a child process, e.g. `['gateway']`. */
+export function spawnAispm(name: string, args: string[], env: NodeJS.ProcessEnv): Up {
+  const child = spawn(process.execPath, ['services/cli/src/main.ts', ...args], {
     cwd: repo,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

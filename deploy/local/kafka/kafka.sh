@@ -4,6 +4,7 @@
 #   kafka.sh start [DIR]   format fresh KRaft storage in DIR, start the broker on a free port,
 #                          wait until it serves, print its bootstrap address (host:port)
 #   kafka.sh stop  [DIR]   stop the broker started in DIR and wait for it to exit
+#   kafka.sh restart DIR   stop the broker of DIR and start it again on its data and ports
 #   kafka.sh version       print the Kafka version the pom pins
 #
 # Jars come from Maven Central through pom.xml and are cached in ./lib (git-ignored).
@@ -64,23 +65,39 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
-  local cp="$lib/*"
-  local jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
-    -Daispm.kafka.dir="$dir" -Dlog4j2.configurationFile="$here/log4j2.yaml")
   local cluster
-  cluster=$(java -cp "$cp" "${jvm[@]}" kafka.tools.StorageTool random-uuid | tail -n 1)
-  java -cp "$cp" "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
+  cluster=$(java -cp "$lib/*" "${jvm[@]}" kafka.tools.StorageTool random-uuid | tail -n 1)
+  java -cp "$lib/*" "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
     > "$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; die "formatting KRaft storage failed"; }
-  nohup java -cp "$cp" "${jvm[@]}" kafka.Kafka "$dir/server.properties" > "$dir/stdout.log" 2>&1 &
-  echo $! > "$dir/broker.pid"
   echo "127.0.0.1:$port" > "$dir/bootstrap"
+  launch "$dir"
+}
+
+jvm=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true -Dlog4j2.configurationFile="$here/log4j2.yaml")
+
+# Runs the broker of DIR (formatted, with server.properties) and waits until it serves.
+launch() {
+  local dir=$1
+  # The marker below is looked for in this start's log only.
+  [ -f "$dir/broker.log" ] && mv -f "$dir/broker.log" "$dir/broker.log.1"
+  nohup java -cp "$lib/*" "${jvm[@]}" -Daispm.kafka.dir="$dir" kafka.Kafka "$dir/server.properties" \
+    > "$dir/stdout.log" 2>&1 &
+  echo $! > "$dir/broker.pid"
   local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-90}))
   until grep -q "Kafka Server started" "$dir/broker.log" 2>/dev/null; do
     kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null || { tail -n 30 "$dir/stdout.log" >&2; die "the broker exited while starting (logs in $dir)"; }
     [ $SECONDS -lt $deadline ] || { stop "$dir"; die "the broker did not start within ${KAFKA_START_TIMEOUT:-90}s (logs in $dir)"; }
     sleep 0.2
   done
-  echo "127.0.0.1:$port"
+  cat "$dir/bootstrap"
+}
+
+restart() {
+  local dir=${1:?restart needs the broker folder}
+  [ -f "$dir/server.properties" ] && [ -f "$dir/bootstrap" ] || die "no broker was started in $dir (run: kafka.sh start $dir)"
+  ensure_jars
+  stop "$dir"
+  launch "$dir"
 }
 
 stop() {
@@ -98,8 +115,9 @@ stop() {
 case "${1:-}" in
   start) start "${2:-}" ;;
   stop) stop "${2:-}" ;;
+  restart) restart "${2:-}" ;;
   version) kafka_version ;;
   fetch) ensure_jars ;;
-  -h|--help|help|"") sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command '$1' (try: start, stop, version, fetch)" ;;
+  -h|--help|help|"") sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$1' (try: start, stop, restart, version, fetch)" ;;
 esac

@@ -315,7 +315,9 @@ export class KafkaBus implements Bus {
     let lag = 0n;
     for (const end of ends) {
       const done = at.get(end.partition) ?? -1n;
-      lag += BigInt(end.high) - (done >= 0n ? done : BigInt(end.low));
+      // The two answers are not one snapshot (and a restarted broker reports its end late): never below 0.
+      const behind = BigInt(end.high) - (done >= 0n ? done : BigInt(end.low));
+      if (behind > 0n) lag += behind;
     }
     return Number(lag);
   }
@@ -379,6 +381,9 @@ interface SubscriptionContext {
  * full as maxBatchSize lets them be.
  */
 const LINGER_MIN_BYTES = 8 * 1024 * 1024;
+/** Backoff of a member's rejoins after kafkajs gave up: doubling from the first to the cap. */
+const REJOIN_FIRST_MS = 1000;
+const REJOIN_MAX_MS = 30_000;
 
 /** One consumer-group member. */
 class KafkaSubscription implements Subscription {
@@ -399,6 +404,9 @@ class KafkaSubscription implements Subscription {
    */
   readonly #progress = new Map<number, { handed: bigint; floor: bigint | undefined }>();
   #stopping: Promise<void> | undefined;
+  /** Rejoins tried since the member last crashed, and the next one's timer. */
+  #rejoins = 0;
+  #rejoinTimer: NodeJS.Timeout | undefined;
 
   constructor(kafka: Kafka, options: Required<SubscribeOptions>, context: SubscriptionContext) {
     this.#options = options;
@@ -430,14 +438,51 @@ class KafkaSubscription implements Subscription {
       }
     });
     this.#consumer.on(CRASH, ({ payload }) => {
-      if (payload.restart) return;
+      if (payload.restart || this.#stopping) return;
       this.#assignment = [];
       this.#progress.clear();
-      context.log(
-        `member of group ${options.group} on ${options.topic} stopped after an error it cannot retry: ` +
-          `${rootMessage(payload.error)}; subscribe again once the cause is fixed`,
-        'error',
-      );
+      // kafkajs gives up for good on errors it calls non-retriable, among them a broker that stays
+      // away past its retries ("Failed to find group coordinator"). A member that idles alive would
+      // stall its partitions unseen: it rejoins with backoff until it is back or stopped.
+      this.#rejoinLater(`${rootMessage(payload.error)}`);
+    });
+  }
+
+  #rejoinLater(why: string): void {
+    const attempt = (this.#rejoins += 1);
+    const delayMs = Math.min(REJOIN_MAX_MS, REJOIN_FIRST_MS * 2 ** Math.min(attempt - 1, 10));
+    const { group, topic } = this.#options;
+    this.#context.log(
+      `member of group ${group} on ${topic} stopped after an error kafkajs does not retry: ${why}; ` +
+        `rejoining in ${delayMs} ms (attempt ${attempt})`,
+      'error',
+    );
+    this.#rejoinTimer = setTimeout(() => void this.#rejoin(), delayMs);
+  }
+
+  async #rejoin(): Promise<void> {
+    this.#rejoinTimer = undefined;
+    if (this.#stopping) return;
+    try {
+      await this.#consumer.connect();
+      // A failure to join from here on crashes the consumer again, and the handler above retries.
+      await this.#run();
+    } catch (err) {
+      if (!this.#stopping) this.#rejoinLater(rootMessage(err));
+      return;
+    }
+    // A join that failed crashed it again, and the crash scheduled the next try.
+    if (this.#rejoinTimer !== undefined || this.#stopping) return;
+    this.#context.log(`member of group ${this.#options.group} on ${this.#options.topic} rejoined`, 'warn');
+    this.#rejoins = 0;
+  }
+
+  #run(): Promise<void> {
+    return this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.#options.concurrency,
+      eachBatch: (payload) => this.#eachBatch(payload),
     });
   }
 
@@ -449,12 +494,7 @@ class KafkaSubscription implements Subscription {
     }
     await this.#consumer.subscribe({ topic: this.#options.topic, fromBeginning: this.#options.fromBeginning });
     // Resolves once this member has joined the group and has its partitions.
-    await this.#consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.#options.concurrency,
-      eachBatch: (payload) => this.#eachBatch(payload),
-    });
+    await this.#run();
   }
 
   assignment(): number[] {
@@ -494,6 +534,7 @@ class KafkaSubscription implements Subscription {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const timer of this.#resumeTimers) clearTimeout(timer);
+      clearTimeout(this.#rejoinTimer);
       // Stops fetching, waits for the in-flight #eachBatch (which commits), leaves the group.
       await this.#consumer.disconnect();
       this.#assignment = [];

@@ -70,7 +70,9 @@ export class KafkaPartitionLag {
     const lag = new Map<number, number>();
     for (const end of ends) {
       const done = at.get(end.partition) ?? -1n;
-      lag.set(end.partition, reading ? Number(BigInt(end.high) - (done >= 0n ? done : BigInt(end.low))) : 0);
+      // The two answers are not one snapshot (and a restarted broker reports its end late): never below 0.
+      const behind = BigInt(end.high) - (done >= 0n ? done : BigInt(end.low));
+      lag.set(end.partition, reading && behind > 0n ? Number(behind) : 0);
     }
     return lag;
   }
