@@ -74,6 +74,9 @@ export async function alerterCommand(argv: string[], log: Logger): Promise<numbe
     return 0;
   }
   const config = loadConfig(process.env, { dataDir: values['data-dir'] });
+  // Handlers before start-up: a SIGTERM while it starts stops it cleanly once it is up.
+  const first = Promise.withResolvers<NodeJS.Signals>();
+  abortOnSignals((s) => first.resolve(s));
   const bus = openBus(config, log);
   let running;
   try {
@@ -83,7 +86,7 @@ export async function alerterCommand(argv: string[], log: Logger): Promise<numbe
     throw err;
   }
   process.stdout.write(`aispm alerter: routes from ${config.alerter.routesFile}; API at ${running.apiUrl}\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => abortOnSignals(resolve));
+  const signal = await first.promise;
   log.info('stopping: finishing deliveries in flight', { signal });
   await running.stop();
   await bus.close();
@@ -248,6 +251,11 @@ function durationMs(text: string): number {
  * when it cannot start (its destinations' secrets unset, say), only turns the alerter off.
  */
 export async function startUpAlerter(config: Config, bus: Bus, log: Logger): Promise<RunningAlerter | null> {
+  // Processor replicas do not alert: the alerter is a deployment of its own, scaled and restarted apart.
+  if (config.mode === 'distributed') {
+    log.info('alerter not in this process: in distributed mode it runs as `aispm alerter`');
+    return null;
+  }
   const file = config.alerter.routesFile;
   const chosen = process.env[CONFIG_KEYS.alertRoutesFile.env] !== undefined;
   if (!existsSync(file)) {

@@ -34,10 +34,13 @@ export async function gatewayCommand(argv: string[], log: Logger): Promise<numbe
       'aispm gateway runs alone only in distributed mode (AISPM_MODE=distributed, with KAFKA_BROKERS); in embedded mode `aispm up` runs the gateway in-process',
     );
   }
+  // Handlers before start-up: a SIGTERM while it starts stops it cleanly once it is up.
+  const first = Promise.withResolvers<NodeJS.Signals>();
+  abortOnSignals((s) => first.resolve(s));
   const bus = openBus(config, log);
   const gateway = await startGateway({ bus, config, log });
   process.stdout.write(`aispm gateway: send OTLP traces to ${gateway.url}/v1/traces\n`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => abortOnSignals(resolve));
+  const signal = await first.promise;
   log.info('stopping: intake closed (503), finishing requests in flight', { signal });
   await gateway.stopIntake();
   await gateway.close();

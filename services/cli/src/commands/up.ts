@@ -25,6 +25,10 @@ durable on-disk bus under <data-dir>/bus and chdb under <data-dir>/chdb. Distrib
 (AISPM_MODE=distributed): Kafka (KAFKA_BROKERS) and a ClickHouse server
 (AISPM_CLICKHOUSE_URL); run several to share the partitions.
 
+Alerts (embedded mode): when the routes file exists (AISPM_ALERT_ROUTES_FILE,
+default rules/alerts/routes.v1.json) findings are delivered from this process. In
+distributed mode run \`aispm alerter\` for that.
+
 SQL (embedded mode): when AISPM_SQL_KEYS or AISPM_SQL_KEYS_FILE names read keys
 (tenant:key lines), the store is also served read-only over ClickHouse's HTTP
 interface at http://AISPM_SQL_HOST:AISPM_SQL_PORT (127.0.0.1:8123 by default), for
@@ -93,7 +97,7 @@ export async function upCommand(argv: string[], log: Logger): Promise<number> {
     }
     // After the gateway, whose log line is the first to carry a "url".
     sql = await startSql(config, runtime.store, log);
-    // When a routes file exists (AISPM_ALERT_ROUTES_FILE): findings → PagerDuty, SIEMs, webhooks.
+    // Embedded mode, when a routes file exists (AISPM_ALERT_ROUTES_FILE): findings → PagerDuty, SIEMs, webhooks.
     alerter = await startUpAlerter(config, runtime.bus, log);
   } catch (err) {
     // What the gateway acknowledged meanwhile is on the bus and is processed at the next start.
