@@ -7,7 +7,12 @@ import { CONFIG_KEYS } from '@aispm/core';
 import { ChdbStore, migrate } from '@aispm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { datasourceProvisioning } from '../../dashboards/index.ts';
+import {
+  buildDashboards,
+  datasourceProvisioning,
+  DATASOURCE_UID,
+  OPERATOR_DATASOURCE_UID,
+} from '../../dashboards/index.ts';
 import { REPO } from '../setup/python.ts';
 
 /**
@@ -27,6 +32,11 @@ const KNOWN_ENV = new Set(
     key.secret ? [key.env, `${key.env}_FILE`] : [key.env],
   ),
 );
+
+/** The compose smoke script, and the tables it counts as the tenant's reader (which the readers' test checks). */
+const SMOKE = join(REPO, 'deploy/compose/smoke.sh');
+const asked = (text: string, pattern: RegExp): string[] => [...text.matchAll(pattern)].map((m) => m[1]!);
+const smokeTables = asked(readFileSync(SMOKE, 'utf8'), /positive (\w+)/g);
 
 interface ComposeService {
   image: string;
@@ -168,6 +178,24 @@ describe('docker-compose.yml, loaded by compose-go', () => {
     }
     expect(composeEnv.grafana!.AISPM_SQL_HOST).toBe('clickhouse');
   });
+
+  it('has a smoke script that asks for what the compose file provisions (run where Docker is)', () => {
+    expect(spawnSync('bash', ['-n', SMOKE]).status, 'bash -n deploy/compose/smoke.sh').toBe(0);
+    const text = readFileSync(SMOKE, 'utf8');
+    const dashboards = buildDashboards();
+    for (const uid of asked(text, /\/api\/dashboards\/uid\/([\w-]+)/g))
+      expect(dashboards.map((d) => d.uid)).toContain(uid);
+    expect(asked(text, /\/api\/datasources\/uid\/([\w-]+)\/health/g).sort()).toEqual(
+      [DATASOURCE_UID, OPERATOR_DATASOURCE_UID].sort(),
+    );
+    expect(Number(/dashboards" -ge (\d+)/.exec(text)![1])).toBe(dashboards.length);
+    const user = /--user (\w+) --password "\$read_key"/.exec(text)![1]!;
+    expect(composeEnv.grafana!.AISPM_SQL_USER).toBe(user);
+    // The same key, with the same default, as Grafana's datasource is given.
+    expect(composeEnv.grafana!.AISPM_SQL_KEY).toMatch(/^\$\{AISPM_SQL_KEY:-.+\}$/);
+    expect(text).toContain(`read_key=${composeEnv.grafana!.AISPM_SQL_KEY}`);
+    expect(smokeTables.length).toBeGreaterThan(0);
+  });
 });
 
 describe('the ClickHouse readers of the compose file', () => {
@@ -192,6 +220,9 @@ describe('the ClickHouse readers of the compose file', () => {
       const tenant = filtersOf('acme');
       const operator = filtersOf('operator');
       expect(tables.length).toBeGreaterThan(10);
+      for (const name of smokeTables) {
+        expect(tenant.get(name), `the smoke script counts ${name} as acme`).toBe("tenant = 'acme'");
+      }
       for (const table of tables) {
         expect(tenant.get(table.name), `acme: ${table.name}`).toBe(table.tenant === '1' ? "tenant = 'acme'" : '0');
         // The operator reads the pipeline's own tables, and nothing of a tenant's.
