@@ -75,7 +75,8 @@ export async function startChdbHttp(options: ChdbHttpOptions): Promise<ChdbHttpS
     return result;
   };
 
-  const server = createServer((req, res) => {
+  // ClickHouse takes a request line up to http_max_uri_size (1 MiB by default); Node's own limit is 16 KiB.
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
     void handle(req, res);
   });
 

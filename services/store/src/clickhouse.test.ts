@@ -79,6 +79,18 @@ describe('ClickHouseStore over chdb-http (a loopback stand-in running chdb — N
     open: (database) => ClickHouseStore.open(options(database)),
   });
 
+  it("takes query parameters past Node's 16 KiB request line, as a server does up to http_max_uri_size", async () => {
+    // A replay's probe names every event id of its batch: 5,000 ids are about 200 KB of URL.
+    const ids = Array.from({ length: 5000 }, (_, i) => `event-${i}-0123456789abcdef0123456789abcdef`);
+    const store = await ClickHouseStore.open(options('params'));
+    try {
+      const [row] = await store.query<{ n: string | number }>('SELECT length({ids:Array(String)}) AS n', { ids });
+      expect(Number(row!.n)).toBe(5000);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a wrong password fails open() with store_auth_failed, naming the settings to check', async () => {
     await expect(ClickHouseStore.open(options('auth', 'wrong'))).rejects.toMatchObject({
       code: 'store_auth_failed',
@@ -116,6 +128,25 @@ describe('ClickHouseStore connection failures', () => {
     ).toThrow(
       expect.objectContaining({ code: 'store_bad_url', message: expect.not.stringContaining('pw') as unknown }),
     );
+  });
+
+  it('an answer without a ClickHouse error text (a 431 for a long URL) says what may be in the way', async () => {
+    // Node's own HTTP server, with its 16 KiB limit on the request line, as a proxy might be.
+    const strict = createServer((_req, res) => res.end('1\n'));
+    await new Promise<void>((resolve) => strict.listen(0, '127.0.0.1', resolve));
+    const store = new ClickHouseStore({
+      url: `http://127.0.0.1:${(strict.address() as AddressInfo).port}`,
+      username: 'default',
+      password: '',
+      database: 'aispm',
+    });
+    const ids = Array.from({ length: 1000 }, (_, i) => `event-${i}-0123456789abcdef0123456789abcdef`);
+    await expect(store.query('SELECT {ids:Array(String)}', { ids })).rejects.toMatchObject({
+      code: 'store_request_failed',
+      message: expect.stringContaining('http_max_uri_size') as unknown,
+    });
+    await store.close();
+    await closeServer(strict);
   });
 
   it('a server that does not answer in time fails with store_timeout', async () => {

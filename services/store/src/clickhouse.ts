@@ -35,6 +35,9 @@ const UNREACHABLE = new Set([
   'EPIPE',
 ]);
 const AUTHENTICATION_FAILED = 516;
+/** What the client reports when an answer carried no ClickHouse error, e.g. a 431 for a request line past the server's limit. */
+const NO_ERROR_TEXT =
+  'the answer carried no ClickHouse error text (a proxy in between, or a request past the HTTP limits of the server, such as http_max_uri_size for the query parameters in the URL)';
 
 /** What a request was doing, for its error message. */
 interface Operation {
@@ -291,7 +294,7 @@ export class ClickHouseStore implements Store {
     }
     return new StoreError(
       'store_request_failed',
-      `request to ClickHouse at ${this.url} failed: ${describeError(err)}${statement}`,
+      `request to ClickHouse at ${this.url} failed: ${describeError(err) || NO_ERROR_TEXT}${statement}`,
       {
         cause: err,
       },
