@@ -42,6 +42,12 @@ export interface AgentsStageOptions {
   resilience?: ResilientInsertOptions;
 }
 
+/** Event ids per probe query: about 100 KB of URL at most. */
+export const PROBE_IDS_PER_QUERY = 2000;
+
+/** A probe's answer: an event (`t` = 'e') or a score (`t` = 's') the store holds. */
+type ProbeRow = { tenant: string; event_id: string; t: string };
+
 /** The agents stage: events topic → per-agent scores; each event's row and score are stored and its score published. */
 export class AgentsStage implements Stage<AiEvent> {
   readonly topic: string;
@@ -75,6 +81,23 @@ export class AgentsStage implements Stage<AiEvent> {
    */
   async fresh(scored: Scored<AiEvent>[], probe: boolean): Promise<Fresh<AiEvent>> {
     if (!probe || scored.length === 0) return { events: scored, scores: scored };
+    const rows: ProbeRow[] = [];
+    // The ids travel in the URL's query parameters: a slice at a time keeps the request line far
+    // below a server's limit (http_max_uri_size, 1 MiB by default) at any batch size.
+    for (let at = 0; at < scored.length; at += PROBE_IDS_PER_QUERY) {
+      rows.push(...(await this.probe(scored.slice(at, at + PROBE_IDS_PER_QUERY))));
+    }
+    const inEvents = new Set(rows.filter((r) => r.t === 'e').map((r) => tenantEventId(r.tenant, r.event_id)));
+    const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => tenantEventId(r.tenant, r.event_id)));
+    const events = scored.filter((s) => !inEvents.has(tenantEventId(s.event.tenant, s.event.event_id)));
+    const scores = scored.filter((s) => !inScores.has(tenantEventId(s.event.tenant, s.event.event_id)));
+    const stored = scored.length - scores.length;
+    if (stored > 0) this.options.log.info('replayed events already in the store', { events: stored });
+    return { events, scores };
+  }
+
+  /** The rows of events and scores the store holds for these events. */
+  private probe(scored: Scored<AiEvent>[]): Promise<ProbeRow[]> {
     const times = scored.map((s) => s.event.time);
     const params = {
       ids: scored.map((s) => s.event.event_id),
@@ -85,18 +108,11 @@ export class AgentsStage implements Stage<AiEvent> {
     const where =
       'tenant IN {tenants:Array(String)} AND time >= {from:DateTime64(6)} AND time <= {to:DateTime64(6)} ' +
       'AND event_id IN {ids:Array(String)}';
-    const rows = await this.options.store.query<{ tenant: string; event_id: string; t: string }>(
+    return this.options.store.query<ProbeRow>(
       `SELECT DISTINCT tenant, event_id, 'e' AS t FROM events WHERE ${where}
        UNION ALL SELECT DISTINCT tenant, event_id, 's' AS t FROM anomaly_scores WHERE ${where}`,
       params,
     );
-    const inEvents = new Set(rows.filter((r) => r.t === 'e').map((r) => tenantEventId(r.tenant, r.event_id)));
-    const inScores = new Set(rows.filter((r) => r.t === 's').map((r) => tenantEventId(r.tenant, r.event_id)));
-    const events = scored.filter((s) => !inEvents.has(tenantEventId(s.event.tenant, s.event.event_id)));
-    const scores = scored.filter((s) => !inScores.has(tenantEventId(s.event.tenant, s.event.event_id)));
-    const stored = scored.length - scores.length;
-    if (stored > 0) this.options.log.info('replayed events already in the store', { events: stored });
-    return { events, scores };
   }
 
   async emit(fresh: Fresh<AiEvent>, scored: Scored<AiEvent>[], partition: number): Promise<OutgoingRecord[]> {
