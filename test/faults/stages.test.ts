@@ -7,17 +7,7 @@ import { JsonReceiver } from '@aispm/alerter';
 import { ClickHouseStore } from '@aispm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../support/until.ts';
-import {
-  children,
-  committedAll,
-  dataDir,
-  lastLogs,
-  pipelineCommitted,
-  spawnAispm,
-  upEnv,
-  upTopics,
-  type Up,
-} from '../processor/support.ts';
+import { children, dataDir, lastLogs, spawnAispm, upEnv, upTopics, type Up } from '../processor/support.ts';
 import { KEY, startSending, storeLedger, TENANT, type Sent } from './support.ts';
 import {
   chartMemoryLimits,
@@ -148,13 +138,32 @@ async function storedFindings(): Promise<Set<string>> {
   return new Set(rows.map((r) => r.id));
 }
 
+/** What the last look found still uncommitted, for the message of a settle that timed out. */
+let behindLast: string[] = [];
+
 /** Every group has committed every record: all that was acknowledged has gone as far as it goes. */
 async function settled(): Promise<boolean> {
-  return (
-    (await pipelineCommitted(admin, topics, group)) &&
-    (await committedAll(admin, topics.entities, consumerGroups(group).entities)) &&
-    (await committedAll(admin, topics.findings, alerterGroup))
-  );
+  const groups = consumerGroups(group);
+  const reads: [string, string][] = [
+    [topics.events, groups.traces],
+    [topics.attributed, groups.agents],
+    [topics.entities, groups.entities],
+    [topics.findings, alerterGroup],
+  ];
+  behindLast = (await Promise.all(reads.map(([topic, of]) => behind(topic, of)))).flat();
+  return behindLast.length === 0;
+}
+
+/** The partitions of `topic` whose records `group` has not all committed. */
+async function behind(topic: string, group: string): Promise<string[]> {
+  const [ends, committed] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId: group, topics: [topic] }),
+  ]);
+  const at = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
+  return ends
+    .filter((end) => end.high !== '0' && at.get(end.partition) !== end.high)
+    .map((end) => `${group} on ${topic}[${end.partition}]: committed ${at.get(end.partition)} of ${end.high}`);
 }
 
 const MiB = 1024 ** 2;
@@ -177,7 +186,7 @@ async function faultRound(label: string, fault: () => Promise<void>, expectDeadL
   await until(settled, `every consumer group to commit after: ${label}`, {
     timeoutMs: 180_000,
     everyMs: 500,
-    context: lastLogs(...Object.values(stages)),
+    context: () => `behind: ${behindLast.join('; ')}\n${lastLogs(...Object.values(stages))()}`,
   });
   const counts = await storeLedger(reader, sent);
   let findings = new Set<string>();

@@ -404,6 +404,11 @@ class KafkaSubscription implements Subscription {
    */
   readonly #progress = new Map<number, { handed: bigint; floor: bigint | undefined }>();
   #stopping: Promise<void> | undefined;
+  /** On-return commit: offsets past the group's commit whose commit failed, per partition, and their retry. */
+  readonly #unsaved = new Map<number, bigint>();
+  #unsavedTimer: NodeJS.Timeout | undefined;
+  /** Batches' commits in flight, which the retry above waits for. */
+  #batchCommits = 0;
   /** Rejoins tried since the member last crashed, and the next one's timer. */
   #rejoins = 0;
   #rejoinTimer: NodeJS.Timeout | undefined;
@@ -535,6 +540,7 @@ class KafkaSubscription implements Subscription {
     this.#stopping ??= (async () => {
       for (const timer of this.#resumeTimers) clearTimeout(timer);
       clearTimeout(this.#rejoinTimer);
+      clearTimeout(this.#unsavedTimer);
       // Stops fetching, waits for the in-flight #eachBatch (which commits), leaves the group.
       await this.#consumer.disconnect();
       this.#assignment = [];
@@ -569,9 +575,59 @@ class KafkaSubscription implements Subscription {
       }
       this.#failures.delete(partition);
       payload.resolveOffset(last);
-      if (this.#options.commit === 'on-return') await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+      if (this.#options.commit === 'on-return') await this.#commitResolved(payload, partition, BigInt(last) + 1n);
       // Throws when the group rebalances; kafkajs then rejoins before fetching again.
       await payload.heartbeat();
+    }
+  }
+
+  /**
+   * Commits what kafkajs has resolved for this member. kafkajs keeps resolved offsets whose
+   * commit failed (the broker away) and commits them with the next batch; a partition that
+   * stays idle after the outage would keep them uncommitted, as lag, until then. So they
+   * are also committed on a timer once no batch's commit is in flight (requests to the
+   * coordinator go in the order issued, so an older offset never lands after a newer one).
+   */
+  async #commitResolved(payload: EachBatchPayload, partition: number, next: bigint): Promise<void> {
+    this.#batchCommits += 1;
+    try {
+      await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+      this.#unsaved.clear();
+    } catch (err) {
+      this.#unsaved.set(partition, next);
+      this.#commitUnsavedLater(1);
+      throw err;
+    } finally {
+      this.#batchCommits -= 1;
+    }
+  }
+
+  #commitUnsavedLater(attempt: number): void {
+    if (this.#unsavedTimer || this.#stopping) return;
+    this.#unsavedTimer = setTimeout(
+      () => {
+        this.#unsavedTimer = undefined;
+        void this.#commitUnsaved(attempt);
+      },
+      retryDelayMs(attempt, this.#context.backoff),
+    );
+  }
+
+  async #commitUnsaved(attempt: number): Promise<void> {
+    for (const partition of this.#unsaved.keys()) {
+      if (!this.#assignment.includes(partition)) this.#unsaved.delete(partition);
+    }
+    if (this.#unsaved.size === 0 || this.#stopping) return;
+    if (this.#batchCommits > 0) return this.#commitUnsavedLater(attempt);
+    const { topic } = this.#options;
+    const offsets = [...this.#unsaved].map(([partition, next]) => ({ topic, partition, offset: String(next) }));
+    try {
+      await this.#consumer.commitOffsets(offsets);
+      for (const { partition, offset } of offsets) {
+        if (this.#unsaved.get(partition) === BigInt(offset)) this.#unsaved.delete(partition);
+      }
+    } catch {
+      this.#commitUnsavedLater(attempt + 1);
     }
   }
 
