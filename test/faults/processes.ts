@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { until } from '../support/until.ts';
@@ -96,18 +95,6 @@ export async function startStoreProcess(chdbDir: string): Promise<StoreProcess> 
       await exited;
     },
   };
-}
-
-/** A loopback port free now, for a process that must come back at the same address. */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
 }
 
 /** The memory limit the Helm chart gives each service: what its pod is killed at. */

@@ -7,16 +7,19 @@ import { JsonReceiver } from '@aispm/alerter';
 import { ClickHouseStore } from '@aispm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../support/until.ts';
-import { children, dataDir, lastLogs, spawnAispm, upEnv, upTopics, type Up } from '../processor/support.ts';
-import { KEY, startSending, storeLedger, TENANT, type Sent } from './support.ts';
 import {
-  chartMemoryLimits,
-  freePort,
-  MemoryWatch,
-  OwnBroker,
-  startStoreProcess,
-  type StoreProcess,
-} from './processes.ts';
+  children,
+  dataDir,
+  lastLogs,
+  spawnAispm,
+  uncommitted,
+  upEnv,
+  upTopics,
+  type Up,
+} from '../processor/support.ts';
+import { KEY, startSending, storeLedger, TENANT, type Sent } from './support.ts';
+import { freePort } from '../support/ports.ts';
+import { chartMemoryLimits, MemoryWatch, OwnBroker, startStoreProcess, type StoreProcess } from './processes.ts';
 
 /**
  * The fault suite: the distributed pipeline as separate processes, as compose and
@@ -150,20 +153,8 @@ async function settled(): Promise<boolean> {
     [topics.entities, groups.entities],
     [topics.findings, alerterGroup],
   ];
-  behindLast = (await Promise.all(reads.map(([topic, of]) => behind(topic, of)))).flat();
+  behindLast = (await Promise.all(reads.map(([topic, of]) => uncommitted(admin, topic, of)))).flat();
   return behindLast.length === 0;
-}
-
-/** The partitions of `topic` whose records `group` has not all committed. */
-async function behind(topic: string, group: string): Promise<string[]> {
-  const [ends, committed] = await Promise.all([
-    admin.fetchTopicOffsets(topic),
-    admin.fetchOffsets({ groupId: group, topics: [topic] }),
-  ]);
-  const at = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
-  return ends
-    .filter((end) => end.high !== '0' && at.get(end.partition) !== end.high)
-    .map((end) => `${group} on ${topic}[${end.partition}]: committed ${at.get(end.partition)} of ${end.high}`);
 }
 
 const MiB = 1024 ** 2;

@@ -193,13 +193,20 @@ export async function pipelineCommitted(admin: kafkajs.Admin, topics: UpTopics, 
 }
 
 export async function committedAll(admin: kafkajs.Admin, topic: string, group: string): Promise<boolean> {
+  return (await uncommitted(admin, topic, group)).length === 0;
+}
+
+/** The partitions of `topic` whose records `group` has not all committed, each with its committed and end offsets. */
+export async function uncommitted(admin: kafkajs.Admin, topic: string, group: string): Promise<string[]> {
   const [ends, committed] = await Promise.all([
     admin.fetchTopicOffsets(topic),
     admin.fetchOffsets({ groupId: group, topics: [topic] }),
   ]);
   const at = new Map(committed[0]?.partitions.map((p) => [p.partition, p.offset]) ?? []);
   // A partition that never had a record has nothing to commit (its committed offset stays -1).
-  return ends.every((end) => end.high === '0' || at.get(end.partition) === end.high);
+  return ends
+    .filter((end) => end.high !== '0' && at.get(end.partition) !== end.high)
+    .map((end) => `${group} on ${topic}[${end.partition}]: committed ${at.get(end.partition)} of ${end.high}`);
 }
 
 /**

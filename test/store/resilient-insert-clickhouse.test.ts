@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseStore, failureKind, insertResilient, type Row } from '@aispm/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChdbHttp, type ChdbHttpServer } from '../support/chdb-http.ts';
+import { closeServer, freePort } from '../support/ports.ts';
 
 /**
  * The ClickHouse server side of store failures (issue 22): the errors @clickhouse/client
@@ -91,16 +92,3 @@ describe('store failures through @clickhouse/client', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await closeServer(server);
-  return port;
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { startChdbHttp, type ChdbHttpServer } from '../../../test/support/chdb-h
 import { loadConfig } from '@aispm/core';
 import { ClickHouseStore, type ClickHouseStoreOptions } from './clickhouse.ts';
 import { describeStoreContract } from './store.contract.ts';
+import { closeServer, freePort } from '../../../test/support/ports.ts';
 
 /** The server image testcontainers starts when no AISPM_CLICKHOUSE_URL is given (an LTS release). */
 const IMAGE = 'clickhouse/clickhouse-server:25.8';
@@ -164,16 +165,3 @@ describe('ClickHouseStore connection failures', () => {
     await closeServer(silent);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await closeServer(server);
-  return port;
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
